@@ -1,0 +1,41 @@
+package domain
+
+import "time"
+
+// Token events. An access token's aggregate id is its jti.
+
+// AccessTokenCreated: an access token was issued. The token itself (a signed
+// JWT) is never in the event; its id, owner, scopes and expiry are.
+type AccessTokenCreated struct {
+	TokenID   string    `json:"token_id"`
+	ClientID  string    `json:"client_id"`
+	UserID    string    `json:"user_id,omitempty"`
+	Scopes    []string  `json:"scopes"`
+	GrantType string    `json:"grant_type"`
+	Name      string    `json:"name,omitempty"`
+	KeyID     string    `json:"key_id"`
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AccessTokenRevoked: an access token stopped validating before its expiry.
+type AccessTokenRevoked struct {
+	TokenID string `json:"token_id"`
+	Reason  string `json:"reason"`
+}
+
+// Revocation reasons.
+const (
+	ReasonRevokedByClient = "revoked_by_client"
+	ReasonRevokedByUser   = "revoked_by_user"
+	ReasonRevokedByAdmin  = "revoked_by_admin"
+)
+
+func (AccessTokenCreated) EventType() string { return "AccessTokenCreated" }
+func (AccessTokenRevoked) EventType() string { return "AccessTokenRevoked" }
+
+func (AccessTokenCreated) EventVersion() int { return 1 }
+func (AccessTokenRevoked) EventVersion() int { return 1 }
+
+func (e AccessTokenCreated) AggregateOf() Aggregate { return Aggregate{KindToken, e.TokenID} }
+func (e AccessTokenRevoked) AggregateOf() Aggregate { return Aggregate{KindToken, e.TokenID} }

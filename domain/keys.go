@@ -1,0 +1,31 @@
+package domain
+
+import (
+	"context"
+	"crypto"
+	"errors"
+)
+
+// AnnounceSigningKey records SigningKeyGenerated for key's public half,
+// unless the log already holds it: every instance that loads the same
+// private key announces it, and only the first append is stored. The
+// event id is derived from the kid, so even a retry of the same append is
+// deduplicated. It returns the kid.
+func (s *Service) AnnounceSigningKey(ctx context.Context, actor Actor, key crypto.Signer) (string, error) {
+	e, err := SigningKeyGeneratedFor(key, s.cfg.Now())
+	if err != nil {
+		return "", err
+	}
+	env, err := NewEnvelope("key-"+e.KeyID, e, s.cfg.Now(), actor)
+	if err != nil {
+		return "", err
+	}
+	seq, err := s.ports.Log.Append(ctx, e.AggregateOf(), ExpectNew, env)
+	if errors.Is(err, ErrConflict) {
+		return e.KeyID, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return e.KeyID, s.ports.Wait.WaitFor(ctx, seq)
+}

@@ -1,0 +1,233 @@
+package domain
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// ClientReader reads clients from a read model. Client returns an error
+// wrapping ErrNotFound for an unknown id.
+type ClientReader interface {
+	Client(ctx context.Context, id string) (Client, error)
+}
+
+// TokenReader reads access tokens by jti; ErrNotFound for an unknown one.
+type TokenReader interface {
+	AccessToken(ctx context.Context, jti string) (AccessToken, error)
+}
+
+// KeyReader lists the announced signing keys.
+type KeyReader interface {
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+}
+
+// Ports are what the Service reads and writes through. Log and Wait are
+// required; a Service without read models (the CLI while a server owns
+// them) may leave the readers nil and use only the commands that load
+// aggregates from the log.
+type Ports struct {
+	Log     EventLog
+	Wait    Waiter
+	Clients ClientReader
+	Tokens  TokenReader
+	Keys    KeyReader
+}
+
+// Lifetimes of issued tokens.
+type Lifetimes struct {
+	AccessToken       time.Duration
+	ClientCredentials time.Duration
+}
+
+// Config configures a Service.
+type Config struct {
+	// Issuer is the "iss" of every token: the server's public base URL.
+	Issuer string
+	Scopes *Scopes
+	Lifetimes
+	// Leeway tolerates clock skew when checking nbf and exp.
+	Leeway time.Duration
+	// Now and Random default to time.Now and crypto/rand.
+	Now    func() time.Time
+	Random io.Reader
+}
+
+// Validate checks c and fills defaults.
+func (c *Config) Validate() error {
+	if c.Issuer == "" {
+		return errors.New("domain: issuer is required")
+	}
+	if c.Scopes == nil {
+		c.Scopes, _ = NewScopes(nil, nil)
+	}
+	if c.AccessToken <= 0 {
+		return errors.New("domain: access token lifetime must be positive")
+	}
+	if c.ClientCredentials <= 0 {
+		c.ClientCredentials = c.AccessToken
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Random == nil {
+		c.Random = rand.Reader
+	}
+	return nil
+}
+
+// Service is stamp's application service: each method turns one command
+// into events (read a view, decide, append, wait until the local read
+// models have applied the append) or answers one query. HTTP handlers and
+// the CLI both call it. It is safe for concurrent use.
+type Service struct {
+	cfg    Config
+	ports  Ports
+	signer *TokenSigner
+	keys   keyCache
+}
+
+// NewService returns a Service. signer may be nil when the Service will
+// not issue tokens (the CLI).
+func NewService(cfg Config, ports Ports, signer *TokenSigner) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if ports.Log == nil || ports.Wait == nil {
+		return nil, errors.New("domain: the service needs an event log and a waiter")
+	}
+	return &Service{cfg: cfg, ports: ports, signer: signer, keys: keyCache{m: map[string]cachedKey{}}}, nil
+}
+
+// Scopes returns the scope catalogue.
+func (s *Service) Scopes() *Scopes { return s.cfg.Scopes }
+
+// Issuer returns the issuer URL.
+func (s *Service) Issuer() string { return s.cfg.Issuer }
+
+// commit wraps events in envelopes, appends them on agg with expect, and
+// waits for the local read models to apply them. It returns the sequence
+// of the last event.
+func (s *Service) commit(ctx context.Context, agg Aggregate, expect Expect, actor Actor, events ...Event) (uint64, error) {
+	now := s.cfg.Now()
+	envs := make([]Envelope, len(events))
+	for i, e := range events {
+		id, err := NewID(s.cfg.Random)
+		if err != nil {
+			return 0, err
+		}
+		if envs[i], err = NewEnvelope(id, e, now, actor); err != nil {
+			return 0, err
+		}
+	}
+	seq, err := s.ports.Log.Append(ctx, agg, expect, envs...)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.ports.Wait.WaitFor(ctx, seq); err != nil {
+		return 0, fmt.Errorf("domain: wait for projection at %d: %w", seq, err)
+	}
+	return seq, nil
+}
+
+// maxAttempts bounds the decide-append loop under optimistic concurrency.
+const maxAttempts = 5
+
+// retry runs attempt until it returns anything but ErrConflict, at most
+// maxAttempts times. Each attempt reloads state and decides again.
+func retry(ctx context.Context, attempt func() error) error {
+	var err error
+	for range maxAttempts {
+		if err = attempt(); !errors.Is(err, ErrConflict) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return err
+}
+
+// load rebuilds one aggregate's state from its events in the log: the
+// authority commands decide on. Unknown event types are skipped; it returns
+// ErrNotFound when the aggregate has no event it knows.
+func load[T any](ctx context.Context, log EventLog, agg Aggregate, apply func(T, Event, uint64, time.Time) T) (T, error) {
+	var state T
+	if !ValidID(agg.ID) {
+		return state, fmt.Errorf("domain: %s: %w", agg, ErrNotFound)
+	}
+	recs, err := log.Load(ctx, agg)
+	if err != nil {
+		return state, err
+	}
+	found := false
+	for _, r := range recs {
+		e, err := Decode(r.Envelope)
+		if errors.Is(err, ErrUnknownEventType) {
+			continue
+		}
+		if err != nil {
+			return state, fmt.Errorf("domain: %s at %d: %w", agg, r.Seq, err)
+		}
+		state, found = apply(state, e, r.Seq, r.Envelope.Time), true
+	}
+	if !found {
+		return state, fmt.Errorf("domain: %s: %w", agg, ErrNotFound)
+	}
+	return state, nil
+}
+
+// keyCache keeps parsed public keys by kid; a key's JWK never changes, so
+// an entry lives as long as the process.
+type keyCache struct {
+	mu sync.RWMutex
+	m  map[string]cachedKey
+}
+
+type cachedKey struct {
+	key any
+	alg string
+}
+
+// verificationKeys returns a KeyLookup over the announced keys that still
+// verify at now.
+func (s *Service) verificationKeys(ctx context.Context, now time.Time) (KeyLookup, error) {
+	if s.ports.Keys == nil {
+		return nil, errors.New("domain: no key reader")
+	}
+	keys, err := s.ports.Keys.SigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return func(kid string) (any, string, bool) {
+		for _, k := range keys {
+			if k.ID != kid || !k.Verifies(now) {
+				continue
+			}
+			return s.keys.get(k)
+		}
+		return nil, "", false
+	}, nil
+}
+
+func (c *keyCache) get(k SigningKey) (any, string, bool) {
+	c.mu.RLock()
+	ck, ok := c.m[k.ID]
+	c.mu.RUnlock()
+	if ok {
+		return ck.key, ck.alg, true
+	}
+	jwk, err := ParsePublicJWK(k.PublicKey)
+	if err != nil {
+		return nil, "", false
+	}
+	ck = cachedKey{key: jwk.Key, alg: k.Algorithm}
+	c.mu.Lock()
+	c.m[k.ID] = ck
+	c.mu.Unlock()
+	return ck.key, ck.alg, true
+}

@@ -1,0 +1,325 @@
+package domain
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fixedClock is a settable clock for the Service.
+type fixedClock struct{ t time.Time }
+
+func (c *fixedClock) Now() time.Time { return c.t }
+
+type harness struct {
+	log   *memLog
+	svc   *Service
+	clock *fixedClock
+}
+
+func newHarness(t *testing.T, alg string) harness {
+	t.Helper()
+	log := newMemLog()
+	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	scopes, err := NewScopes([]Scope{{"read", "Read your data"}, {"write", "Change your data"}, {"admin", "Everything"}}, []string{"read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := GenerateSigningKey(alg, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := NewTokenSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := NewService(Config{
+		Issuer: "https://auth.example", Scopes: scopes,
+		Lifetimes: Lifetimes{AccessToken: time.Hour, ClientCredentials: 30 * time.Minute},
+		Now:       clock.Now,
+	}, Ports{Log: log, Wait: log, Clients: log, Tokens: log, Keys: log}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AnnounceSigningKey(context.Background(), Actor{Kind: ActorSystem}, key); err != nil {
+		t.Fatal(err)
+	}
+	return harness{log: log, svc: svc, clock: clock}
+}
+
+func (h harness) client(t *testing.T, cmd RegisterClient) (Client, string) {
+	t.Helper()
+	c, secret, err := h.svc.RegisterClient(context.Background(), Actor{Kind: ActorCLI}, cmd)
+	if err != nil {
+		t.Fatalf("register client: %v", err)
+	}
+	return c, secret
+}
+
+func TestClientCredentialsGrant(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, EdDSA)
+	cc, secret := h.client(t, RegisterClient{Name: "machine", Grants: []string{GrantClientCredentials}})
+	limited, limitedSecret := h.client(t, RegisterClient{Name: "limited", Grants: []string{GrantClientCredentials}, Scopes: []string{"write"}})
+	public, _ := h.client(t, RegisterClient{Name: "spa", Grants: []string{GrantAuthorizationCode}, RedirectURIs: []string{"https://app.example/cb"}, Public: true})
+	other, otherSecret := h.client(t, RegisterClient{Name: "web", Grants: []string{GrantAuthorizationCode}, RedirectURIs: []string{"https://app.example/cb"}})
+	deleted, deletedSecret := h.client(t, RegisterClient{Name: "gone", Grants: []string{GrantClientCredentials}})
+	if err := h.svc.DeleteClient(ctx, Actor{Kind: ActorCLI}, deleted.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name      string
+		req       TokenRequest
+		wantErr   error
+		wantScope string
+	}{
+		{"default scopes", TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: cc.ID, Secret: secret}}, nil, "read"},
+		{"requested scopes", TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: cc.ID, Secret: secret}, Scope: "write read"}, nil, "read write"},
+		{"wildcard", TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: cc.ID, Secret: secret}, Scope: "*"}, nil, "*"},
+		{"unknown scope", TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: cc.ID, Secret: secret}, Scope: "root"}, ErrInvalidScope, ""},
+		{"scope outside the client's", TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: limited.ID, Secret: limitedSecret}, Scope: "read"}, ErrInvalidScope, ""},
+		{"client's own scope", TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: limited.ID, Secret: limitedSecret}, Scope: "write"}, nil, "write"},
+		{"wrong secret", TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: cc.ID, Secret: secret + "x"}}, ErrInvalidClient, ""},
+		{"no secret", TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: cc.ID}}, ErrInvalidClient, ""},
+		{"unknown client", TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: "nobody", Secret: secret}}, ErrInvalidClient, ""},
+		{"bad client id", TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: "a.b>", Secret: secret}}, ErrInvalidClient, ""},
+		{"deleted client", TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: deleted.ID, Secret: deletedSecret}}, ErrInvalidClient, ""},
+		{"public client", TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: public.ID}}, ErrUnauthorizedClient, ""},
+		{"grant not allowed", TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: other.ID, Secret: otherSecret}}, ErrUnauthorizedClient, ""},
+		{"no grant type", TokenRequest{Client: ClientCredentials{ID: cc.ID, Secret: secret}}, ErrInvalidRequest, ""},
+		{"unknown grant type", TokenRequest{GrantType: "magic", Client: ClientCredentials{ID: cc.ID, Secret: secret}}, ErrUnsupportedGrantType, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(h.log.events())
+			resp, err := h.svc.Token(ctx, tt.req)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("got %v; want %v", err, tt.wantErr)
+				}
+				if n := len(h.log.events()); n != before {
+					t.Errorf("a refused request appended %d events", n-before)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got %v; want a token", err)
+			}
+			if resp.TokenType != "Bearer" || resp.ExpiresIn != 1800 || resp.RefreshToken != "" || resp.Scope != tt.wantScope {
+				t.Errorf("got %+v; want a Bearer token for 1800s with scope %q and no refresh token", resp, tt.wantScope)
+			}
+			tok, claims, err := h.svc.ValidateAccessToken(ctx, resp.AccessToken)
+			if err != nil {
+				t.Fatalf("the issued token does not validate: %v", err)
+			}
+			if claims.Subject != tt.req.Client.ID || claims.Audience != tt.req.Client.ID || claims.ClientID != tt.req.Client.ID || tok.ID != claims.ID {
+				t.Errorf("got claims %+v; want sub, aud and client_id = %s", claims, tt.req.Client.ID)
+			}
+			if claims.Scope != tt.wantScope || strings.Join(claims.Scopes, " ") != tt.wantScope {
+				t.Errorf("got scope %q scopes %v; want %q", claims.Scope, claims.Scopes, tt.wantScope)
+			}
+			evs := h.log.events()
+			created, ok := evs[len(evs)-1].(AccessTokenCreated)
+			if !ok || created.TokenID != claims.ID || !created.ExpiresAt.Equal(h.clock.t.Add(30*time.Minute)) {
+				t.Errorf("got last event %#v; want AccessTokenCreated for %s", evs[len(evs)-1], claims.ID)
+			}
+		})
+	}
+}
+
+func TestIntrospectAndRevoke(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, ES256)
+	cc, secret := h.client(t, RegisterClient{Name: "machine", Grants: []string{GrantClientCredentials}})
+	other, otherSecret := h.client(t, RegisterClient{Name: "other", Grants: []string{GrantClientCredentials}})
+	public, _ := h.client(t, RegisterClient{Name: "spa", Grants: []string{GrantAuthorizationCode}, RedirectURIs: []string{"http://127.0.0.1/cb"}, Public: true})
+	resp, err := h.svc.Token(ctx, TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: cc.ID, Secret: secret}, Scope: "write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := ClientCredentials{ID: other.ID, Secret: otherSecret}
+
+	in, err := h.svc.Introspect(ctx, caller, resp.AccessToken)
+	if err != nil || !in.Active || in.ClientID != cc.ID || in.Scope != "write" || in.Iss != "https://auth.example" {
+		t.Fatalf("got %+v, %v; want active for %s with scope write", in, err, cc.ID)
+	}
+	if _, err := h.svc.Introspect(ctx, ClientCredentials{ID: public.ID}, resp.AccessToken); !errors.Is(err, ErrUnauthorizedClient) {
+		t.Errorf("public caller: got %v; want unauthorized_client", err)
+	}
+	if _, err := h.svc.Introspect(ctx, ClientCredentials{ID: other.ID, Secret: "nope"}, resp.AccessToken); !errors.Is(err, ErrInvalidClient) {
+		t.Errorf("bad caller secret: got %v; want invalid_client", err)
+	}
+	if in, err := h.svc.Introspect(ctx, caller, "not-a-token"); err != nil || in.Active {
+		t.Errorf("garbage token: got %+v, %v; want inactive", in, err)
+	}
+
+	if err := h.svc.Revoke(ctx, caller, resp.AccessToken, ""); !errors.Is(err, ErrUnauthorizedClient) {
+		t.Errorf("revoke by another client: got %v; want unauthorized_client", err)
+	}
+	if err := h.svc.Revoke(ctx, ClientCredentials{ID: cc.ID, Secret: secret}, resp.AccessToken, "access_token"); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if in, err := h.svc.Introspect(ctx, caller, resp.AccessToken); err != nil || in.Active {
+		t.Errorf("after revoke: got %+v, %v; want inactive", in, err)
+	}
+	n := len(h.log.events())
+	if err := h.svc.Revoke(ctx, ClientCredentials{ID: cc.ID, Secret: secret}, resp.AccessToken, ""); err != nil {
+		t.Errorf("second revoke: got %v; want nil", err)
+	}
+	if got := len(h.log.events()); got != n {
+		t.Errorf("a second revoke appended %d events; want none", got-n)
+	}
+	if err := h.svc.Revoke(ctx, ClientCredentials{ID: cc.ID, Secret: secret}, "garbage", ""); err != nil {
+		t.Errorf("revoke of an invalid token: got %v; want nil (RFC 7009 §2.2)", err)
+	}
+	if err := h.svc.Revoke(ctx, ClientCredentials{ID: cc.ID, Secret: secret}, resp.AccessToken, "id_token"); !errors.Is(err, ErrUnsupportedTokenType) {
+		t.Errorf("unknown hint: got %v; want unsupported_token_type", err)
+	}
+}
+
+func TestTokensOfADeletedClientStopValidating(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, EdDSA)
+	cc, secret := h.client(t, RegisterClient{Name: "machine", Grants: []string{GrantClientCredentials}})
+	resp, err := h.svc.Token(ctx, TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: cc.ID, Secret: secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.DeleteClient(ctx, Actor{Kind: ActorCLI}, cc.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.svc.ValidateAccessToken(ctx, resp.AccessToken); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("got %v; want invalid token", err)
+	}
+}
+
+func TestExpiredTokenIsInactive(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, EdDSA)
+	cc, secret := h.client(t, RegisterClient{Name: "machine", Grants: []string{GrantClientCredentials}})
+	resp, err := h.svc.Token(ctx, TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: cc.ID, Secret: secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clock.t = h.clock.t.Add(31 * time.Minute)
+	if _, _, err := h.svc.ValidateAccessToken(ctx, resp.AccessToken); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("got %v; want invalid token after expiry", err)
+	}
+}
+
+func TestRevokeRetriesOnConflict(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, EdDSA)
+	cc, secret := h.client(t, RegisterClient{Name: "machine", Grants: []string{GrantClientCredentials}})
+	resp, err := h.svc.Token(ctx, TokenRequest{GrantType: GrantClientCredentials, Client: ClientCredentials{ID: cc.ID, Secret: secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, claims, _ := h.svc.ValidateAccessToken(ctx, resp.AccessToken)
+	// Another instance revokes the token between our read and our append:
+	// the append conflicts, the service reloads, sees it revoked, and stops.
+	h.log.beforeAppend = func() {
+		env, _ := NewEnvelope("other", AccessTokenRevoked{TokenID: claims.ID, Reason: ReasonRevokedByAdmin}, h.clock.t, Actor{Kind: ActorSystem})
+		if _, err := h.log.Append(ctx, Aggregate{KindToken, claims.ID}, ExpectAny, env); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := h.svc.RevokeAccessToken(ctx, Actor{Kind: ActorCLI}, claims.ID, ReasonRevokedByUser); err != nil {
+		t.Fatalf("got %v; want nil", err)
+	}
+	revocations := 0
+	for _, e := range h.log.events() {
+		if _, ok := e.(AccessTokenRevoked); ok {
+			revocations++
+		}
+	}
+	if revocations != 1 {
+		t.Errorf("got %d AccessTokenRevoked; want exactly 1", revocations)
+	}
+}
+
+func TestClientCommands(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, EdDSA)
+	actor := Actor{Kind: ActorUser, ID: "u1"}
+	c, secret := h.client(t, RegisterClient{Name: " App ", Grants: []string{GrantAuthorizationCode, GrantRefreshToken}, RedirectURIs: []string{"https://app.example/cb"}, UserID: "u1"})
+	if c.Name != "App" || !c.Confidential() || !SecretMatches(secret, c.SecretHash) {
+		t.Fatalf("got %+v; want a confidential client named App whose hash matches the secret", c)
+	}
+	if _, err := h.svc.UpdateClient(ctx, actor, UpdateClient{ClientID: c.ID, Name: "App 2", RedirectURIs: []string{"https://app.example/cb2"}, UserID: "u2"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("update by another user: got %v; want not found", err)
+	}
+	u, err := h.svc.UpdateClient(ctx, actor, UpdateClient{ClientID: c.ID, Name: "App 2", RedirectURIs: []string{"https://app.example/cb2"}, UserID: "u1"})
+	if err != nil || u.Name != "App 2" || u.RedirectURIs[0] != "https://app.example/cb2" {
+		t.Fatalf("update: got %+v, %v", u, err)
+	}
+	if _, err := h.svc.UpdateClient(ctx, actor, UpdateClient{ClientID: c.ID, Name: "App 3", UserID: "u1"}); err == nil {
+		t.Errorf("update without redirect URIs: got nil; want a validation error")
+	}
+	r, newSecret, err := h.svc.RegenerateSecret(ctx, actor, c.ID, "u1")
+	if err != nil || newSecret == secret || !SecretMatches(newSecret, r.SecretHash) || SecretMatches(secret, r.SecretHash) {
+		t.Fatalf("regenerate: got %+v, %v", r, err)
+	}
+	if err := h.svc.DeleteClient(ctx, actor, c.ID, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.DeleteClient(ctx, actor, c.ID, "u1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second delete: got %v; want not found", err)
+	}
+	clients, err := FoldClients(h.log.recs)
+	if err != nil || len(clients) != 1 || !clients[0].Deleted || clients[0].Name != "App 2" {
+		t.Errorf("FoldClients: got %+v, %v", clients, err)
+	}
+}
+
+func TestRegisterClientValidation(t *testing.T) {
+	scopes, _ := NewScopes([]Scope{{"read", ""}}, nil)
+	tests := []struct {
+		name  string
+		cmd   RegisterClient
+		field string
+	}{
+		{"no name", RegisterClient{Grants: []string{GrantClientCredentials}}, "name"},
+		{"long name", RegisterClient{Name: strings.Repeat("x", 256), Grants: []string{GrantClientCredentials}}, "name"},
+		{"no grant", RegisterClient{Name: "a"}, "grants"},
+		{"unknown grant", RegisterClient{Name: "a", Grants: []string{"magic"}}, "grants"},
+		{"public machine", RegisterClient{Name: "a", Grants: []string{GrantClientCredentials}, Public: true}, "grants"},
+		{"code without redirect", RegisterClient{Name: "a", Grants: []string{GrantAuthorizationCode}}, "redirect_uris"},
+		{"relative redirect", RegisterClient{Name: "a", Grants: []string{GrantAuthorizationCode}, RedirectURIs: []string{"/cb"}}, "redirect_uris"},
+		{"fragment", RegisterClient{Name: "a", Grants: []string{GrantAuthorizationCode}, RedirectURIs: []string{"https://a.example/cb#x"}}, "redirect_uris"},
+		{"unknown scope", RegisterClient{Name: "a", Grants: []string{GrantClientCredentials}, Scopes: []string{"write"}}, "scopes"},
+		{"bad user id", RegisterClient{Name: "a", Grants: []string{GrantClientCredentials}, UserID: "a b"}, "user_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := decideRegisterClient(tt.cmd, scopes, time.Now(), rand.Reader)
+			v, ok := AsValidation(err)
+			if !ok || v.Field != tt.field {
+				t.Errorf("got %v; want a validation error on %s", err, tt.field)
+			}
+		})
+	}
+	e, secret, err := decideRegisterClient(RegisterClient{Name: "spa", Grants: []string{GrantAuthorizationCode}, RedirectURIs: []string{"com.example.app:/cb"}, Public: true}, scopes, time.Now(), rand.Reader)
+	if err != nil || secret != "" || e.SecretHash != "" || !ValidID(e.ClientID) {
+		t.Errorf("public client: got %+v, %q, %v; want no secret and a valid id", e, secret, err)
+	}
+}
+
+func TestAnnounceSigningKeyIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, EdDSA)
+	key, _ := GenerateSigningKey(ES256, rand.Reader)
+	for range 3 {
+		if _, err := h.svc.AnnounceSigningKey(ctx, Actor{Kind: ActorSystem}, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, _ := h.log.SigningKeys(ctx)
+	if len(keys) != 2 {
+		t.Errorf("got %d keys; want 2 (the harness key and this one, once)", len(keys))
+	}
+}
