@@ -1,0 +1,398 @@
+package app
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stamp-oauth/stamp/domain"
+)
+
+// Bench defaults and bounds.
+const (
+	DefaultBenchDuration    = 10 * time.Second
+	MaxBenchDuration        = 10 * time.Minute
+	DefaultBenchConcurrency = 16
+	MaxBenchConcurrency     = 1024
+
+	benchRequestTimeout = 10 * time.Second // a stuck server cannot stall a phase
+	// benchErrorBody is how much of a failed answer's body is kept.
+	benchErrorBody = 512
+)
+
+// Phase names, as in BenchResult.Name and the printed table.
+const (
+	PhaseSigning       = "signing"
+	PhaseIssuance      = "issuance"
+	PhaseIntrospection = "introspection"
+)
+
+// BenchOptions configures one bounded load run against a running server.
+type BenchOptions struct {
+	URL          string        // server base URL, e.g. http://127.0.0.1:8080
+	ClientID     string        // a confidential client allowed client_credentials
+	ClientSecret string        // that client's secret
+	Scope        string        // optional scope parameter
+	Duration     time.Duration // per phase; default 10s; must be > 0 and <= 10m
+	Concurrency  int           // default 16; 1..1024
+	Signer       crypto.Signer // the server's configured signing key, for the raw signing rate (nil: skip that line)
+}
+
+// Validate fills the defaults of zero fields (Duration, Concurrency) and
+// reports the first invalid field, named in the error, without any I/O.
+func (o *BenchOptions) Validate() error {
+	if o.Duration == 0 {
+		o.Duration = DefaultBenchDuration
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = DefaultBenchConcurrency
+	}
+	u, err := url.Parse(o.URL)
+	switch {
+	case err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		return fmt.Errorf("bench: URL %q: want http(s)://host[:port]", o.URL)
+	case o.ClientID == "" || o.ClientSecret == "":
+		return errors.New("bench: ClientID and ClientSecret are required (a confidential client)")
+	case o.Duration < 0 || o.Duration > MaxBenchDuration:
+		return fmt.Errorf("bench: Duration %v out of range (0, %v]", o.Duration, MaxBenchDuration)
+	case o.Concurrency < 1 || o.Concurrency > MaxBenchConcurrency:
+		return fmt.Errorf("bench: Concurrency %d out of range 1..%d", o.Concurrency, MaxBenchConcurrency)
+	}
+	if _, err := domain.AlgorithmOf(o.Signer); o.Signer != nil && err != nil {
+		return fmt.Errorf("bench: Signer: %w", err)
+	}
+	return nil
+}
+
+// BenchResult is one measured phase. Requests counts every completed
+// operation, Errors those among them that failed; Elapsed runs from the
+// phase's start until its last operation returned. P50 and P99 are taken
+// over all completed operations, failed ones included, within 1%.
+type BenchResult struct {
+	Name             string
+	Requests, Errors int
+	Elapsed          time.Duration
+	P50, P99         time.Duration
+}
+
+// Rate returns successful operations per second of Elapsed, or 0 when
+// nothing elapsed.
+func (r BenchResult) Rate() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Requests-r.Errors) / r.Elapsed.Seconds()
+}
+
+// Bench runs, in order and each for opts.Duration at opts.Concurrency:
+//
+//  1. signing (only when opts.Signer is set): opts.Concurrency goroutines
+//     of this process sign a typical access-token claim set with
+//     domain.NewTokenSigner(opts.Signer), as fast as they can;
+//  2. issuance: POST {URL}/oauth/token grant_type=client_credentials,
+//     the client authenticated with HTTP Basic (RFC 6749 §2.3.1);
+//  3. introspection: POST {URL}/oauth/introspect (RFC 7662) of a token
+//     obtained just before the phase, authenticated the same way.
+//
+// It prints a table to out (phase, requests, errors, rate/s, p50, p99), a
+// row as each phase ends, then issuance as a percentage of the raw signing
+// rate, and returns one BenchResult per phase run. A non-2xx answer is an
+// error; each phase's first failure is printed once below its row. Each
+// request times out after 10s, so a run ends by itself within about three
+// Durations; cancelling ctx stops it early. Write errors on out are ignored.
+//
+// Along with the results so far, Bench returns an error when opts is
+// invalid, when every operation of a phase failed (naming the phase and
+// wrapping its first failure), when no token to introspect can be
+// obtained, or when ctx is cancelled (wrapping ctx.Err()).
+func Bench(ctx context.Context, opts BenchOptions, out io.Writer) ([]BenchResult, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	b := newBencher(opts)
+	defer b.client.CloseIdleConnections()
+
+	var ts *domain.TokenSigner
+	signWith := "no signing key"
+	if opts.Signer != nil {
+		var err error
+		if ts, err = domain.NewTokenSigner(opts.Signer); err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", PhaseSigning, err)
+		}
+		signWith = "signing with " + ts.Algorithm() + " in this process"
+	}
+	fmt.Fprintf(out, "stamp bench: %s, %d concurrent, %v per phase, %s\n",
+		b.base, opts.Concurrency, opts.Duration, signWith)
+	fmt.Fprintf(out, "%-14s %10s %8s %11s %10s %10s\n", "phase", "requests", "errors", "rate/s", "p50", "p99")
+	var results []BenchResult
+	finish := func(r BenchResult, first error) error {
+		results = append(results, r)
+		fmt.Fprintf(out, "%-14s %10d %8d %11.1f %10v %10v\n",
+			r.Name, r.Requests, r.Errors, r.Rate(), roundDuration(r.P50), roundDuration(r.P99))
+		if first != nil {
+			fmt.Fprintf(out, "  first error: %v\n", first)
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("bench: %s: %w", r.Name, err)
+		}
+		if r.Requests > 0 && r.Errors == r.Requests {
+			return fmt.Errorf("bench: %s: all %d requests failed; first: %w", r.Name, r.Requests, first)
+		}
+		return nil
+	}
+
+	var signing BenchResult
+	if ts != nil {
+		if err := finish(b.run(ctx, PhaseSigning, b.signOp(ts))); err != nil {
+			return results, err
+		}
+		signing = results[0]
+	}
+
+	issueBody := url.Values{"grant_type": {"client_credentials"}}
+	if opts.Scope != "" {
+		issueBody.Set("scope", opts.Scope)
+	}
+	issueForm := issueBody.Encode()
+	if err := finish(b.run(ctx, PhaseIssuance, func(ctx context.Context) error {
+		return b.post(ctx, "/oauth/token", issueForm, nil)
+	})); err != nil {
+		return results, err
+	}
+	if issuance := results[len(results)-1]; signing.Rate() > 0 { // printed last, below the table
+		defer fmt.Fprintf(out, "issuance/raw signing: %.1f%%\n", 100*issuance.Rate()/signing.Rate())
+	}
+
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := b.post(ctx, "/oauth/token", issueForm, &tok); err != nil || tok.AccessToken == "" {
+		err = cmp.Or(err, errors.New("no access_token in the answer"))
+		return results, fmt.Errorf("bench: %s: obtain a token: %w", PhaseIntrospection, err)
+	}
+	introspectForm := url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}.Encode()
+	var probe struct{ Active bool }
+	if err := b.post(ctx, "/oauth/introspect", introspectForm, &probe); err == nil && !probe.Active {
+		fmt.Fprintf(out, "note: the server calls a fresh token inactive, so %s measures the rejection path\n", PhaseIntrospection)
+	}
+	err := finish(b.run(ctx, PhaseIntrospection, func(ctx context.Context) error {
+		return b.post(ctx, "/oauth/introspect", introspectForm, nil)
+	}))
+	return results, err
+}
+
+// bencher holds what the phases of one run share.
+type bencher struct {
+	opts   BenchOptions
+	base   string // URL without a trailing slash
+	auth   string // the Authorization header
+	client *http.Client
+}
+
+func newBencher(opts BenchOptions) *bencher {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil // measure the server, not a proxy
+	tr.MaxIdleConns = opts.Concurrency
+	tr.MaxIdleConnsPerHost = opts.Concurrency
+	// RFC 6749 §2.3.1: id and secret are form-encoded before Basic.
+	cred := url.QueryEscape(opts.ClientID) + ":" + url.QueryEscape(opts.ClientSecret)
+	return &bencher{
+		opts:   opts,
+		base:   strings.TrimRight(opts.URL, "/"),
+		auth:   "Basic " + base64.StdEncoding.EncodeToString([]byte(cred)),
+		client: &http.Client{Transport: tr, Timeout: benchRequestTimeout},
+	}
+}
+
+// run calls op, which must be safe for concurrent use, from
+// opts.Concurrency workers until opts.Duration has passed or ctx is done.
+// An operation cut short by ctx is neither counted nor timed. It returns the
+// measured phase and the first failure, if any.
+func (b *bencher) run(ctx context.Context, name string, op func(context.Context) error) (BenchResult, error) {
+	var wg sync.WaitGroup
+	var firstOnce sync.Once
+	var first error
+	tallies := make([]benchTally, b.opts.Concurrency) // a worker's own
+	start := time.Now()
+	deadline := start.Add(b.opts.Duration)
+	for i := range tallies {
+		t := &tallies[i]
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if !t0.Before(deadline) {
+					return
+				}
+				err := op(ctx)
+				elapsed := time.Since(t0)
+				if err != nil && ctx.Err() != nil {
+					return
+				}
+				t.hist.record(elapsed)
+				if err != nil {
+					t.errors++
+					firstOnce.Do(func() { first = err })
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r := BenchResult{Name: name, Elapsed: time.Since(start)}
+	var all benchHistogram
+	for _, t := range tallies {
+		r.Requests += int(t.hist.total)
+		r.Errors += t.errors
+		for i, c := range t.hist.counts {
+			all.counts[i] += c
+		}
+		all.total += t.hist.total
+	}
+	r.P50, r.P99 = all.quantile(0.50), all.quantile(0.99)
+	return r, first
+}
+
+// benchTally is what one worker measured: every operation is in hist.
+type benchTally struct {
+	errors int
+	hist   benchHistogram
+}
+
+// signOp returns an operation, safe for concurrent use, that signs a
+// typical client_credentials access token with a fresh jti, as the server
+// makes one.
+func (b *bencher) signOp(ts *domain.TokenSigner) func(context.Context) error {
+	scopes := domain.ParseScope(cmp.Or(b.opts.Scope, "orders:read orders:write"))
+	template := domain.Claims{
+		Issuer: b.base, Audience: b.opts.ClientID, Subject: b.opts.ClientID, ClientID: b.opts.ClientID,
+		Scopes: scopes, Scope: domain.FormatScope(scopes),
+	}
+	return func(context.Context) error {
+		jti, err := domain.NewID(rand.Reader)
+		if err != nil {
+			return err
+		}
+		c, now := template, time.Now().Unix()
+		c.ID, c.IssuedAt, c.NotBefore, c.Expiry = jti, now, now, now+3600
+		_, err = ts.Sign(c)
+		return err
+	}
+}
+
+// post sends form to base+path as the client. A 2xx answer is decoded
+// into into, or discarded when into is nil; any other answer is a
+// *BenchStatusError. The body is always read to the end, so the connection
+// is reused.
+func (b *bencher) post(ctx context.Context, path, form string, into any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+path, strings.NewReader(form))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", b.auth)
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	defer io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, benchErrorBody))
+		return &BenchStatusError{StatusCode: resp.StatusCode, Body: string(bytes.TrimSpace(body))}
+	}
+	if into != nil {
+		return json.NewDecoder(resp.Body).Decode(into)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
+}
+
+// BenchStatusError is a non-2xx answer during Bench; Body holds at most
+// its first 512 bytes.
+type BenchStatusError struct {
+	StatusCode int
+	Body       string
+}
+
+func (e *BenchStatusError) Error() string {
+	return fmt.Sprintf("HTTP %d %s: %s", e.StatusCode, http.StatusText(e.StatusCode), e.Body)
+}
+
+// roundDuration keeps three significant digits, for the table.
+func roundDuration(d time.Duration) time.Duration {
+	step := time.Duration(1)
+	for v := d; v >= 1000; v /= 10 {
+		step *= 10
+	}
+	return d.Round(step)
+}
+
+// benchHistogram counts durations in log-linear buckets, as HdrHistogram
+// does: exact below 128ns, then 64 per power of two up to 73 minutes (the
+// last takes anything longer), each reported by its midpoint, within 1/128
+// of any value in it. 9.5 KiB at any count; not safe for concurrent use.
+type benchHistogram struct {
+	counts [histBuckets]uint32
+	total  uint64
+}
+
+const (
+	histSubBits  = 6
+	histSub      = 1 << histSubBits // buckets per power of two
+	histExact    = 2 * histSub      // values below are their own bucket
+	histMaxShift = 35
+	histBuckets  = histExact + histMaxShift*histSub
+)
+
+func histIndex(d time.Duration) int {
+	if d < histExact {
+		return max(int(d), 0)
+	}
+	shift := bits.Len64(uint64(d)) - (histSubBits + 1)
+	return min(histExact+(shift-1)*histSub+int(uint64(d)>>shift)-histSub, histBuckets-1)
+}
+
+func histValue(i int) time.Duration {
+	if i < histExact {
+		return time.Duration(i)
+	}
+	k := i - histExact
+	shift := k/histSub + 1
+	low := uint64(k%histSub+histSub) << shift
+	return time.Duration(low + (1<<shift-1)/2)
+}
+
+func (h *benchHistogram) record(d time.Duration) {
+	h.counts[histIndex(d)]++
+	h.total++
+}
+
+// quantile returns the nearest-rank q-quantile (0 < q <= 1), or 0 when
+// nothing was recorded.
+func (h *benchHistogram) quantile(q float64) time.Duration {
+	if h.total == 0 {
+		return 0
+	}
+	rank := max(uint64(math.Ceil(q*float64(h.total))), 1)
+	var seen uint64
+	for i, c := range h.counts {
+		if seen += uint64(c); seen >= rank {
+			return histValue(i)
+		}
+	}
+	return histValue(histBuckets - 1)
+}

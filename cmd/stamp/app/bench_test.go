@@ -1,0 +1,236 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stamp-oauth/stamp/domain"
+)
+
+const (
+	benchTestClient = "bench client"
+	benchTestSecret = "s3cr:t+/=" // needs RFC 6749 §2.3.1 form-encoding
+	benchTestToken  = "header.payload.signature"
+)
+
+// fakeOAuthServer imitates stamp's token and introspection endpoints for
+// one confidential client, counting the requests each one answered.
+type fakeOAuthServer struct {
+	tokens, introspections atomic.Int64
+}
+
+func (f *fakeOAuthServer) authenticated(r *http.Request) bool {
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	id, err1 := url.QueryUnescape(id)
+	secret, err2 := url.QueryUnescape(secret)
+	return err1 == nil && err2 == nil && id == benchTestClient && secret == benchTestSecret
+}
+
+func (f *fakeOAuthServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if r.Method != http.MethodPost || !f.authenticated(r) {
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error":"invalid_client"}`))
+		return
+	}
+	switch r.URL.Path {
+	case "/oauth/token":
+		f.tokens.Add(1)
+		if r.PostFormValue("grant_type") != "client_credentials" || r.PostFormValue("scope") != "orders:read" {
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"invalid_request"}`))
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{
+			"access_token": benchTestToken, "token_type": "Bearer", "expires_in": 3600, "scope": "orders:read",
+		})
+	case "/oauth/introspect":
+		f.introspections.Add(1)
+		json.NewEncoder(w).Encode(map[string]any{"active": r.PostFormValue("token") == benchTestToken})
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func benchTestOptions(t *testing.T, url string) BenchOptions {
+	t.Helper()
+	key, err := domain.GenerateSigningKey(domain.EdDSA, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return BenchOptions{
+		URL: url + "/", ClientID: benchTestClient, ClientSecret: benchTestSecret, Scope: "orders:read",
+		Duration: 200 * time.Millisecond, Concurrency: 4, Signer: key,
+	}
+}
+
+func TestBench(t *testing.T) {
+	fake := new(fakeOAuthServer)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+
+	var out bytes.Buffer
+	results, err := Bench(context.Background(), benchTestOptions(t, srv.URL), &out)
+	t.Logf("output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("Bench: %v", err)
+	}
+	var names []string
+	for _, r := range results {
+		names = append(names, r.Name)
+		if r.Requests <= 0 || r.Errors != 0 {
+			t.Errorf("%s: requests %d, errors %d; want > 0 and 0", r.Name, r.Requests, r.Errors)
+		}
+		if r.P50 <= 0 || r.P99 < r.P50 || r.Rate() <= 0 {
+			t.Errorf("%s: p50 %v, p99 %v, rate %v; want 0 < p50 <= p99 and a rate", r.Name, r.P50, r.P99, r.Rate())
+		}
+		if !strings.Contains(out.String(), "\n"+r.Name+" ") {
+			t.Errorf("the table has no row for %s", r.Name)
+		}
+	}
+	if want := []string{PhaseSigning, PhaseIssuance, PhaseIntrospection}; !slices.Equal(names, want) {
+		t.Fatalf("phases %v; want %v", names, want)
+	}
+	// One more token than measured is fetched for introspection, and one
+	// introspection probes it before the phase.
+	if got, want := fake.tokens.Load(), int64(results[1].Requests+1); got != want {
+		t.Errorf("server answered %d token requests; want %d", got, want)
+	}
+	if got, want := fake.introspections.Load(), int64(results[2].Requests+1); got != want {
+		t.Errorf("server answered %d introspections; want %d", got, want)
+	}
+	for _, s := range []string{"rate/s", "p99", "issuance/raw signing: ", "EdDSA"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("output lacks %q", s)
+		}
+	}
+	if strings.Contains(out.String(), "inactive") {
+		t.Errorf("output reports the token inactive")
+	}
+}
+
+func TestBenchFailsWhenUnauthorized(t *testing.T) {
+	fake := new(fakeOAuthServer)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	opts := benchTestOptions(t, srv.URL)
+	opts.ClientSecret = "wrong"
+	opts.Signer = nil
+
+	var out bytes.Buffer
+	results, err := Bench(context.Background(), opts, &out)
+	if err == nil || !strings.Contains(err.Error(), PhaseIssuance) {
+		t.Fatalf("Bench error %v; want one naming %s", err, PhaseIssuance)
+	}
+	var status *BenchStatusError
+	if !errors.As(err, &status) || status.StatusCode != http.StatusUnauthorized {
+		t.Errorf("Bench error %v; want it to wrap the 401 answer", err)
+	}
+	if len(results) != 1 || results[0].Name != PhaseIssuance || results[0].Errors != results[0].Requests {
+		t.Errorf("results %+v; want only a failed issuance", results)
+	}
+	if got := strings.Count(out.String(), "invalid_client"); got != 1 {
+		t.Errorf("output shows the error body %d times; want once:\n%s", got, out.String())
+	}
+	if fake.introspections.Load() != 0 {
+		t.Errorf("introspection ran after issuance failed")
+	}
+}
+
+func TestBenchStopsWhenCancelled(t *testing.T) {
+	srv := httptest.NewServer(new(fakeOAuthServer))
+	defer srv.Close()
+	opts := benchTestOptions(t, srv.URL)
+	opts.Duration = MaxBenchDuration
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	var out bytes.Buffer
+	_, err := Bench(ctx, opts, &out)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Bench error %v; want context.Canceled", err)
+	}
+}
+
+func TestBenchOptionsValidate(t *testing.T) {
+	valid := func() BenchOptions {
+		return BenchOptions{URL: "http://127.0.0.1:8080", ClientID: "c", ClientSecret: "s"}
+	}
+	o := valid()
+	if err := o.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if o.Duration != DefaultBenchDuration || o.Concurrency != DefaultBenchConcurrency {
+		t.Errorf("defaults: Duration %v, Concurrency %d; want %v, %d",
+			o.Duration, o.Concurrency, DefaultBenchDuration, DefaultBenchConcurrency)
+	}
+	for _, tc := range []struct {
+		name   string
+		modify func(*BenchOptions)
+		field  string
+	}{
+		{"negative concurrency", func(o *BenchOptions) { o.Concurrency = -1 }, "Concurrency"},
+		{"too many workers", func(o *BenchOptions) { o.Concurrency = MaxBenchConcurrency + 1 }, "Concurrency"},
+		{"too long", func(o *BenchOptions) { o.Duration = MaxBenchDuration + time.Second }, "Duration"},
+		{"negative duration", func(o *BenchOptions) { o.Duration = -time.Second }, "Duration"},
+		{"no URL", func(o *BenchOptions) { o.URL = "" }, "URL"},
+		{"URL without host", func(o *BenchOptions) { o.URL = "localhost:8080" }, "URL"},
+		{"no client", func(o *BenchOptions) { o.ClientID = "" }, "ClientID"},
+		{"no secret", func(o *BenchOptions) { o.ClientSecret = "" }, "ClientSecret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := valid()
+			tc.modify(&o)
+			err := o.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("Validate() = %v; want an error naming %s", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestBenchHistogram(t *testing.T) {
+	for i := range histBuckets {
+		if got := histIndex(histValue(i)); got != i {
+			t.Fatalf("histIndex(histValue(%d)) = %d", i, got)
+		}
+	}
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	for _, n := range []int{1, 7, 1000, 100000} {
+		var h benchHistogram
+		values := make([]time.Duration, n)
+		for i := range values {
+			// Log-uniform from 1ns to about an hour.
+			values[i] = time.Duration(math.Exp(rng.Float64() * math.Log(float64(time.Hour))))
+			h.record(values[i])
+		}
+		slices.Sort(values)
+		for _, q := range []float64{0.5, 0.99, 1} {
+			want := values[int(math.Ceil(q*float64(n)))-1]
+			got := h.quantile(q)
+			if math.Abs(float64(got-want)) > 0.01*float64(want) {
+				t.Errorf("n=%d: quantile(%v) = %v; want %v within 1%%", n, q, got, want)
+			}
+		}
+	}
+	var empty benchHistogram
+	if got := empty.quantile(0.5); got != 0 {
+		t.Errorf("empty quantile = %v; want 0", got)
+	}
+}

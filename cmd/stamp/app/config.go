@@ -1,0 +1,317 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stamp-oauth/stamp/domain"
+)
+
+// Config is every setting of stamp. Each is filled from, in rising order of
+// precedence: its default, the JSON configuration file, its STAMP_*
+// environment variable, its command-line flag. Validate checks the result
+// and names the bad setting.
+type Config struct {
+	DataDir  string `json:"data_dir"`
+	HTTPAddr string `json:"http_addr"`
+	Issuer   string `json:"issuer"`
+
+	NATSURL      string   `json:"nats_url"`
+	NATSUser     string   `json:"nats_user"`
+	NATSPassword string   `json:"nats_password"`
+	NATSCreds    string   `json:"nats_creds"`
+	NATSHost     string   `json:"nats_host"`
+	NATSPort     int      `json:"nats_port"`
+	Replicas     int      `json:"replicas"`
+	Sync         string   `json:"sync"`
+	StreamMaxAge Duration `json:"stream_max_age"`
+
+	SigningAlgorithm string `json:"signing_algorithm"`
+	PrivateKeyFile   string `json:"private_key_file"`
+	PrivateKey       string `json:"private_key"`
+
+	Scopes        []domain.Scope `json:"scopes"`
+	DefaultScopes []string       `json:"default_scopes"`
+
+	AccessTokenTTL       Duration `json:"access_token_ttl"`
+	ClientCredentialsTTL Duration `json:"client_credentials_ttl"`
+
+	LogLevel        string   `json:"log_level"`
+	LogFormat       string   `json:"log_format"`
+	ShutdownTimeout Duration `json:"shutdown_timeout"`
+}
+
+// Duration is a time.Duration written as text ("1h30m") in the file.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("want a duration such as \"1h\"")
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// DefaultConfig returns the defaults: embedded NATS on 127.0.0.1:4222,
+// durable appends, HTTP on 127.0.0.1:8080, RS256, one-hour tokens.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:          "stamp-data",
+		HTTPAddr:         "127.0.0.1:8080",
+		NATSHost:         "127.0.0.1",
+		NATSPort:         4222,
+		Sync:             "always",
+		SigningAlgorithm: domain.RS256,
+		AccessTokenTTL:   Duration(time.Hour),
+		LogLevel:         "info",
+		LogFormat:        "text",
+		ShutdownTimeout:  Duration(15 * time.Second),
+	}
+}
+
+// setting is one row of the settings table: its flag, its environment
+// variable, what it means, and how text sets it. The same table drives the
+// flags, the environment and the README's configuration table.
+type setting struct {
+	name  string // flag name; the variable is STAMP_ + upper snake case
+	usage string
+	set   func(c *Config, v string) error
+}
+
+func (s setting) env() string {
+	return "STAMP_" + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_"))
+}
+
+func settings() []setting {
+	str := func(f func(*Config) *string) func(*Config, string) error {
+		return func(c *Config, v string) error { *f(c) = v; return nil }
+	}
+	num := func(f func(*Config) *int) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("want a whole number, got %q", v)
+			}
+			*f(c) = n
+			return nil
+		}
+	}
+	dur := func(f func(*Config) *Duration) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("want a duration such as 1h, got %q", v)
+			}
+			*f(c) = Duration(d)
+			return nil
+		}
+	}
+	list := func(f func(*Config) *[]string) func(*Config, string) error {
+		return func(c *Config, v string) error { *f(c) = splitList(v); return nil }
+	}
+	return []setting{
+		{"data-dir", "directory for the event store, read models and keys", str(func(c *Config) *string { return &c.DataDir })},
+		{"http-addr", "address the HTTP server listens on", str(func(c *Config) *string { return &c.HTTPAddr })},
+		{"issuer", "public base URL, the tokens' iss (default http://<http-addr>)", str(func(c *Config) *string { return &c.Issuer })},
+		{"nats-url", "use this NATS server or cluster instead of the embedded one", str(func(c *Config) *string { return &c.NATSURL })},
+		{"nats-user", "NATS user name", str(func(c *Config) *string { return &c.NATSUser })},
+		{"nats-password", "NATS password", str(func(c *Config) *string { return &c.NATSPassword })},
+		{"nats-creds", "NATS credentials file", str(func(c *Config) *string { return &c.NATSCreds })},
+		{"nats-host", "host the embedded NATS server listens on", str(func(c *Config) *string { return &c.NATSHost })},
+		{"nats-port", "port of the embedded NATS server (-1: random)", num(func(c *Config) *int { return &c.NATSPort })},
+		{"replicas", "stream replicas (default 1 embedded, 3 with --nats-url)", num(func(c *Config) *int { return &c.Replicas })},
+		{"sync", "embedded store: 'always' fsyncs before every acknowledgement, 'interval' every 2 minutes", str(func(c *Config) *string { return &c.Sync })},
+		{"stream-max-age", "delete events older than this from the stream (0: keep forever; breaks audit and rebuild past it)", dur(func(c *Config) *Duration { return &c.StreamMaxAge })},
+		{"signing-algorithm", "RS256, ES256 or EdDSA for generated keys", str(func(c *Config) *string { return &c.SigningAlgorithm })},
+		{"private-key-file", "PEM file of the signing key (default <data-dir>/keys/private.pem)", str(func(c *Config) *string { return &c.PrivateKeyFile })},
+		{"private-key", "PEM text of the signing key (as Passport's PASSPORT_PRIVATE_KEY)", str(func(c *Config) *string { return &c.PrivateKey })},
+		{"scopes", "scope catalogue, 'id=description;id2=description2'", func(c *Config, v string) error {
+			s, err := parseScopes(v)
+			c.Scopes = s
+			return err
+		}},
+		{"default-scopes", "scopes a request naming none receives, comma-separated", list(func(c *Config) *[]string { return &c.DefaultScopes })},
+		{"access-token-ttl", "lifetime of access tokens", dur(func(c *Config) *Duration { return &c.AccessTokenTTL })},
+		{"client-credentials-ttl", "lifetime of client-credentials tokens (default: access-token-ttl)", dur(func(c *Config) *Duration { return &c.ClientCredentialsTTL })},
+		{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
+		{"log-format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
+		{"shutdown-timeout", "how long in-flight requests may finish on SIGTERM", dur(func(c *Config) *Duration { return &c.ShutdownTimeout })},
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func parseScopes(v string) ([]domain.Scope, error) {
+	var out []domain.Scope
+	for _, part := range strings.Split(v, ";") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		id, desc, _ := strings.Cut(part, "=")
+		out = append(out, domain.Scope{ID: strings.TrimSpace(id), Description: strings.TrimSpace(desc)})
+	}
+	return out, nil
+}
+
+// configFlags holds the flag set of one command and the settings it knows.
+type configFlags struct {
+	fs     *flag.FlagSet
+	config *string
+	values map[string]*string
+}
+
+// newConfigFlags registers the config file flag and every setting on fs,
+// except those fs already defines for the command's own use (client
+// create's --scopes): those settings still come from file and environment.
+func newConfigFlags(fs *flag.FlagSet) *configFlags {
+	cf := &configFlags{fs: fs, values: map[string]*string{}}
+	cf.config = fs.String("config", "", "JSON configuration file (env STAMP_CONFIG)")
+	for _, s := range settings() {
+		if fs.Lookup(s.name) == nil {
+			cf.values[s.name] = fs.String(s.name, "", s.usage+" (env "+s.env()+")")
+		}
+	}
+	return cf
+}
+
+// load builds the configuration after fs.Parse: defaults, then file, then
+// environment, then the flags that were set.
+func (cf *configFlags) load(getenv func(string) string) (Config, error) {
+	c := DefaultConfig()
+	path := *cf.config
+	if path == "" {
+		path = getenv("STAMP_CONFIG")
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			return c, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	set := map[string]bool{}
+	cf.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, s := range settings() {
+		if v := getenv(s.env()); v != "" {
+			if err := s.set(&c, v); err != nil {
+				return c, fmt.Errorf("config: %s: %w", s.env(), err)
+			}
+		}
+		if v, ok := cf.values[s.name]; ok && set[s.name] {
+			if err := s.set(&c, *v); err != nil {
+				return c, fmt.Errorf("config: --%s: %w", s.name, err)
+			}
+		}
+	}
+	return c, c.Validate()
+}
+
+// Validate checks every setting, fills derived defaults, and names the
+// first bad setting in its error.
+func (c *Config) Validate() error {
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("config: %s: %s", name, fmt.Sprintf(format, args...))
+	}
+	if c.DataDir == "" {
+		return bad("data_dir", "is required")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return bad("http_addr", "%q is not host:port", c.HTTPAddr)
+	}
+	if c.Issuer == "" {
+		c.Issuer = "http://" + c.HTTPAddr
+	}
+	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return bad("issuer", "%q is not an http(s) URL without query or fragment", c.Issuer)
+	}
+	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
+	if c.NATSURL == "" && (c.NATSPort < -1 || c.NATSPort > 65535) {
+		return bad("nats_port", "%d is not a port", c.NATSPort)
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+		if c.NATSURL != "" {
+			c.Replicas = 3
+		}
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return bad("replicas", "want 1 to 5, got %d", c.Replicas)
+	}
+	if c.Sync != "always" && c.Sync != "interval" {
+		return bad("sync", "want always or interval, got %q", c.Sync)
+	}
+	if c.StreamMaxAge < 0 {
+		return bad("stream_max_age", "must not be negative")
+	}
+	if !domain.ValidAlgorithm(c.SigningAlgorithm) {
+		return bad("signing_algorithm", "want RS256, ES256 or EdDSA, got %q", c.SigningAlgorithm)
+	}
+	if c.PrivateKeyFile == "" {
+		c.PrivateKeyFile = filepath.Join(c.DataDir, "keys", "private.pem")
+	}
+	if _, err := domain.NewScopes(c.Scopes, c.DefaultScopes); err != nil {
+		name := "scopes"
+		if strings.Contains(err.Error(), "default") {
+			name = "default_scopes"
+		}
+		return bad(name, "%v", strings.TrimPrefix(err.Error(), "domain: "))
+	}
+	if c.AccessTokenTTL <= 0 {
+		return bad("access_token_ttl", "must be positive")
+	}
+	if c.ClientCredentialsTTL == 0 {
+		c.ClientCredentialsTTL = c.AccessTokenTTL
+	}
+	if c.ClientCredentialsTTL < 0 {
+		return bad("client_credentials_ttl", "must be positive")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return bad("log_level", "%v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("log_format", "want text or json, got %q", c.LogFormat)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return bad("shutdown_timeout", "must be positive")
+	}
+	return nil
+}
+
+// LoadConfig builds the configuration from command-line flags (args) and
+// the environment (getenv), over the defaults and the file --config or
+// STAMP_CONFIG names.
+func LoadConfig(args []string, getenv func(string) string) (Config, error) {
+	fs := flag.NewFlagSet("stamp", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cf := newConfigFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	return cf.load(getenv)
+}

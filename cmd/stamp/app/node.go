@@ -1,0 +1,294 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/stamp-oauth/stamp/domain"
+	"github.com/stamp-oauth/stamp/eventstore"
+	"github.com/stamp-oauth/stamp/httpapi"
+	"github.com/stamp-oauth/stamp/projections"
+)
+
+// Node is one running stamp server: the event store (embedded or
+// external), the read models and their runner, the application service and
+// the HTTP server. Tests start one in-process with Start and stop it with
+// Close.
+type Node struct {
+	cfg    Config
+	logger *slog.Logger
+
+	nats   *eventstore.Server // nil with an external NATS
+	store  *eventstore.Store
+	views  *projections.Store
+	runner *projections.Runner
+	svc    *domain.Service
+
+	httpServer *http.Server
+	listener   net.Listener
+
+	cancelRunner context.CancelFunc
+	done         sync.WaitGroup
+	runnerErr    chan error
+	closeOnce    sync.Once
+	closeErr     error
+}
+
+// serveInfo is written to <data-dir>/serve.json while a server runs, so the
+// CLI on the same data directory talks to its NATS server instead of
+// opening the store itself.
+type serveInfo struct {
+	PID     int    `json:"pid"`
+	NATSURL string `json:"nats_url"`
+	HTTPURL string `json:"http_url"`
+}
+
+func serveInfoPath(c Config) string { return filepath.Join(c.DataDir, "serve.json") }
+
+// Start opens everything and begins serving HTTP. It returns once the read
+// models have caught up with the log and the listener is bound. On error
+// everything opened so far is closed again.
+func Start(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err error) {
+	n = &Node{cfg: cfg, logger: logger, runnerErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			n.shutdown(context.Background())
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	if n.nats, n.store, err = openEventStore(ctx, cfg, logger, cfg.NATSPort); err != nil {
+		return nil, err
+	}
+	if n.views, err = projections.Open(filepath.Join(cfg.DataDir, "projections"), projections.Options{Logger: logger}); err != nil {
+		return nil, err
+	}
+	n.runner = projections.NewRunner(n.views, n.store, logger)
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancelRunner = cancel
+	n.done.Add(1)
+	go func() {
+		defer n.done.Done()
+		if err := n.runner.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("projections stopped", "err", err)
+			n.runnerErr <- err
+		}
+	}()
+	if err := n.catchUp(ctx); err != nil {
+		return nil, err
+	}
+
+	key, generated, err := ensureSigningKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := domain.NewTokenSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	if generated {
+		logger.Info("generated a signing key", "file", cfg.PrivateKeyFile, "kid", signer.KeyID(), "alg", signer.Algorithm())
+	}
+	if n.svc, err = newService(cfg, domain.Ports{Log: n.store, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views}, signer); err != nil {
+		return nil, err
+	}
+	if _, err := n.svc.AnnounceSigningKey(ctx, domain.Actor{Kind: domain.ActorSystem}, key); err != nil {
+		return nil, fmt.Errorf("announce signing key: %w", err)
+	}
+
+	handler, err := httpapi.New(n.svc, n.views, httpapi.Options{
+		Issuer: cfg.Issuer, GrantTypes: enabledGrants(cfg), Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("http_addr: %w", err)
+	}
+	n.httpServer = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	n.done.Add(1)
+	go func() {
+		defer n.done.Done()
+		if err := n.httpServer.Serve(n.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server stopped", "err", err)
+		}
+	}()
+	if err := n.writeServeInfo(); err != nil {
+		return nil, err
+	}
+	logger.Info("stamp is serving", "http", n.HTTPURL(), "issuer", cfg.Issuer, "nats", n.NATSURL(), "kid", signer.KeyID(), "alg", signer.Algorithm())
+	return n, nil
+}
+
+// catchUp waits until the read models have applied everything the log
+// held when the node started, so the first request reads current state.
+func (n *Node) catchUp(ctx context.Context) error {
+	last, err := n.store.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	if last == 0 {
+		return nil
+	}
+	start := time.Now()
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case err := <-n.runnerErr:
+			n.runnerErr <- err
+			cancel()
+		case <-waitCtx.Done():
+		}
+	}()
+	if err := n.runner.WaitFor(waitCtx, last); err != nil {
+		select {
+		case rerr := <-n.runnerErr:
+			n.runnerErr <- rerr
+			return fmt.Errorf("projections: %w", rerr)
+		default:
+		}
+		return fmt.Errorf("projections: catch up to %d: %w", last, err)
+	}
+	n.logger.Info("read models caught up", "seq", last, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (n *Node) writeServeInfo() error {
+	b, err := json.Marshal(serveInfo{PID: os.Getpid(), NATSURL: n.NATSURL(), HTTPURL: n.HTTPURL()})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(serveInfoPath(n.cfg), b, 0o600)
+}
+
+// HTTPURL returns the base URL the HTTP server listens on.
+func (n *Node) HTTPURL() string { return "http://" + n.listener.Addr().String() }
+
+// NATSURL returns the URL of the NATS server the node uses.
+func (n *Node) NATSURL() string {
+	if n.nats != nil {
+		return n.nats.ClientURL()
+	}
+	return n.cfg.NATSURL
+}
+
+// Service returns the node's application service.
+func (n *Node) Service() *domain.Service { return n.svc }
+
+// Store returns the node's event store.
+func (n *Node) Store() *eventstore.Store { return n.store }
+
+// Views returns the node's read models.
+func (n *Node) Views() *projections.Store { return n.views }
+
+// Err returns a channel that yields an error if the read models stop.
+func (n *Node) Err() <-chan error { return n.runnerErr }
+
+// Close shuts down gracefully: the HTTP server stops accepting and lets
+// in-flight requests finish (until ctx ends), then the runner stops, the
+// read models are flushed and closed, and the NATS connection and
+// embedded server shut down. It is safe to call more than once.
+func (n *Node) Close(ctx context.Context) error {
+	n.closeOnce.Do(func() { n.closeErr = n.shutdown(ctx) })
+	return n.closeErr
+}
+
+func (n *Node) shutdown(ctx context.Context) error {
+	var errs []error
+	if n.httpServer != nil {
+		if err := n.httpServer.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	} else if n.listener != nil {
+		n.listener.Close()
+	}
+	if n.listener != nil {
+		os.Remove(serveInfoPath(n.cfg))
+	}
+	if n.cancelRunner != nil {
+		n.cancelRunner()
+	}
+	n.done.Wait()
+	if n.views != nil {
+		if err := n.views.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.store != nil {
+		n.store.Close()
+	}
+	if n.nats != nil {
+		n.nats.Shutdown()
+	}
+	return errors.Join(errs...)
+}
+
+// newService builds the application service from the configuration.
+func newService(c Config, ports domain.Ports, signer *domain.TokenSigner) (*domain.Service, error) {
+	scopes, err := domain.NewScopes(c.Scopes, c.DefaultScopes)
+	if err != nil {
+		return nil, err
+	}
+	return domain.NewService(domain.Config{
+		Issuer: c.Issuer,
+		Scopes: scopes,
+		Lifetimes: domain.Lifetimes{
+			AccessToken:       time.Duration(c.AccessTokenTTL),
+			ClientCredentials: time.Duration(c.ClientCredentialsTTL),
+		},
+		Leeway: 5 * time.Second,
+	}, ports, signer)
+}
+
+// enabledGrants lists the grant types this server answers.
+func enabledGrants(Config) []string {
+	return []string{domain.GrantClientCredentials}
+}
+
+// openEventStore connects to the configured NATS, or starts the embedded
+// server on the data directory, listening on port (-1: random), and opens
+// the stream.
+func openEventStore(ctx context.Context, c Config, logger *slog.Logger, port int) (*eventstore.Server, *eventstore.Store, error) {
+	opts := eventstore.Options{
+		URL: c.NATSURL, User: c.NATSUser, Password: c.NATSPassword, CredsFile: c.NATSCreds,
+		Replicas: c.Replicas, MaxAge: time.Duration(c.StreamMaxAge),
+	}
+	var srv *eventstore.Server
+	if c.NATSURL == "" {
+		var err error
+		srv, err = eventstore.StartServer(eventstore.ServerOptions{
+			StoreDir: filepath.Join(c.DataDir, "jetstream"), Host: c.NATSHost, Port: port,
+			SyncAlways: c.Sync == "always", User: c.NATSUser, Password: c.NATSPassword,
+		}, logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.InProcess = srv
+	}
+	store, err := eventstore.Open(ctx, opts)
+	if err != nil {
+		if srv != nil {
+			srv.Shutdown()
+		}
+		return nil, nil, err
+	}
+	return srv, store, nil
+}

@@ -1,0 +1,133 @@
+package eventstore
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stamp-oauth/stamp/domain"
+)
+
+// BenchmarkAppend measures acknowledged appends of one event and of an
+// atomic batch of three, each on a fresh aggregate with ExpectNew, with and
+// without fsync before the acknowledgement, from one goroutine and from
+// GOMAXPROCS goroutines.
+func BenchmarkAppend(b *testing.B) {
+	for _, syncAlways := range []bool{false, true} {
+		for _, size := range []int{1, 3} {
+			for _, parallel := range []bool{false, true} {
+				name := fmt.Sprintf("sync=%v/events=%d/parallel=%v", syncAlways, size, parallel)
+				b.Run(name, func(b *testing.B) {
+					st := openStore(b, startServer(b, ServerOptions{SyncAlways: syncAlways}))
+					ctx := testContext(b)
+					var n atomic.Int64
+					appendOne := func(b *testing.B) {
+						i := n.Add(1)
+						events := make([]domain.Envelope, size)
+						for j := range events {
+							events[j] = env(fmt.Sprintf("e%d-%d", i, j), "AccessTokenCreated")
+						}
+						if _, err := st.Append(ctx, token(fmt.Sprint(i)), domain.ExpectNew, events...); err != nil {
+							b.Error(err)
+						}
+					}
+					b.ReportAllocs()
+					b.ResetTimer()
+					if parallel {
+						b.RunParallel(func(pb *testing.PB) {
+							for pb.Next() {
+								appendOne(b)
+							}
+						})
+					} else {
+						for b.Loop() {
+							appendOne(b)
+						}
+					}
+					b.ReportMetric(float64(int(n.Load())*size)/b.Elapsed().Seconds(), "events/s")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkReplay measures replaying a log of 100,000 events, whole and
+// filtered to one event type of three.
+func BenchmarkReplay(b *testing.B) {
+	const total, batch = 100_000, 500
+	st := openStore(b, startServer(b, ServerOptions{}))
+	types := []string{"AccessTokenCreated", "RefreshTokenCreated", "AccessTokenRevoked"}
+	for i := range total / batch {
+		events := make([]domain.Envelope, batch)
+		for j := range events {
+			events[j] = env(fmt.Sprintf("e%d-%d", i, j), types[j%len(types)])
+		}
+		mustAppend(b, st, token(fmt.Sprint(i)), domain.ExpectAny, events...)
+	}
+	for _, filter := range []string{"", "stamp.*.*.RefreshTokenCreated"} {
+		b.Run("filter="+filter, func(b *testing.B) {
+			ctx := testContext(b)
+			var n int
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := st.Replay(ctx, 0, filter, func(domain.Recorded) error { n++; return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkLoad measures loading one aggregate from a log of 30,000 events:
+// "contiguous" aggregates were appended as one batch of five events of one
+// type; "interleaved" ones, like tokens, got a created event, then 10,000
+// other events later a revoked one.
+func BenchmarkLoad(b *testing.B) {
+	const aggs = 10_000
+	st := openStore(b, startServer(b, ServerOptions{}))
+	for i := range aggs / 5 {
+		events := make([]domain.Envelope, 5)
+		for j := range events {
+			events[j] = env(fmt.Sprintf("c%d-%d", i, j), "ClientUpdated")
+		}
+		mustAppend(b, st, client(fmt.Sprint(i)), domain.ExpectAny, events...)
+	}
+	// Interleaved: each token's revocation trails its creation by 10,000
+	// events.
+	const lag = 10_000
+	for i := range aggs + lag {
+		if i < aggs {
+			mustAppend(b, st, token(fmt.Sprint(i)), domain.ExpectAny, env(fmt.Sprintf("t%d-c", i), "AccessTokenCreated"))
+		}
+		if j := i - lag; j >= 0 {
+			mustAppend(b, st, token(fmt.Sprint(j)), domain.ExpectAny, env(fmt.Sprintf("t%d-r", j), "AccessTokenRevoked"))
+		}
+	}
+	if n, _ := st.LastSeq(testContext(b)); n < 20_000 {
+		b.Fatalf("log of %d events", n)
+	}
+	for _, layout := range []struct {
+		name string
+		agg  func(int) domain.Aggregate
+		n    int
+		mod  int
+	}{
+		{"contiguous", func(i int) domain.Aggregate { return client(fmt.Sprint(i)) }, 5, aggs / 5},
+		{"interleaved", func(i int) domain.Aggregate { return token(fmt.Sprint(i)) }, 2, aggs},
+	} {
+		b.Run(layout.name, func(b *testing.B) {
+			ctx := testContext(b)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				recs, err := st.Load(ctx, layout.agg(i*7919%layout.mod))
+				if err != nil || len(recs) != layout.n {
+					b.Fatalf("Load = %d events, %v", len(recs), err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,31 @@
+// Package eventstore is stamp's event log: one JetStream stream, STAMP
+// (domain.StreamName), holding every event on subjects
+// stamp.<kind>.<id>.<EventType>, each message a JSON domain.Envelope.
+//
+// A Store implements domain.EventLog. Append publishes one event with a
+// synchronous JetStream publish and several as one atomic batch, so all of
+// them are stored or none is; it checks the aggregate's last sequence with
+// the Nats-Expected-Last-Subject-Sequence headers against the aggregate's
+// wildcard filter (every event type at once) and reports a mismatch as an
+// error wrapping domain.ErrConflict. Envelope ids travel as Nats-Msg-Id, so a
+// retried append inside the stream's duplicate window is stored once and
+// answers with the sequence already stored; a retried append with an
+// expectation is recognised at any age.
+//
+// Load reads one aggregate with JetStream direct get, by literal subjects so
+// the server stays on its per-subject indexes; Read, Replay and Follow stream
+// the log through ordered consumers, in stream order and without gaps. Every
+// message read is decoded into a domain.Recorded; a message that is not an
+// envelope is an error naming its sequence, never skipped.
+//
+// The stream denies message deletes and purges: the audit log cannot be
+// quietly rewritten. Events are kept forever unless Options.MaxAge says
+// otherwise.
+//
+// StartServer runs the embedded nats-server with JetStream storing under a
+// data directory, which it locks against a second process. A Store connects
+// to it in-process (Options.InProcess) or to any NATS URL.
+//
+// Every error this package returns starts with "eventstore:" and wraps its
+// cause; Store and Server methods are safe for concurrent use.
+package eventstore

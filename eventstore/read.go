@@ -1,0 +1,154 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stamp-oauth/stamp/domain"
+)
+
+// pullBatch is how many messages a read asks the server for at once.
+const pullBatch = 4096
+
+// ReadOptions choose what Read delivers.
+type ReadOptions struct {
+	// From is the first stream sequence to deliver; 0 and 1 both mean the
+	// beginning.
+	From uint64
+	// Since, when set, starts at the first event stored at or after it
+	// instead; exclusive with From.
+	Since time.Time
+	// Filter is a subject filter under stamp.> (for example
+	// stamp.token.> or stamp.*.*.AccessTokenCreated); empty means every
+	// event.
+	Filter string
+	// Follow keeps delivering new events after the last one, until ctx ends.
+	// Without it, Read stops at the stream's last sequence as of the call.
+	Follow bool
+}
+
+// Read calls fn with every event ro selects, one at a time, in stream order,
+// without gaps: it reads through an ordered consumer, which recreates itself
+// from the last delivered sequence after a lost message, a reconnect or a
+// server restart. fn may keep what it is given.
+//
+// Without Follow, Read returns nil once it has delivered the last matching
+// event at or below the stream's last sequence as of the call (at once when
+// there is none). With Follow it waits for new events until ctx ends, then
+// returns an error wrapping ctx.Err(). When fn returns an error Read stops
+// and returns it wrapped (errors.Is finds it); a message that is not an
+// envelope stops it with ErrNotEnvelope; after Close it fails. Read may be
+// called concurrently; each call has its own consumer, deleted when it
+// returns.
+func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorded) error) error {
+	where := ro.Filter
+	if where == "" {
+		where = domain.SubjectRoot + ".>"
+	}
+	if ro.From > 1 && !ro.Since.IsZero() {
+		return fmt.Errorf("eventstore: read %s: From and Since are exclusive", where)
+	}
+	var stop uint64 // last sequence to deliver, when not following
+	if !ro.Follow {
+		last, err := s.LastSeq(ctx)
+		if err != nil {
+			return fmt.Errorf("eventstore: read %s: %w", where, err)
+		}
+		if last == 0 || last < ro.From {
+			return nil
+		}
+		stop = last
+	}
+
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if ro.Filter != "" && ro.Filter != domain.SubjectRoot+".>" {
+		cfg.FilterSubjects = []string{ro.Filter}
+	}
+	switch {
+	case !ro.Since.IsZero():
+		since := ro.Since
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	case ro.From > 1:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, ro.From
+	}
+	cons, err := s.js.OrderedConsumer(ctx, domain.StreamName, cfg)
+	if err != nil {
+		return fmt.Errorf("eventstore: read %s: %w", where, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(pullBatch))
+	if err != nil {
+		return fmt.Errorf("eventstore: read %s: %w", where, err)
+	}
+	// Stop also ends a consumer reset the iterator may be retrying.
+	stopIter := context.AfterFunc(ctx, it.Stop)
+	defer func() {
+		stopIter()
+		it.Stop()
+		s.deleteConsumer(cons)
+	}()
+
+	if !ro.Follow {
+		if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+			return nil
+		}
+	}
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return fmt.Errorf("eventstore: read %s: %w", where, err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("eventstore: read %s: %w", where, err)
+		}
+		seq := meta.Sequence.Stream
+		if !ro.Follow && seq > stop {
+			return nil
+		}
+		rec, err := decode(seq, msg.Subject(), msg.Data())
+		if err != nil {
+			return fmt.Errorf("eventstore: read %s: %w", where, err)
+		}
+		if err := fn(rec); err != nil {
+			return fmt.Errorf("eventstore: read %s: at sequence %d: %w", where, seq, err)
+		}
+		if !ro.Follow && (seq >= stop || meta.NumPending == 0) {
+			return nil
+		}
+	}
+}
+
+// Replay calls fn with every event with a sequence of at least from (0 or 1:
+// from the beginning) that matches filter ("" for all), in order, up to the
+// stream's last sequence as of the call, then returns nil. It is Read without
+// Follow; see Read for errors.
+func (s *Store) Replay(ctx context.Context, from uint64, filter string, fn func(domain.Recorded) error) error {
+	return s.Read(ctx, ReadOptions{From: from, Filter: filter}, fn)
+}
+
+// Follow calls fn with every event from sequence from on (0 or 1: from the
+// beginning), in order and without gaps, waiting for new ones, until ctx
+// ends (it then returns an error wrapping ctx.Err()) or fn fails (it returns
+// fn's error, wrapped). It is Read with Follow.
+func (s *Store) Follow(ctx context.Context, from uint64, fn func(domain.Recorded) error) error {
+	return s.Read(ctx, ReadOptions{From: from, Follow: true}, fn)
+}
+
+// deleteConsumer removes a finished read's consumer from the server at once
+// instead of leaving it to expire. Failure is harmless: an ordered consumer
+// is ephemeral and the server drops it after five idle minutes.
+func (s *Store) deleteConsumer(cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil || s.nc.IsClosed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = s.js.DeleteConsumer(ctx, domain.StreamName, info.Name)
+}

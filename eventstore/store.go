@@ -1,0 +1,188 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stamp-oauth/stamp/domain"
+)
+
+// Defaults of Options.
+const (
+	DefaultReplicas        = 1
+	DefaultDuplicateWindow = 2 * time.Minute
+	// DefaultTimeout bounds a request whose context has no deadline.
+	DefaultTimeout = 5 * time.Second
+)
+
+// maxInflightBatches bounds the atomic batches one Store has open at once.
+// The server refuses more than 50 per stream (error 10210), shared by every
+// instance on the stream, so a few instances stay below it together.
+const maxInflightBatches = 16
+
+// Options configure a Store. The zero value of each field means its default,
+// except that exactly one of URL and InProcess is required.
+type Options struct {
+	// URL lists the NATS servers to connect to (comma-separated).
+	URL string
+	// InProcess, when set, connects to this embedded server without the
+	// network, for the lowest latency; URL must then be empty. The Store
+	// then lives no longer than the Server: close it before Shutdown.
+	InProcess *Server
+	// User and Password authenticate by user name; both or neither.
+	User, Password string
+	// CredsFile authenticates with a NATS credentials file (JWT and nkey
+	// seed); exclusive with User.
+	CredsFile string
+	// Replicas is the stream's replica count, 1 to 5; DefaultReplicas if
+	// zero. Use 3 on a cluster.
+	Replicas int
+	// MaxAge drops events older than it; zero keeps every event forever.
+	MaxAge time.Duration
+	// DuplicateWindow is how long an envelope id is remembered to
+	// deduplicate a retried append; DefaultDuplicateWindow if zero. It cannot
+	// exceed a non-zero MaxAge.
+	DuplicateWindow time.Duration
+	// Name names the connection in the server's monitoring; "stamp" if
+	// empty.
+	Name string
+}
+
+// Validate reports the first problem with o, or nil.
+func (o Options) Validate() error {
+	switch {
+	case (o.URL == "") == (o.InProcess == nil):
+		return errors.New("eventstore: options: exactly one of URL and InProcess is required")
+	case (o.User == "") != (o.Password == ""):
+		return errors.New("eventstore: options: User and Password go together")
+	case o.User != "" && o.CredsFile != "":
+		return errors.New("eventstore: options: User and CredsFile are exclusive")
+	case o.Replicas < 0 || o.Replicas > 5:
+		return fmt.Errorf("eventstore: options: Replicas %d is not 1 to 5", o.Replicas)
+	case o.MaxAge < 0:
+		return fmt.Errorf("eventstore: options: negative MaxAge %s", o.MaxAge)
+	case o.DuplicateWindow < 0:
+		return fmt.Errorf("eventstore: options: negative DuplicateWindow %s", o.DuplicateWindow)
+	case o.MaxAge > 0 && o.withDefaults().DuplicateWindow > o.MaxAge:
+		return fmt.Errorf("eventstore: options: DuplicateWindow %s exceeds MaxAge %s", o.withDefaults().DuplicateWindow, o.MaxAge)
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Replicas == 0 {
+		o.Replicas = DefaultReplicas
+	}
+	if o.DuplicateWindow == 0 {
+		o.DuplicateWindow = DefaultDuplicateWindow
+	}
+	if o.Name == "" {
+		o.Name = "stamp"
+	}
+	return o
+}
+
+// streamConfig is the STAMP stream as o wants it.
+func (o Options) streamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:               domain.StreamName,
+		Description:        "stamp event log",
+		Subjects:           []string{domain.SubjectRoot + ".>"},
+		Storage:            jetstream.FileStorage,
+		Retention:          jetstream.LimitsPolicy,
+		Replicas:           o.Replicas,
+		MaxAge:             o.MaxAge,
+		MaxMsgs:            -1,
+		MaxBytes:           -1,
+		MaxMsgsPerSubject:  -1,
+		Discard:            jetstream.DiscardOld,
+		Duplicates:         o.DuplicateWindow,
+		DenyDelete:         true,
+		DenyPurge:          true,
+		AllowDirect:        true,
+		AllowAtomicPublish: true,
+	}
+}
+
+// Store must satisfy the port the domain's Service appends and loads through.
+var _ domain.EventLog = (*Store)(nil)
+
+// Store is the event log on the STAMP stream. Its methods are safe for
+// concurrent use.
+type Store struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	batches chan struct{} // semaphore of maxInflightBatches
+	replies *replyMux
+}
+
+// Open connects to NATS, creates the STAMP stream or updates its
+// configuration to match opts, and returns the Store. An update can only
+// tighten what the stream allows: the server refuses to lift DenyDelete or
+// DenyPurge, or to change the storage type. The caller must call Close.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+
+	copts := []nats.Option{nats.Name(opts.Name), nats.MaxReconnects(-1)}
+	url := opts.URL
+	if opts.InProcess != nil {
+		copts = append(copts, nats.InProcessServer(opts.InProcess))
+		url = ""
+	}
+	if opts.User != "" {
+		copts = append(copts, nats.UserInfo(opts.User, opts.Password))
+	}
+	if opts.CredsFile != "" {
+		copts = append(copts, nats.UserCredentials(opts.CredsFile))
+	}
+	nc, err := nats.Connect(url, copts...)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: open: connect: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("eventstore: open: %w", err)
+	}
+	stream, err := js.CreateOrUpdateStream(ctx, opts.streamConfig())
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("eventstore: open: stream %s: %w", domain.StreamName, err)
+	}
+	replies, err := newReplyMux(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("eventstore: open: %w", err)
+	}
+	return &Store{nc: nc, js: js, stream: stream, batches: make(chan struct{}, maxInflightBatches), replies: replies}, nil
+}
+
+// Close closes the connection. Reads in progress end with an error; appends in
+// progress may or may not have been stored.
+func (s *Store) Close() { s.nc.Close() }
+
+// LastSeq returns the stream's last sequence: 0 for an empty stream.
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("eventstore: last sequence: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// withTimeout gives ctx DefaultTimeout when it has no deadline.
+func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, DefaultTimeout)
+}

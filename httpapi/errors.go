@@ -1,0 +1,108 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/stamp-oauth/stamp/domain"
+)
+
+// errorBody is the RFC 6749 §5.2 error document.
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// validationBody is Laravel's 422 document, the shape Passport's JSON API
+// answers a bad field with.
+type validationBody struct {
+	Message string              `json:"message"`
+	Errors  map[string][]string `json:"errors"`
+}
+
+// genericServerError is all a client learns of an unexpected error.
+const genericServerError = "the server met an unexpected condition"
+
+// validationMessage is Laravel's top-level message of a 422 answer.
+const validationMessage = "The given data was invalid."
+
+// wwwAuthenticate is sent with every 401. RFC 6749 §5.2 requires it when
+// the client used HTTP Basic, and RFC 9110 §15.5.2 requires a challenge on
+// every 401, so it is sent even when the client authenticated with form
+// fields: a client that reads it learns that Basic is accepted.
+const wwwAuthenticate = `Basic realm="stamp"`
+
+// renderError is the one place an error becomes a response:
+//
+//   - a body over the limit (*http.MaxBytesError): 413 invalid_request;
+//   - *domain.OAuthError: its code and description, status 400, except
+//     invalid_client 401 (with WWW-Authenticate), server_error 500 and
+//     temporarily_unavailable 503;
+//   - *domain.ValidationError: 422 {"message", "errors": {field: [message]}};
+//   - domain.ErrNotFound: 404 not_found;
+//   - context.Canceled or DeadlineExceeded: 503 temporarily_unavailable
+//     (a deadline is logged as a warning: something was too slow);
+//   - anything else: logged once with the method, path and error, and
+//     answered 500 server_error with a generic description, so no internal
+//     detail leaks.
+//
+// Every error answer carries Cache-Control: no-store. Handlers return
+// after calling it and never log the error themselves.
+func (s *server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	var (
+		tooLarge *http.MaxBytesError
+		oauthErr *domain.OAuthError
+		invalid  *domain.ValidationError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{
+			Error:       domain.ErrInvalidRequest.Code,
+			Description: fmt.Sprintf("the request body exceeds %d bytes", tooLarge.Limit),
+		})
+	case errors.As(err, &oauthErr):
+		status := oauthStatus(oauthErr.Code)
+		if status == http.StatusUnauthorized {
+			h.Set("WWW-Authenticate", wwwAuthenticate)
+		}
+		writeJSON(w, status, errorBody{Error: oauthErr.Code, Description: oauthErr.Description})
+	case errors.As(err, &invalid):
+		writeJSON(w, http.StatusUnprocessableEntity, validationBody{
+			Message: validationMessage,
+			Errors:  map[string][]string{invalid.Field: {invalid.Message}},
+		})
+	case errors.Is(err, domain.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "not_found", Description: "the resource does not exist"})
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		if errors.Is(err, context.DeadlineExceeded) {
+			s.log.WarnContext(r.Context(), "httpapi: request timed out", "method", r.Method, "path", r.URL.Path, "error", err)
+		}
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{
+			Error:       "temporarily_unavailable",
+			Description: "the request could not be completed in time; retry it",
+		})
+	default:
+		s.log.ErrorContext(r.Context(), "httpapi: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		writeJSON(w, http.StatusInternalServerError, errorBody{
+			Error:       domain.ErrServerError.Code,
+			Description: genericServerError,
+		})
+	}
+}
+
+// oauthStatus maps an RFC 6749 §5.2 error code to its HTTP status.
+func oauthStatus(code string) int {
+	switch code {
+	case domain.ErrInvalidClient.Code:
+		return http.StatusUnauthorized
+	case domain.ErrServerError.Code:
+		return http.StatusInternalServerError
+	case "temporarily_unavailable":
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}

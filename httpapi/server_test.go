@@ -1,0 +1,172 @@
+package httpapi
+
+import (
+	"go/parser"
+	"go/token"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestOptionsValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		wantErr bool
+	}{
+		{name: "minimal", opts: Options{Issuer: testIssuer}},
+		{name: "http with path and slash", opts: Options{Issuer: "http://localhost:8080/auth/"}},
+		{name: "no issuer", opts: Options{}, wantErr: true},
+		{name: "relative issuer", opts: Options{Issuer: "/auth"}, wantErr: true},
+		{name: "other scheme", opts: Options{Issuer: "ftp://auth.example.com"}, wantErr: true},
+		{name: "issuer with query", opts: Options{Issuer: testIssuer + "?a=b"}, wantErr: true},
+		{name: "issuer with fragment", opts: Options{Issuer: testIssuer + "#x"}, wantErr: true},
+		{name: "issuer with empty query", opts: Options{Issuer: testIssuer + "?"}, wantErr: true},
+		{name: "empty grant type", opts: Options{Issuer: testIssuer, GrantTypes: []string{""}}, wantErr: true},
+		{name: "negative body limit", opts: Options{Issuer: testIssuer, MaxBodyBytes: -1}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.opts.Validate()
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Validate: got %v; want error %v", err, tt.wantErr)
+			}
+			if err == nil && (tt.opts.MaxBodyBytes != DefaultMaxBodyBytes || tt.opts.Logger == nil || tt.opts.Now == nil) {
+				t.Errorf("defaults: got %+v; want body limit %v, a logger and a clock", tt.opts, DefaultMaxBodyBytes)
+			}
+		})
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	if _, err := New(nil, fakeKeys{}, Options{Issuer: testIssuer}); err == nil {
+		t.Errorf("New without service: got nil error; want one")
+	}
+	if _, err := New(&fakeService{scopes: mustScopes(t)}, nil, Options{Issuer: testIssuer}); err == nil {
+		t.Errorf("New without key lister: got nil error; want one")
+	}
+	if _, err := New(&fakeService{}, fakeKeys{}, Options{Issuer: testIssuer}); err == nil {
+		t.Errorf("New with a nil scope catalogue: got nil error; want one")
+	}
+	if _, err := New(&fakeService{scopes: mustScopes(t)}, fakeKeys{}, Options{}); err == nil {
+		t.Errorf("New with invalid options: got nil error; want one")
+	}
+}
+
+func TestRoutingAnswers(t *testing.T) {
+	tests := []struct {
+		name      string
+		method    string
+		path      string
+		status    int
+		body      string // the JSON error code, or the whole body for health
+		wantAllow string
+	}{
+		{name: "health", method: http.MethodGet, path: pathHealth, status: 200, body: `{"status":"ok"}` + "\n"},
+		{name: "unknown path", method: http.MethodGet, path: "/nope", status: 404, body: "not_found"},
+		{name: "token by GET", method: http.MethodGet, path: pathToken, status: 405, body: "method_not_allowed", wantAllow: "POST"},
+		{name: "jwks by POST", method: http.MethodPost, path: pathJWKS, status: 405, body: "method_not_allowed", wantAllow: "GET"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, &fakeService{}, nil, Options{})
+			rec := h.do(httptest.NewRequest(tt.method, tt.path, nil))
+			if rec.Code != tt.status {
+				t.Errorf("status: got %v; want %v", rec.Code, tt.status)
+			}
+			if got := rec.Header().Get("Content-Type"); got != "application/json" {
+				t.Errorf("Content-Type: got %q; want %q", got, "application/json")
+			}
+			if tt.status == http.StatusOK {
+				if got := rec.Body.String(); got != tt.body {
+					t.Errorf("body: got %q; want %q", got, tt.body)
+				}
+			} else if got := decodeJSON[errorBody](t, rec).Error; got != tt.body {
+				t.Errorf("error: got %v; want %v", got, tt.body)
+			}
+			if got := rec.Header().Get("Allow"); !strings.Contains(got, tt.wantAllow) {
+				t.Errorf("Allow: got %q; want it to contain %q", got, tt.wantAllow)
+			}
+		})
+	}
+}
+
+func TestPanicAnswersServerError(t *testing.T) {
+	h := newHarness(t, &fakeService{panicWith: "nil map write in grant"}, nil, Options{})
+	rec := h.do(formPost(pathToken, "grant_type=client_credentials"))
+
+	if rec.Code != http.StatusInternalServerError {
+		t.Errorf("status: got %v; want %v", rec.Code, http.StatusInternalServerError)
+	}
+	want := errorBody{Error: "server_error", Description: genericServerError}
+	if diff := cmp.Diff(want, decodeJSON[errorBody](t, rec)); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
+	}
+	lines := h.logLines()
+	if len(lines) != 1 {
+		t.Fatalf("log records: got %v; want %v (%q)", len(lines), 1, lines)
+	}
+	for _, part := range []string{"nil map write in grant", `"stack"`, `"path":"/oauth/token"`} {
+		if !strings.Contains(lines[0], part) {
+			t.Errorf("log record %s: missing %s", lines[0], part)
+		}
+	}
+}
+
+// TestPanicAbortHandler: http.ErrAbortHandler keeps its net/http meaning
+// (abort the response, log nothing).
+func TestPanicAbortHandler(t *testing.T) {
+	h := newHarness(t, &fakeService{panicWith: http.ErrAbortHandler}, nil, Options{})
+	defer func() {
+		if got := recover(); got != http.ErrAbortHandler {
+			t.Errorf("recovered: got %v; want %v", got, http.ErrAbortHandler)
+		}
+		if got := len(h.logLines()); got != 0 {
+			t.Errorf("log records: got %v; want %v", got, 0)
+		}
+	}()
+	h.do(formPost(pathToken, "grant_type=client_credentials"))
+}
+
+// TestImports keeps the adapter an adapter: it may import domain, its own
+// HTTP technology and the standard library, never another part of stamp
+// (DESIGN.md, layout; STYLE.md rule 1).
+func TestImports(t *testing.T) {
+	allowed := []string{
+		"github.com/stamp-oauth/stamp/domain",
+		"github.com/julienschmidt/httprouter",
+		"github.com/go-jose/go-jose/v4",
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			first, _, _ := strings.Cut(path, "/")
+			if !strings.Contains(first, ".") {
+				continue // standard library
+			}
+			ok := false
+			for _, a := range allowed {
+				ok = ok || path == a || strings.HasPrefix(path, a+"/")
+			}
+			if !ok {
+				t.Errorf("%s imports %s; want only domain, httprouter, go-jose and the standard library", name, path)
+			}
+		}
+	}
+}

@@ -1,0 +1,75 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// assertNoSecretInStream reads every message of the STAMP stream with a
+// plain NATS client, as anyone allowed to read the stream would, and fails
+// if any header or body contains one of secrets. It returns how many
+// messages it read.
+func assertNoSecretInStream(t *testing.T, natsURL string, secrets ...string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.Stream(ctx, "STAMP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := info.State.LastSeq
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	for read < int(last) {
+		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("read message %d of %d: %v", read+1, last, err)
+		}
+		read++
+		text := msg.Subject() + string(msg.Data())
+		for k, v := range msg.Headers() {
+			text += k + strings.Join(v, "")
+		}
+		for _, s := range secrets {
+			if s != "" && strings.Contains(text, s) {
+				t.Errorf("message on %s contains a secret (%.8s…): %s", msg.Subject(), s, msg.Data())
+			}
+		}
+	}
+	if read == 0 {
+		t.Fatalf("the stream is empty; nothing was scanned")
+	}
+	return read
+}
+
+// tokenSecrets returns what of a JWT must not appear in the log: the whole
+// token and its signature.
+func tokenSecrets(jwt string) []string {
+	parts := strings.Split(jwt, ".")
+	out := []string{jwt}
+	if len(parts) == 3 {
+		out = append(out, parts[2])
+	}
+	return out
+}

@@ -1,0 +1,244 @@
+package projections
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/stamp-oauth/stamp/domain"
+)
+
+// Apply applies one recorded event to every model whose checkpoint is below
+// rec.Seq, and moves those checkpoints to rec.Seq, in one Pebble batch
+// committed before it returns. It is ApplyBatch of one event; see there for
+// what it returns. Safe for concurrent use (writers are serialized), but
+// events must come in stream order.
+func (s *Store) Apply(rec domain.Recorded) error {
+	return s.ApplyBatch([]domain.Recorded{rec})
+}
+
+// ApplyBatch applies recs, in order, in one Pebble batch committed before it
+// returns: each model folds each event whose sequence is above its
+// checkpoint, and its checkpoint moves to the last such sequence. A later
+// event of the batch sees the state the earlier ones left.
+//
+// An event every model has applied already is skipped without a look, so a
+// redelivery writes nothing at all. An event of a type domain does not know
+// advances the checkpoints without effect. At the first event that cannot
+// be applied — a known type at a newer schema version (the error wraps
+// *domain.FutureVersionError), a malformed event (ErrMalformed), or
+// sequence 0 — ApplyBatch commits the events before it and returns the
+// error; nothing of that event or those after it is written, so the
+// projection stops exactly there. A storage error writes nothing of the
+// batch. recs must be in stream order; gaps (a filtered replay) are fine.
+// Safe for concurrent use: writers are serialized.
+func (s *Store) ApplyBatch(recs []domain.Recorded) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.rlock(); err != nil {
+		return err
+	}
+	defer s.closeMu.RUnlock()
+
+	w := &s.w
+	w.begin(s)
+	defer w.end()
+	var stop error
+	for _, rec := range recs {
+		if rec.Seq == 0 {
+			stop = fmt.Errorf("%w: event %s has sequence 0", ErrMalformed, rec.Envelope.ID)
+			break
+		}
+		if rec.Seq <= w.lowest() {
+			continue // every model has it: a redelivery
+		}
+		ev, err := decode(rec)
+		if err != nil {
+			stop = err
+			break
+		}
+		if err := w.apply(rec, ev); err != nil {
+			return err // the batch is discarded: nothing written
+		}
+	}
+	if err := w.commit(); err != nil {
+		return err
+	}
+	return stop
+}
+
+// decode returns rec's event, nil for an event of an unknown type (to be
+// skipped), or the error that stops the projection.
+func decode(rec domain.Recorded) (domain.Event, error) {
+	ev, err := domain.Decode(rec.Envelope)
+	var future *domain.FutureVersionError
+	switch {
+	case errors.Is(err, domain.ErrUnknownEventType):
+		return nil, nil
+	case errors.As(err, &future):
+		return nil, fmt.Errorf("projections: apply seq %d: %w", rec.Seq, err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: seq %d: %w", ErrMalformed, rec.Seq, err)
+	}
+	agg := ev.AggregateOf()
+	if !domain.ValidID(agg.ID) {
+		return nil, fmt.Errorf("%w: seq %d: %s has invalid aggregate id %q", ErrMalformed, rec.Seq, rec.Envelope.Type, agg.ID)
+	}
+	if rec.Subject != "" {
+		got, typ, ok := domain.ParseSubject(rec.Subject)
+		if !ok || got != agg || typ != rec.Envelope.Type {
+			return nil, fmt.Errorf("%w: seq %d: %s of %s recorded on subject %q", ErrMalformed, rec.Seq, rec.Envelope.Type, agg, rec.Subject)
+		}
+	}
+	return ev, nil
+}
+
+// writer gathers the effects of a batch of events. The Store keeps one and
+// lends it to the holder of writeMu, so a batch allocates little.
+//
+// State reads must see the writes of earlier events of the same batch;
+// pending holds every value written in the batch by key, in front of the
+// committed database (which only the writer changes, so it is exactly the
+// state before the batch). Values are stored and read back as bytes, so a
+// fold starts from the same bytes whether its predecessor was committed
+// alone or in the same batch.
+type writer struct {
+	s       *Store
+	batch   *pebble.Batch
+	pending map[string][]byte
+	cps     [numModels]uint64
+	// it reads the committed state, made at the first load of a batch: one
+	// iterator seeked per load costs less than a fresh Get each time.
+	it *pebble.Iterator
+}
+
+func (w *writer) begin(s *Store) {
+	w.s = s
+	w.batch = s.db.NewBatch()
+	w.cps = s.cps
+	if w.pending == nil {
+		w.pending = make(map[string][]byte)
+	}
+}
+
+// end releases the batch, committed or not, and the iterator.
+func (w *writer) end() {
+	if w.it != nil {
+		w.it.Close()
+		w.it = nil
+	}
+	w.batch.Close()
+	w.batch = nil
+	clear(w.pending)
+}
+
+func (w *writer) lowest() uint64 {
+	lowest := w.cps[0]
+	for _, cp := range w.cps[1:] {
+		lowest = min(lowest, cp)
+	}
+	return lowest
+}
+
+// apply folds ev (nil: unknown type) into each model that has not applied
+// rec.Seq and moves its checkpoint.
+func (w *writer) apply(rec domain.Recorded, ev domain.Event) error {
+	for i := range numModels {
+		if rec.Seq <= w.cps[i] {
+			continue
+		}
+		if ev != nil {
+			var err error
+			switch i {
+			case idxClients:
+				err = w.foldClient(rec, ev)
+			case idxTokens:
+				err = w.foldToken(rec, ev)
+			case idxKeys:
+				err = w.foldSigningKey(rec, ev)
+			}
+			if err != nil {
+				return fmt.Errorf("projections: apply seq %d to %s: %w", rec.Seq, modelAt(i), err)
+			}
+		}
+		w.cps[i] = rec.Seq
+	}
+	return nil
+}
+
+// commit writes the moved checkpoints and commits the batch, then publishes
+// them. A batch with no moved checkpoint has nothing to write and is not
+// committed.
+//
+// The commit does not wait for fsync (pebble.NoSync). The log is the truth
+// and every checkpoint is in the same batch as its effects; Pebble recovers
+// whole batches from its WAL, in order, so a crash can lose only the last
+// batches, checkpoints with effects, and the Runner then replays them from
+// the checkpoint that did reach the disk. Nothing is acknowledged to the log
+// on the strength of a commit, so no event can be lost or applied twice.
+func (w *writer) commit() error {
+	moved := false
+	for i := range numModels {
+		if w.cps[i] != w.s.cps[i] {
+			moved = true
+			if err := w.batch.Set(checkpointKey(i), encodeSeq(w.cps[i]), nil); err != nil {
+				return fmt.Errorf("projections: write checkpoint: %w", err)
+			}
+		}
+	}
+	if !moved {
+		return nil
+	}
+	if err := w.batch.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("projections: commit: %w", err)
+	}
+	w.s.publish(w.cps)
+	return nil
+}
+
+// load reads the JSON value at key into v, from the batch's own writes if
+// it made any, else from the database. It reports whether the key exists.
+func (w *writer) load(key []byte, v any) (bool, error) {
+	if val, ok := w.pending[string(key)]; ok {
+		return true, json.Unmarshal(val, v)
+	}
+	if w.it == nil {
+		it, err := w.s.db.NewIter(nil)
+		if err != nil {
+			return false, err
+		}
+		w.it = it
+	}
+	if !w.it.SeekPrefixGE(key) {
+		return false, w.it.Error()
+	}
+	val, err := w.it.ValueAndErr()
+	if err != nil {
+		return false, err
+	}
+	return true, json.Unmarshal(val, v)
+}
+
+// store writes v as JSON at key.
+func (w *writer) store(key []byte, v any) error {
+	val, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.pending[string(key)] = val
+	return w.batch.Set(key, val, nil)
+}
+
+// index writes or deletes an index entry; index entries are never read
+// back while applying, so they bypass pending.
+func (w *writer) index(key []byte, jti string) error {
+	return w.batch.Set(key, []byte(jti), nil)
+}
+
+func (w *writer) unindex(key []byte) error {
+	return w.batch.Delete(key, nil)
+}

@@ -1,0 +1,94 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/stamp-oauth/stamp/domain"
+)
+
+// Replayer is the event log as a rebuild needs it; the eventstore
+// implements it.
+//
+// Replay calls fn with every event whose subject matches filter (a NATS
+// subject filter), from sequence from up to the stream's last sequence at
+// the time of the call, in stream order; then it returns nil. It returns
+// early with ctx's error when ctx ends, or with fn's error when fn fails.
+// LastSeq returns the stream's last sequence (0 for an empty stream).
+type Replayer interface {
+	Replay(ctx context.Context, from uint64, filter string, fn func(domain.Recorded) error) error
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
+// rebuildBatch is how many events a replay applies per Pebble batch.
+const rebuildBatch = 1024
+
+// Rebuild builds a fresh Store in dir, which must not hold a store yet, by
+// replaying the whole log from sequence 1, and returns it open and durable
+// (flushed to disk). progress, if not nil, is called after each batch
+// with the last sequence applied and the stream's last sequence. Swapping
+// the new directory in for the old one is left to the caller.
+//
+// On failure (dir holds a store, the log fails, ctx ends, an event cannot be
+// applied) it closes the store and returns the error; dir then holds a
+// partial store the caller should remove.
+func Rebuild(ctx context.Context, dir string, opts Options, src Replayer, progress func(done, total uint64)) (*Store, error) {
+	s, err := open(dir, opts, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.CatchUp(ctx, src, progress); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	if err := s.db.Flush(); err != nil {
+		return nil, errors.Join(fmt.Errorf("projections: rebuild: flush: %w", err), s.Close())
+	}
+	return s, nil
+}
+
+// CatchUp replays the log from the store's Checkpoint()+1 up to its last
+// sequence at the time of the call, in batches, as Rebuild does; after Drop
+// it rebuilds the dropped model while the others skip what they have.
+// progress is as for Rebuild. It returns the first error of the log or of
+// ApplyBatch (then the events before the failing one stay applied). Beside
+// a Runner on the same store it is safe (each event still applies once),
+// only wasteful. Safe for concurrent use.
+func (s *Store) CatchUp(ctx context.Context, src Replayer, progress func(done, total uint64)) error {
+	total, err := src.LastSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("projections: catch up: last sequence: %w", err)
+	}
+	from := s.Checkpoint() + 1
+	report := func() {
+		if progress != nil {
+			done := s.Checkpoint()
+			progress(done, max(done, total))
+		}
+	}
+	if from > total {
+		report()
+		return nil
+	}
+	batch := make([]domain.Recorded, 0, rebuildBatch)
+	flush := func() error {
+		err := s.ApplyBatch(batch)
+		batch = batch[:0]
+		if err != nil {
+			return err
+		}
+		report()
+		return nil
+	}
+	err = src.Replay(ctx, from, domain.SubjectRoot+".>", func(rec domain.Recorded) error {
+		batch = append(batch, rec)
+		if len(batch) < rebuildBatch {
+			return nil
+		}
+		return flush()
+	})
+	if err != nil {
+		return fmt.Errorf("projections: catch up from %d: %w", from, err)
+	}
+	return flush()
+}
