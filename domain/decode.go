@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 )
 
 // ErrUnknownEventType: Decode met an event type this version of stamp does
@@ -83,10 +84,18 @@ func blank(eventType string) Event {
 		return &AccessTokenCreated{}
 	case "AccessTokenRevoked":
 		return &AccessTokenRevoked{}
+	case "RefreshTokenCreated":
+		return &RefreshTokenCreated{}
+	case "RefreshTokenRevoked":
+		return &RefreshTokenRevoked{}
+	case "RefreshTokenReuseDetected":
+		return &RefreshTokenReuseDetected{}
 	case "SigningKeyGenerated":
 		return &SigningKeyGenerated{}
 	case "SigningKeyRetired":
 		return &SigningKeyRetired{}
+	case "TokensPurged":
+		return &TokensPurged{}
 	}
 	return nil
 }
@@ -94,25 +103,7 @@ func blank(eventType string) Event {
 // deref returns the event value behind the pointer blank made, so callers
 // switch on value types.
 func deref(e Event) Event {
-	switch e := e.(type) {
-	case *ClientRegistered:
-		return *e
-	case *ClientUpdated:
-		return *e
-	case *ClientSecretRegenerated:
-		return *e
-	case *ClientDeleted:
-		return *e
-	case *AccessTokenCreated:
-		return *e
-	case *AccessTokenRevoked:
-		return *e
-	case *SigningKeyGenerated:
-		return *e
-	case *SigningKeyRetired:
-		return *e
-	}
-	return e
+	return reflect.ValueOf(e).Elem().Interface().(Event)
 }
 
 // EventTypes lists the wire names of every event type this code knows.
@@ -120,6 +111,8 @@ func EventTypes() []string {
 	return []string{
 		"ClientRegistered", "ClientUpdated", "ClientSecretRegenerated", "ClientDeleted",
 		"AccessTokenCreated", "AccessTokenRevoked",
+		"RefreshTokenCreated", "RefreshTokenRevoked", "RefreshTokenReuseDetected",
 		"SigningKeyGenerated", "SigningKeyRetired",
+		"TokensPurged",
 	}
 }

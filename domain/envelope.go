@@ -17,10 +17,12 @@ const (
 
 // Aggregate kinds: the second token of an event's subject.
 const (
-	KindClient = "client"
-	KindToken  = "token"
-	KindKey    = "key"
-	KindUser   = "user"
+	KindClient  = "client"
+	KindToken   = "token"
+	KindKey     = "key"
+	KindUser    = "user"
+	KindRefresh = "refresh"
+	KindPurge   = "purge"
 )
 
 // Aggregate names one event-sourced entity. Its events are published on

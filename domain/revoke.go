@@ -48,6 +48,13 @@ func (s *Service) Revoke(ctx context.Context, caller ClientCredentials, token, h
 // changes nothing; an unknown jti is ErrNotFound. It returns once the
 // revocation is in the log and applied by the local read models.
 func (s *Service) RevokeAccessToken(ctx context.Context, actor Actor, jti, reason string) error {
+	return s.RevokeAccessTokenCausedBy(ctx, actor, jti, reason, "")
+}
+
+// RevokeAccessTokenCausedBy is RevokeAccessToken for a reaction to the
+// event with id cause: the revocation's event id derives from it, so a
+// redelivered cause is deduplicated by the log.
+func (s *Service) RevokeAccessTokenCausedBy(ctx context.Context, actor Actor, jti, reason, cause string) error {
 	if !ValidID(jti) {
 		return fmt.Errorf("domain: token %q: %w", jti, ErrNotFound)
 	}
@@ -62,15 +69,45 @@ func (s *Service) RevokeAccessToken(ctx context.Context, actor Actor, jti, reaso
 			return nil
 		}
 		e := AccessTokenRevoked{TokenID: jti, Reason: reason}
-		_, err = s.commit(ctx, e.AggregateOf(), ExpectSeq(t.Seq), actor, e)
+		_, err = s.commitCaused(ctx, cause, e.AggregateOf(), ExpectSeq(t.Seq), actor, e)
 		return err
 	})
+}
+
+// RevokeRefreshFamily revokes a refresh token family's live token, and
+// with it the access token it was issued with. cause, when not empty, is
+// the id of the event this reacts to (see RevokeAccessTokenCausedBy).
+// Revoking a revoked family changes nothing; an unknown one is
+// ErrNotFound.
+func (s *Service) RevokeRefreshFamily(ctx context.Context, actor Actor, familyID, reason, cause string) error {
+	var accessID string
+	err := retry(ctx, func() error {
+		f, err := load(ctx, s.ports.Log, Aggregate{KindRefresh, familyID}, ApplyRefreshFamily)
+		if err != nil {
+			return err
+		}
+		accessID = f.AccessTokenID
+		if f.Revoked {
+			return nil
+		}
+		e := RefreshTokenRevoked{FamilyID: f.ID, RefreshTokenID: f.TokenID, Reason: reason}
+		_, err = s.commitCaused(ctx, cause, e.AggregateOf(), ExpectSeq(f.Seq), actor, e)
+		return err
+	})
+	if err != nil || accessID == "" {
+		return err
+	}
+	err = s.RevokeAccessTokenCausedBy(ctx, actor, accessID, reason, cause)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // accessToken reads a token from the read model, or rebuilds it from the
 // log when fromLog is set.
 func (s *Service) accessToken(ctx context.Context, jti string, fromLog bool) (AccessToken, error) {
-	if !fromLog {
+	if !fromLog && s.ports.Tokens != nil {
 		return s.ports.Tokens.AccessToken(ctx, jti)
 	}
 	return load(ctx, s.ports.Log, Aggregate{KindToken, jti}, ApplyAccessToken)

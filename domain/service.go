@@ -3,6 +3,8 @@ package domain
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -113,10 +115,17 @@ func (s *Service) Issuer() string { return s.cfg.Issuer }
 // waits for the local read models to apply them. It returns the sequence
 // of the last event.
 func (s *Service) commit(ctx context.Context, agg Aggregate, expect Expect, actor Actor, events ...Event) (uint64, error) {
+	return s.commitCaused(ctx, "", agg, expect, actor, events...)
+}
+
+// commitCaused is commit for events caused by another event (a listener's
+// reaction): their ids derive from the cause's id, so a redelivered cause
+// appends nothing new. An empty cause gives random ids.
+func (s *Service) commitCaused(ctx context.Context, cause string, agg Aggregate, expect Expect, actor Actor, events ...Event) (uint64, error) {
 	now := s.cfg.Now()
 	envs := make([]Envelope, len(events))
 	for i, e := range events {
-		id, err := NewID(s.cfg.Random)
+		id, err := s.eventID(cause, agg, e)
 		if err != nil {
 			return 0, err
 		}
@@ -132,6 +141,20 @@ func (s *Service) commit(ctx context.Context, agg Aggregate, expect Expect, acto
 		return 0, fmt.Errorf("domain: wait for projection at %d: %w", seq, err)
 	}
 	return seq, nil
+}
+
+func (s *Service) eventID(cause string, agg Aggregate, e Event) (string, error) {
+	if cause == "" {
+		return NewID(s.cfg.Random)
+	}
+	return DerivedID(cause, agg.String()+"/"+e.EventType()), nil
+}
+
+// DerivedID returns a stable event id for the effect named by target of
+// the event cause: the same cause and target always give the same id.
+func DerivedID(cause, target string) string {
+	sum := sha256.Sum256([]byte(cause + "\x00" + target))
+	return "d-" + hex.EncodeToString(sum[:16])
 }
 
 // maxAttempts bounds the decide-append loop under optimistic concurrency.

@@ -64,6 +64,20 @@ func ApplyClient(c Client, e Event, seq uint64, at time.Time) Client {
 			UserID: e.UserID, FirstParty: e.FirstParty,
 			CreatedAt: e.RegisteredAt, UpdatedAt: e.RegisteredAt,
 		}
+	case ClientUpdated, ClientSecretRegenerated, ClientDeleted:
+		if c.ID == "" {
+			return c
+		}
+		c = applyClientChange(c, e, at)
+	default:
+		return c
+	}
+	c.Seq = seq
+	return c
+}
+
+func applyClientChange(c Client, e Event, at time.Time) Client {
+	switch e := e.(type) {
 	case ClientUpdated:
 		c.Name, c.RedirectURIs, c.Scopes = e.Name, e.RedirectURIs, e.Scopes
 		c.UpdatedAt = at
@@ -73,10 +87,7 @@ func ApplyClient(c Client, e Event, seq uint64, at time.Time) Client {
 	case ClientDeleted:
 		c.Deleted = true
 		c.UpdatedAt = at
-	default:
-		return c
 	}
-	c.Seq = seq
 	return c
 }
 
@@ -113,7 +124,7 @@ func ApplyAccessToken(t AccessToken, e Event, seq uint64, at time.Time) AccessTo
 			IssuedAt: e.IssuedAt, ExpiresAt: e.ExpiresAt,
 		}
 	case AccessTokenRevoked:
-		if t.Revoked {
+		if t.ID == "" || t.Revoked {
 			return t
 		}
 		t.Revoked, t.RevokedAt, t.RevokeReason = true, at, e.Reason
@@ -148,6 +159,9 @@ func ApplySigningKey(k SigningKey, e Event, seq uint64, at time.Time) SigningKey
 	case SigningKeyGenerated:
 		k = SigningKey{ID: e.KeyID, Algorithm: e.Algorithm, PublicKey: e.PublicKey, CreatedAt: e.CreatedAt}
 	case SigningKeyRetired:
+		if k.ID == "" {
+			return k
+		}
 		k.Retired, k.RetiredAt, k.VerifyUntil = true, e.RetiredAt, e.VerifyUntil
 	default:
 		return k
