@@ -24,10 +24,46 @@ type AuditEntry struct {
 
 // World is the state of every aggregate met in a fold, as of a moment.
 type World struct {
-	Clients  map[string]Client        `json:"clients,omitempty"`
-	Tokens   map[string]AccessToken   `json:"tokens,omitempty"`
-	Families map[string]RefreshFamily `json:"families,omitempty"`
-	Keys     map[string]SigningKey    `json:"keys,omitempty"`
+	Clients        map[string]Client        `json:"clients,omitempty"`
+	Tokens         map[string]AccessToken   `json:"tokens,omitempty"`
+	Families       map[string]RefreshFamily `json:"families,omitempty"`
+	Keys           map[string]SigningKey    `json:"keys,omitempty"`
+	Users          map[string]User          `json:"users,omitempty"`
+	Codes          map[string]AuthCode      `json:"codes,omitempty"`
+	Authorizations map[string]Authorization `json:"authorizations,omitempty"`
+	Devices        map[string]DeviceCode    `json:"devices,omitempty"`
+}
+
+// NewWorld returns an empty world.
+func NewWorld() World {
+	return World{
+		Clients: map[string]Client{}, Tokens: map[string]AccessToken{}, Families: map[string]RefreshFamily{},
+		Keys: map[string]SigningKey{}, Users: map[string]User{}, Codes: map[string]AuthCode{},
+		Authorizations: map[string]Authorization{}, Devices: map[string]DeviceCode{},
+	}
+}
+
+// Apply folds one event into the aggregate it belongs to.
+func (w World) Apply(e Event, seq uint64, t time.Time) {
+	agg := e.AggregateOf()
+	switch agg.Kind {
+	case KindClient:
+		w.Clients[agg.ID] = ApplyClient(w.Clients[agg.ID], e, seq, t)
+	case KindToken:
+		w.Tokens[agg.ID] = ApplyAccessToken(w.Tokens[agg.ID], e, seq, t)
+	case KindRefresh:
+		w.Families[agg.ID] = ApplyRefreshFamily(w.Families[agg.ID], e, seq, t)
+	case KindKey:
+		w.Keys[agg.ID] = ApplySigningKey(w.Keys[agg.ID], e, seq, t)
+	case KindUser:
+		w.Users[agg.ID] = ApplyUser(w.Users[agg.ID], e, seq, t)
+	case KindCode:
+		w.Codes[agg.ID] = ApplyAuthCode(w.Codes[agg.ID], e, seq, t)
+	case KindAuthorization:
+		w.Authorizations[agg.ID] = ApplyAuthorization(w.Authorizations[agg.ID], e, seq, t)
+	case KindDevice:
+		w.Devices[agg.ID] = ApplyDeviceCode(w.Devices[agg.ID], e, seq, t)
+	}
 }
 
 // FoldWorld folds every record whose event time is at or before at (all
@@ -35,7 +71,7 @@ type World struct {
 // of every record (before and after at). Unknown event types are skipped;
 // other decoding errors are returned.
 func FoldWorld(recs []Recorded, at time.Time) (World, []AuditEntry, error) {
-	w := World{Clients: map[string]Client{}, Tokens: map[string]AccessToken{}, Families: map[string]RefreshFamily{}, Keys: map[string]SigningKey{}}
+	w := NewWorld()
 	history := make([]AuditEntry, 0, len(recs))
 	for _, r := range recs {
 		e, err := Decode(r.Envelope)
@@ -49,17 +85,7 @@ func FoldWorld(recs []Recorded, at time.Time) (World, []AuditEntry, error) {
 		if !at.IsZero() && r.Envelope.Time.After(at) {
 			continue
 		}
-		agg, t := e.AggregateOf(), r.Envelope.Time
-		switch agg.Kind {
-		case KindClient:
-			w.Clients[agg.ID] = ApplyClient(w.Clients[agg.ID], e, r.Seq, t)
-		case KindToken:
-			w.Tokens[agg.ID] = ApplyAccessToken(w.Tokens[agg.ID], e, r.Seq, t)
-		case KindRefresh:
-			w.Families[agg.ID] = ApplyRefreshFamily(w.Families[agg.ID], e, r.Seq, t)
-		case KindKey:
-			w.Keys[agg.ID] = ApplySigningKey(w.Keys[agg.ID], e, r.Seq, t)
-		}
+		w.Apply(e, r.Seq, r.Envelope.Time)
 	}
 	return w, history, nil
 }

@@ -113,7 +113,7 @@ func TestRefreshFamilyFold(t *testing.T) {
 	}
 	f = ApplyRefreshFamily(f, RefreshTokenCreated{FamilyID: "f", RefreshTokenID: "r1", TokenHash: "h1", AccessTokenID: "a1", ClientID: "c", UserID: "u", IssuedAt: at, ExpiresAt: at.Add(time.Hour)}, 2, at)
 	f = ApplyRefreshFamily(f, RefreshTokenCreated{FamilyID: "f", RefreshTokenID: "r2", ParentID: "r1", TokenHash: "h2", AccessTokenID: "a2", ClientID: "c", UserID: "u", IssuedAt: at.Add(time.Minute), ExpiresAt: at.Add(2 * time.Hour)}, 3, at)
-	if f.TokenID != "r2" || f.TokenHash != "h2" || len(f.Rotated) != 1 || f.Rotated[0] != "h1" || !f.CreatedAt.Equal(at) || f.Seq != 3 {
+	if f.TokenID != "r2" || f.TokenHash != "h2" || len(f.Rotated) != 1 || f.Rotated[0] != (RotatedToken{ID: "r1", Hash: "h1", RotatedAt: at}) || !f.CreatedAt.Equal(at) || f.Seq != 3 {
 		t.Errorf("after rotation: got %+v", f)
 	}
 	if !f.Live(at.Add(time.Hour)) {

@@ -96,6 +96,28 @@ func blank(eventType string) Event {
 		return &SigningKeyRetired{}
 	case "TokensPurged":
 		return &TokensPurged{}
+	case "UserRegistered":
+		return &UserRegistered{}
+	case "UserPasswordChanged":
+		return &UserPasswordChanged{}
+	case "UserDeleted":
+		return &UserDeleted{}
+	case "AuthCodeIssued":
+		return &AuthCodeIssued{}
+	case "AuthCodeRedeemed":
+		return &AuthCodeRedeemed{}
+	case "ClientAuthorized":
+		return &ClientAuthorized{}
+	case "ClientAuthorizationRevoked":
+		return &ClientAuthorizationRevoked{}
+	case "DeviceCodeIssued":
+		return &DeviceCodeIssued{}
+	case "DeviceCodeApproved":
+		return &DeviceCodeApproved{}
+	case "DeviceCodeDenied":
+		return &DeviceCodeDenied{}
+	case "DeviceCodeRedeemed":
+		return &DeviceCodeRedeemed{}
 	}
 	return nil
 }
@@ -114,5 +136,8 @@ func EventTypes() []string {
 		"RefreshTokenCreated", "RefreshTokenRevoked", "RefreshTokenReuseDetected",
 		"SigningKeyGenerated", "SigningKeyRetired",
 		"TokensPurged",
+		"UserRegistered", "UserPasswordChanged", "UserDeleted",
+		"AuthCodeIssued", "AuthCodeRedeemed", "ClientAuthorized", "ClientAuthorizationRevoked",
+		"DeviceCodeIssued", "DeviceCodeApproved", "DeviceCodeDenied", "DeviceCodeRedeemed",
 	}
 }

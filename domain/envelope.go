@@ -23,6 +23,10 @@ const (
 	KindUser    = "user"
 	KindRefresh = "refresh"
 	KindPurge   = "purge"
+	KindCode    = "code"
+	KindDevice  = "device"
+	// KindAuthorization is a user's consent to a client.
+	KindAuthorization = "authorization"
 )
 
 // Aggregate names one event-sourced entity. Its events are published on

@@ -44,6 +44,14 @@ var (
 	ErrAccessDenied         = &OAuthError{Code: "access_denied"}
 	ErrUnsupportedTokenType = &OAuthError{Code: "unsupported_token_type"}
 	ErrServerError          = &OAuthError{Code: "server_error"}
+
+	ErrUnsupportedResponseType = &OAuthError{Code: "unsupported_response_type"}
+	ErrLoginRequired           = &OAuthError{Code: "login_required"}
+	ErrConsentRequired         = &OAuthError{Code: "consent_required"}
+
+	ErrAuthorizationPending = &OAuthError{Code: "authorization_pending"}
+	ErrSlowDown             = &OAuthError{Code: "slow_down"}
+	ErrExpiredToken         = &OAuthError{Code: "expired_token"}
 )
 
 // ValidationError reports a command field with a bad value. The JSON API

@@ -28,6 +28,8 @@ type RefreshTokenCreated struct {
 type RefreshTokenRevoked struct {
 	FamilyID       string `json:"family_id"`
 	RefreshTokenID string `json:"refresh_token_id"`
+	ClientID       string `json:"client_id"`
+	UserID         string `json:"user_id,omitempty"`
 	Reason         string `json:"reason"`
 }
 
@@ -36,6 +38,8 @@ type RefreshTokenRevoked struct {
 type RefreshTokenReuseDetected struct {
 	FamilyID       string `json:"family_id"`
 	RefreshTokenID string `json:"refresh_token_id"`
+	ClientID       string `json:"client_id"`
+	UserID         string `json:"user_id,omitempty"`
 }
 
 func (RefreshTokenCreated) EventType() string       { return "RefreshTokenCreated" }
@@ -58,6 +62,7 @@ const (
 	ReasonPruned          = "pruned"
 	ReasonReuseDetected   = "refresh_token_reuse"
 	ReasonRotated         = "rotated"
+	ReasonCodeReuse       = "authorization_code_reuse"
 )
 
 // RefreshFamily is the state of one refresh token family.
@@ -69,22 +74,29 @@ type RefreshFamily struct {
 	TokenID       string   `json:"token_id"`
 	TokenHash     string   `json:"token_hash"`
 	AccessTokenID string   `json:"access_token_id"`
-	// Rotated holds the hashes of the family's rotated-out tokens, so
-	// presenting one is recognised as reuse.
-	Rotated       []string  `json:"rotated,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	IssuedAt      time.Time `json:"issued_at"`
-	ExpiresAt     time.Time `json:"expires_at"`
-	Revoked       bool      `json:"revoked,omitempty"`
-	RevokedAt     time.Time `json:"revoked_at,omitzero"`
-	RevokeReason  string    `json:"revoke_reason,omitempty"`
-	ReuseDetected bool      `json:"reuse_detected,omitempty"`
-	Seq           uint64    `json:"seq"`
+	// Rotated holds the family's rotated-out tokens, so presenting one is
+	// recognised as reuse.
+	Rotated       []RotatedToken `json:"rotated,omitempty"`
+	CreatedAt     time.Time      `json:"created_at"`
+	IssuedAt      time.Time      `json:"issued_at"`
+	ExpiresAt     time.Time      `json:"expires_at"`
+	Revoked       bool           `json:"revoked,omitempty"`
+	RevokedAt     time.Time      `json:"revoked_at,omitzero"`
+	RevokeReason  string         `json:"revoke_reason,omitempty"`
+	ReuseDetected bool           `json:"reuse_detected,omitempty"`
+	Seq           uint64         `json:"seq"`
 }
 
 // Live reports whether the family's current token is usable at now.
 func (f RefreshFamily) Live(now time.Time) bool {
 	return f.ID != "" && !f.Revoked && now.Before(f.ExpiresAt)
+}
+
+// RotatedToken is a refresh token a family has replaced.
+type RotatedToken struct {
+	ID        string    `json:"id"`
+	Hash      string    `json:"hash"`
+	RotatedAt time.Time `json:"rotated_at"`
 }
 
 // ApplyRefreshFamily folds one event into a refresh family's state.
@@ -94,7 +106,7 @@ func ApplyRefreshFamily(f RefreshFamily, e Event, seq uint64, at time.Time) Refr
 		if f.ID == "" {
 			f = RefreshFamily{ID: e.FamilyID, ClientID: e.ClientID, UserID: e.UserID, CreatedAt: e.IssuedAt}
 		} else if f.TokenHash != "" {
-			f.Rotated = append(append([]string(nil), f.Rotated...), f.TokenHash)
+			f.Rotated = append(append([]RotatedToken(nil), f.Rotated...), RotatedToken{ID: f.TokenID, Hash: f.TokenHash, RotatedAt: at})
 		}
 		f.Scopes, f.TokenID, f.TokenHash, f.AccessTokenID = e.Scopes, e.RefreshTokenID, e.TokenHash, e.AccessTokenID
 		f.IssuedAt, f.ExpiresAt = e.IssuedAt, e.ExpiresAt

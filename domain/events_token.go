@@ -19,9 +19,13 @@ type AccessTokenCreated struct {
 }
 
 // AccessTokenRevoked: an access token stopped validating before its expiry.
+// ClientID and UserID repeat the token's, so subscribers can filter
+// revocations by client or user without a look-up.
 type AccessTokenRevoked struct {
-	TokenID string `json:"token_id"`
-	Reason  string `json:"reason"`
+	TokenID  string `json:"token_id"`
+	ClientID string `json:"client_id"`
+	UserID   string `json:"user_id,omitempty"`
+	Reason   string `json:"reason"`
 }
 
 // Revocation reasons.

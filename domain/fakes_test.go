@@ -8,55 +8,60 @@ import (
 
 // memLog is a hand-written in-memory event log with the EventLog contract
 // (expected sequences per aggregate, message-id dedupe) that also folds
-// every append into in-memory views at once, as the real runner would.
+// every append into an in-memory World at once, as the real runner would,
+// and serves the read ports from it.
 type memLog struct {
-	mu      sync.Mutex
-	recs    []Recorded
-	ids     map[string]uint64
-	clients map[string]Client
-	tokens  map[string]AccessToken
-	keys    map[string]SigningKey
-	// beforeAppend, when set, runs inside Append before the check: tests
-	// use it to slip in a concurrent change.
+	mu    sync.Mutex
+	recs  []Recorded
+	ids   map[string]uint64
+	world World
+	// beforeAppend, when set, runs once inside the next append before its
+	// check: tests use it to slip in a concurrent change.
 	beforeAppend func()
 }
 
-func newMemLog() *memLog {
-	return &memLog{ids: map[string]uint64{}, clients: map[string]Client{}, tokens: map[string]AccessToken{}, keys: map[string]SigningKey{}}
+func newMemLog() *memLog { return &memLog{ids: map[string]uint64{}, world: NewWorld()} }
+
+func (m *memLog) hook() {
+	if h := m.beforeAppend; h != nil {
+		m.beforeAppend = nil
+		h()
+	}
 }
 
 func (m *memLog) Append(ctx context.Context, agg Aggregate, expect Expect, envs ...Envelope) (uint64, error) {
-	if hook := m.beforeAppend; hook != nil {
-		m.beforeAppend = nil
-		hook()
+	ps := make([]Pending, len(envs))
+	for i, env := range envs {
+		ps[i] = Pending{Aggregate: agg, Envelope: env}
 	}
+	return m.AppendAll(ctx, expect, ps...)
+}
+
+func (m *memLog) AppendAll(ctx context.Context, expect Expect, ps ...Pending) (uint64, error) {
+	m.hook()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(envs) == 0 {
+	if len(ps) == 0 {
 		return 0, fmt.Errorf("no events")
 	}
-	if seq, dup := m.ids[envs[0].ID]; dup {
+	if seq, dup := m.ids[ps[len(ps)-1].Envelope.ID]; dup {
 		return seq, nil
 	}
-	if want, ok := expect.Check(); ok && m.lastLocked(agg) != want {
-		return 0, fmt.Errorf("append %s: %w", agg, ErrConflict)
+	if want, ok := expect.Check(); ok && m.lastLocked(ps[0].Aggregate) != want {
+		return 0, fmt.Errorf("append %s: %w", ps[0].Aggregate, ErrConflict)
 	}
-	for _, env := range envs {
-		r := Recorded{Seq: uint64(len(m.recs) + 1), Subject: agg.Subject(env.Type), Envelope: env}
-		m.recs = append(m.recs, r)
-		m.ids[env.ID] = r.Seq
-		e, err := Decode(env)
+	for _, p := range ps {
+		r := Recorded{Seq: uint64(len(m.recs) + 1), Subject: p.Aggregate.Subject(p.Envelope.Type), Envelope: p.Envelope}
+		e, err := Decode(p.Envelope)
 		if err != nil {
 			return 0, err
 		}
-		switch agg.Kind {
-		case KindClient:
-			m.clients[agg.ID] = ApplyClient(m.clients[agg.ID], e, r.Seq, env.Time)
-		case KindToken:
-			m.tokens[agg.ID] = ApplyAccessToken(m.tokens[agg.ID], e, r.Seq, env.Time)
-		case KindKey:
-			m.keys[agg.ID] = ApplySigningKey(m.keys[agg.ID], e, r.Seq, env.Time)
+		if e.AggregateOf() != p.Aggregate {
+			return 0, fmt.Errorf("event %s belongs to %s, not %s", p.Envelope.Type, e.AggregateOf(), p.Aggregate)
 		}
+		m.recs = append(m.recs, r)
+		m.ids[p.Envelope.ID] = r.Seq
+		m.world.Apply(e, r.Seq, p.Envelope.Time)
 	}
 	return uint64(len(m.recs)), nil
 }
@@ -85,31 +90,30 @@ func (m *memLog) Load(ctx context.Context, agg Aggregate) ([]Recorded, error) {
 
 func (m *memLog) WaitFor(ctx context.Context, seq uint64) error { return nil }
 
-func (m *memLog) Client(ctx context.Context, id string) (Client, error) {
+func get[T any](m *memLog, table map[string]T, id string) (T, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, ok := m.clients[id]
+	v, ok := table[id]
 	if !ok {
-		return Client{}, ErrNotFound
+		var zero T
+		return zero, ErrNotFound
 	}
-	return c, nil
+	return v, nil
+}
+
+func (m *memLog) Client(ctx context.Context, id string) (Client, error) {
+	return get(m, m.world.Clients, id)
 }
 
 func (m *memLog) AccessToken(ctx context.Context, id string) (AccessToken, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, ok := m.tokens[id]
-	if !ok {
-		return AccessToken{}, ErrNotFound
-	}
-	return t, nil
+	return get(m, m.world.Tokens, id)
 }
 
 func (m *memLog) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []SigningKey
-	for _, k := range m.keys {
+	for _, k := range m.world.Keys {
 		out = append(out, k)
 	}
 	return out, nil
@@ -125,4 +129,70 @@ func (m *memLog) events() []Event {
 		out = append(out, e)
 	}
 	return out
+}
+
+func (m *memLog) Clients(ctx context.Context) ([]Client, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Client
+	for _, c := range m.world.Clients {
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (m *memLog) User(ctx context.Context, id string) (User, error) { return get(m, m.world.Users, id) }
+
+func (m *memLog) UserByEmail(ctx context.Context, email string) (User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, u := range m.world.Users {
+		if u.Email == NormalizeEmail(email) && u.Exists() {
+			return u, nil
+		}
+	}
+	return User{}, ErrNotFound
+}
+
+// find returns the first value of table that ok accepts.
+func find[T any](m *memLog, table map[string]T, ok func(T) bool) (T, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range table {
+		if ok(v) {
+			return v, nil
+		}
+	}
+	var zero T
+	return zero, ErrNotFound
+}
+
+func (m *memLog) AuthCodeByHash(ctx context.Context, hash string) (AuthCode, error) {
+	return find(m, m.world.Codes, func(c AuthCode) bool { return c.Hash == hash })
+}
+
+func (m *memLog) RefreshFamilyByTokenHash(ctx context.Context, hash string) (RefreshFamily, error) {
+	return find(m, m.world.Families, func(f RefreshFamily) bool {
+		if f.TokenHash == hash {
+			return true
+		}
+		for _, r := range f.Rotated {
+			if r.Hash == hash {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func (m *memLog) DeviceCodeByHash(ctx context.Context, hash string) (DeviceCode, error) {
+	return find(m, m.world.Devices, func(d DeviceCode) bool { return d.DeviceCodeHash == hash })
+}
+
+func (m *memLog) DeviceCodeByUserCodeHash(ctx context.Context, hash string) (DeviceCode, error) {
+	return find(m, m.world.Devices, func(d DeviceCode) bool { return d.UserCodeHash == hash })
+}
+
+func (m *memLog) Authorization(ctx context.Context, userID, clientID string) (Authorization, error) {
+	return get(m, m.world.Authorizations, AuthorizationID(userID, clientID))
 }

@@ -55,6 +55,9 @@ func (s *Service) ValidateAccessToken(ctx context.Context, raw string) (AccessTo
 	if err != nil {
 		return AccessToken{}, Claims{}, err
 	}
+	if s.userGone(ctx, t.UserID) {
+		return AccessToken{}, Claims{}, fmt.Errorf("%w: the user was deleted", ErrInvalidToken)
+	}
 	return t, claims, nil
 }
 

@@ -68,7 +68,7 @@ func (s *Service) RevokeAccessTokenCausedBy(ctx context.Context, actor Actor, jt
 		if t.Revoked {
 			return nil
 		}
-		e := AccessTokenRevoked{TokenID: jti, Reason: reason}
+		e := AccessTokenRevoked{TokenID: jti, ClientID: t.ClientID, UserID: t.UserID, Reason: reason}
 		_, err = s.commitCaused(ctx, cause, e.AggregateOf(), ExpectSeq(t.Seq), actor, e)
 		return err
 	})
@@ -90,7 +90,7 @@ func (s *Service) RevokeRefreshFamily(ctx context.Context, actor Actor, familyID
 		if f.Revoked {
 			return nil
 		}
-		e := RefreshTokenRevoked{FamilyID: f.ID, RefreshTokenID: f.TokenID, Reason: reason}
+		e := RefreshTokenRevoked{FamilyID: f.ID, RefreshTokenID: f.TokenID, ClientID: f.ClientID, UserID: f.UserID, Reason: reason}
 		_, err = s.commitCaused(ctx, cause, e.AggregateOf(), ExpectSeq(f.Seq), actor, e)
 		return err
 	})

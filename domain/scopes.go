@@ -57,8 +57,18 @@ func (c *Scopes) Defaults() []string { return append([]string(nil), c.defaults..
 // Has reports whether id is in the catalogue.
 func (c *Scopes) Has(id string) bool { _, ok := c.byID[id]; return ok }
 
-// Describe returns the catalogue entry of id.
-func (c *Scopes) Describe(id string) (Scope, bool) { s, ok := c.byID[id]; return s, ok }
+// Describe returns the catalogue entry of id; an id outside the catalogue
+// ("*") comes back with no description and false.
+func (c *Scopes) Describe(id string) (Scope, bool) {
+	s, ok := c.byID[id]
+	if !ok {
+		s = Scope{ID: id}
+		if id == WildcardScope {
+			s.Description = "Everything"
+		}
+	}
+	return s, ok
+}
 
 // ParseScope splits an RFC 6749 §3.3 scope parameter: space-delimited,
 // case-sensitive. Duplicates are dropped; order is kept.
@@ -104,9 +114,11 @@ func (c *Scopes) Resolve(requested []string, wildcard bool, allowed []string) ([
 		}
 		out = append(out, s)
 	}
-	sort.Strings(out)
+	sortStrings(out)
 	return out, nil
 }
+
+func sortStrings(s []string) { sort.Strings(s) }
 
 // ScopesAllow reports whether granted (a token's scopes) covers want: "*"
 // covers everything.

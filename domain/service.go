@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +29,29 @@ type KeyReader interface {
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
 }
 
+// UserReader reads users; ErrNotFound for an unknown id or email.
+type UserReader interface {
+	User(ctx context.Context, id string) (User, error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+}
+
+// GrantReader reads the short-lived grant state: codes, refresh token
+// families and device codes by the hash of what the client presents, and
+// users' consents. Each returns ErrNotFound when there is none.
+type GrantReader interface {
+	AuthCodeByHash(ctx context.Context, hash string) (AuthCode, error)
+	RefreshFamilyByTokenHash(ctx context.Context, hash string) (RefreshFamily, error)
+	DeviceCodeByHash(ctx context.Context, hash string) (DeviceCode, error)
+	DeviceCodeByUserCodeHash(ctx context.Context, hash string) (DeviceCode, error)
+	Authorization(ctx context.Context, userID, clientID string) (Authorization, error)
+}
+
+// Limiter rate-limits attempts per key (an account, a client address).
+// Allow reports whether one more attempt may go ahead now.
+type Limiter interface {
+	Allow(key string) bool
+}
+
 // Ports are what the Service reads and writes through. Log and Wait are
 // required; a Service without read models (the CLI while a server owns
 // them) may leave the readers nil and use only the commands that load
@@ -38,12 +62,27 @@ type Ports struct {
 	Clients ClientReader
 	Tokens  TokenReader
 	Keys    KeyReader
+	Users   UserReader
+	Grants  GrantReader
+	// Limiter guards password checks; nil allows everything.
+	Limiter Limiter
 }
 
-// Lifetimes of issued tokens.
+// Lifetimes of issued tokens and codes.
 type Lifetimes struct {
 	AccessToken       time.Duration
 	ClientCredentials time.Duration
+	RefreshToken      time.Duration
+	PersonalAccess    time.Duration
+	AuthCode          time.Duration
+	DeviceCode        time.Duration
+}
+
+// Grants switches on the grants that are off by default, as in Passport
+// 12+ (Passport::enablePasswordGrant, enableImplicitGrant).
+type Grants struct {
+	Password bool
+	Implicit bool
 }
 
 // Config configures a Service.
@@ -52,8 +91,17 @@ type Config struct {
 	Issuer string
 	Scopes *Scopes
 	Lifetimes
+	Grants
 	// Leeway tolerates clock skew when checking nbf and exp.
 	Leeway time.Duration
+	// Sealer encrypts password hashes for the log; required for users.
+	Sealer *Sealer
+	// DeviceInterval is the polling interval told to devices (RFC 8628).
+	DeviceInterval time.Duration
+	// RefreshReuseGrace: a rotated-out refresh token presented this soon
+	// after its rotation lost a race with a concurrent use; later it is
+	// reuse and revokes its family. Default 5s.
+	RefreshReuseGrace time.Duration
 	// Now and Random default to time.Now and crypto/rand.
 	Now    func() time.Time
 	Random io.Reader
@@ -73,6 +121,22 @@ func (c *Config) Validate() error {
 	if c.ClientCredentials <= 0 {
 		c.ClientCredentials = c.AccessToken
 	}
+	defaults := []struct {
+		d   *time.Duration
+		def time.Duration
+	}{
+		{&c.RefreshToken, 30 * 24 * time.Hour},
+		{&c.PersonalAccess, 365 * 24 * time.Hour},
+		{&c.AuthCode, 10 * time.Minute},
+		{&c.DeviceCode, 10 * time.Minute},
+		{&c.DeviceInterval, 5 * time.Second},
+		{&c.RefreshReuseGrace, 5 * time.Second},
+	}
+	for _, d := range defaults {
+		if *d.d <= 0 {
+			*d.d = d.def
+		}
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -89,8 +153,9 @@ func (c *Config) Validate() error {
 type Service struct {
 	cfg    Config
 	ports  Ports
-	signer *TokenSigner
+	signer atomic.Pointer[TokenSigner]
 	keys   keyCache
+	polls  pollClock
 }
 
 // NewService returns a Service. signer may be nil when the Service will
@@ -102,8 +167,17 @@ func NewService(cfg Config, ports Ports, signer *TokenSigner) (*Service, error) 
 	if ports.Log == nil || ports.Wait == nil {
 		return nil, errors.New("domain: the service needs an event log and a waiter")
 	}
-	return &Service{cfg: cfg, ports: ports, signer: signer, keys: keyCache{m: map[string]cachedKey{}}}, nil
+	s := &Service{cfg: cfg, ports: ports, keys: keyCache{m: map[string]cachedKey{}}}
+	s.signer.Store(signer)
+	return s, nil
 }
+
+// SetSigner switches the key new tokens are signed with (after a key
+// rotation). Tokens in flight finish with the key they started with.
+func (s *Service) SetSigner(signer *TokenSigner) { s.signer.Store(signer) }
+
+// Signer returns the current token signer, or nil.
+func (s *Service) Signer() *TokenSigner { return s.signer.Load() }
 
 // Scopes returns the scope catalogue.
 func (s *Service) Scopes() *Scopes { return s.cfg.Scopes }

@@ -36,11 +36,15 @@ func newHarness(t *testing.T, alg string) harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sealKey := make([]byte, SealingKeySize)
+	rand.Read(sealKey)
+	sealer, _ := NewSealer(sealKey)
 	svc, err := NewService(Config{
 		Issuer: "https://auth.example", Scopes: scopes,
 		Lifetimes: Lifetimes{AccessToken: time.Hour, ClientCredentials: 30 * time.Minute},
-		Now:       clock.Now,
-	}, Ports{Log: log, Wait: log, Clients: log, Tokens: log, Keys: log}, signer)
+		Grants:    Grants{Password: true, Implicit: true},
+		Now:       clock.Now, Sealer: sealer,
+	}, Ports{Log: log, Wait: log, Clients: log, Tokens: log, Keys: log, Users: log, Grants: log}, signer)
 	if err != nil {
 		t.Fatal(err)
 	}

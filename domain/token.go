@@ -25,6 +25,8 @@ type TokenRequest struct {
 	Client    ClientCredentials
 	Scope     string
 	Form      map[string]string
+	// Remote is the client's network address, for rate limiting.
+	Remote string
 }
 
 // TokenResponse is the RFC 6749 §5.1 success answer.
@@ -44,6 +46,14 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 		return TokenResponse{}, ErrInvalidRequest.WithDescription("the grant_type parameter is missing")
 	case GrantClientCredentials:
 		return s.clientCredentials(ctx, req)
+	case GrantPassword:
+		return s.password(ctx, req)
+	case GrantRefreshToken:
+		return s.refreshToken(ctx, req)
+	case GrantAuthorizationCode:
+		return s.authorizationCode(ctx, req)
+	case GrantDeviceCode:
+		return s.deviceCode(ctx, req)
 	}
 	return TokenResponse{}, ErrUnsupportedGrantType.WithDescription("the grant type %q is not supported", req.GrantType)
 }
@@ -83,38 +93,12 @@ func (s *Service) AuthenticateClient(ctx context.Context, cred ClientCredentials
 // waits for the projection. The token reaches the caller only after the
 // log has acknowledged its event.
 func (s *Service) issueAccessToken(ctx context.Context, c Client, userID, grant string, scopes []string, ttl time.Duration) (TokenResponse, error) {
-	if s.signer == nil {
-		return TokenResponse{}, errors.New("domain: this service has no signing key")
-	}
-	now := s.cfg.Now().UTC().Truncate(time.Second)
-	jti, err := NewID(s.cfg.Random)
+	resp, events, err := s.tokenSet(c, userID, grant, scopes, ttl, false)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	sub := userID
-	if sub == "" {
-		sub = c.ID
-	}
-	exp := now.Add(ttl)
-	claims := Claims{
-		Issuer: s.cfg.Issuer, Audience: c.ID, Subject: sub, ClientID: c.ID, ID: jti,
-		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: exp.Unix(),
-		Scopes: scopes, Scope: FormatScope(scopes),
-	}
-	raw, err := s.signer.Sign(claims)
-	if err != nil {
-		return TokenResponse{}, err
-	}
-	e := AccessTokenCreated{
-		TokenID: jti, ClientID: c.ID, UserID: userID, Scopes: scopes, GrantType: grant,
-		KeyID: s.signer.KeyID(), IssuedAt: now, ExpiresAt: exp,
-	}
-	actor := Actor{Kind: ActorClient, ID: c.ID}
-	if userID != "" {
-		actor = Actor{Kind: ActorUser, ID: userID}
-	}
-	if _, err := s.commit(ctx, e.AggregateOf(), ExpectAny, actor, e); err != nil {
+	if _, err := s.record(ctx, ExpectAny, actorFor(c.ID, userID), events...); err != nil {
 		return TokenResponse{}, fmt.Errorf("domain: record access token: %w", err)
 	}
-	return TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: claims.Scope}, nil
+	return resp, nil
 }

@@ -24,12 +24,15 @@ var (
 	// ErrInvalidAggregate: the aggregate's kind or id cannot stand in a
 	// subject (see domain.ValidID).
 	ErrInvalidAggregate = errors.New("eventstore: invalid aggregate")
+	// ErrClosed: the Store was closed before the append was published.
+	ErrClosed = errors.New("eventstore: store closed")
 )
 
 // JetStream publish headers and error codes used by Append (see nats-server
 // server/stream.go and server/errors.json).
 const (
 	hdrMsgID           = "Nats-Msg-Id"
+	hdrExpectedStream  = "Nats-Expected-Stream"
 	hdrExpectedSubjSeq = "Nats-Expected-Last-Subject-Sequence"
 	hdrExpectedSubject = "Nats-Expected-Last-Subject-Sequence-Subject"
 	hdrBatchID         = "Nats-Batch-Id"
@@ -62,6 +65,21 @@ var errBatchDuplicate = errors.New("an event id of the batch is already stored")
 // atomic batch (at most 1000 by the server's default limit), stored all or
 // none, and the server syncs the batch once.
 //
+// Group commit (on unless Options.DisableGroupCommit): appends with
+// domain.ExpectAny may share a publish. While none of them is being
+// published, an ExpectAny append is published at once as above; while one
+// is, the next ones wait, and when it completes everything waiting goes out
+// together: as one atomic batch (split at 1000 events), which the server
+// stores with one fsync, or, when the Store has measured that to be slower
+// than publishing them one by one (a batch has a fixed cost of a few
+// milliseconds, so it pays only when many appends wait and every write is
+// fsynced), each on its own, all at once. Either way the events of one
+// append stay contiguous and in order, each caller gets the sequence of its
+// own last event, and an append that is refused inside a combined batch
+// (say, a retry whose id is already stored) is published again on its own,
+// so every caller gets the answer it would have got alone. Appends with an
+// expectation are never combined.
+//
 // A retry of an append that was stored is not stored again, and Append
 // returns the sequence of its last event: within the stream's duplicate
 // window JetStream recognises the envelope ids, and an append with an
@@ -71,8 +89,10 @@ var errBatchDuplicate = errors.New("an event id of the batch is already stored")
 // window is stored again.
 //
 // Append returns ErrNoEvents, ErrInvalidEvent or ErrInvalidAggregate
-// (wrapped) for bad input. When ctx ends before the acknowledgement the
-// events may or may not be stored; retrying the same envelopes is safe.
+// (wrapped) for bad input, and ErrClosed (wrapped) after Close. When ctx
+// ends before the acknowledgement, also while the append waits for a group
+// commit, Append returns an error wrapping ctx.Err() and the events may or
+// may not be stored; retrying the same envelopes is safe.
 func (s *Store) Append(ctx context.Context, agg domain.Aggregate, expect domain.Expect, events ...domain.Envelope) (uint64, error) {
 	if len(events) == 0 {
 		return 0, fmt.Errorf("eventstore: append %s: %w", agg.Filter(), ErrNoEvents)
@@ -97,16 +117,29 @@ func (s *Store) Append(ctx context.Context, agg domain.Aggregate, expect domain.
 		m.Header.Set(hdrMsgID, env.ID)
 		msgs[i] = m
 	}
-	if seq, check := expect.Check(); check {
+	if s.closed.Load() {
+		return 0, fmt.Errorf("eventstore: append %s: %w", agg.Filter(), ErrClosed)
+	}
+	seq, check := expect.Check()
+	if !check && s.commits != nil {
+		return s.commits.append(&queuedAppend{ctx: ctx, agg: agg, events: events, msgs: msgs, result: make(chan appendResult, 1)})
+	}
+	if check {
 		msgs[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(seq, 10))
 		msgs[0].Header.Set(hdrExpectedSubject, agg.Filter())
 	}
+	return s.appendAlone(ctx, agg, events, msgs)
+}
+
+// appendAlone publishes msgs, the messages of events, as Append does when it
+// combines them with no other append.
+func (s *Store) appendAlone(ctx context.Context, agg domain.Aggregate, events []domain.Envelope, msgs []*nats.Msg) (uint64, error) {
 	var seq uint64
 	var err error
 	if len(msgs) == 1 {
 		seq, err = s.publishOne(ctx, msgs[0])
 	} else {
-		seq, err = s.publishBatch(ctx, agg, msgs)
+		seq, err = s.publishBatch(ctx, fmt.Sprintf("%s (%d events)", agg.Filter(), len(msgs)), msgs)
 	}
 	if err != nil && (errors.Is(err, domain.ErrConflict) || errors.Is(err, errBatchDuplicate)) {
 		// A retry of an append that was stored: JetStream checks a single
@@ -135,12 +168,13 @@ type batchAck struct {
 	Count    int                 `json:"count"`
 }
 
-// publishBatch sends msgs as one atomic batch: every message carries the
-// batch id and its 1-based position, the last also Nats-Batch-Commit: 1. The
-// server stages the batch and, on commit, checks every message and stores
-// all or none; only the commit is answered.
-func (s *Store) publishBatch(ctx context.Context, agg domain.Aggregate, msgs []*nats.Msg) (uint64, error) {
-	where := fmt.Sprintf("%s (%d events)", agg.Filter(), len(msgs))
+// publishBatch sends msgs as one atomic batch and returns the sequence of
+// the last one; where names the batch in errors. Every message goes out
+// with the batch id and its 1-based position, the last also with
+// Nats-Batch-Commit: 1; msgs themselves are left unchanged, so they can be
+// published again. The server stages the batch and, on commit, checks every
+// message and stores all or none; only the commit is answered.
+func (s *Store) publishBatch(ctx context.Context, where string, msgs []*nats.Msg) (uint64, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	select {
@@ -152,17 +186,24 @@ func (s *Store) publishBatch(ctx context.Context, agg domain.Aggregate, msgs []*
 
 	id := rand.Text() // 26 characters; the server allows 64
 	last := len(msgs) - 1
+	var commit *nats.Msg
 	for i, m := range msgs {
-		m.Header.Set(hdrBatchID, id)
-		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
-		if i < last {
-			if err := s.nc.PublishMsg(m); err != nil {
-				return 0, fmt.Errorf("eventstore: append %s: %w", where, err)
-			}
+		bm := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: make(nats.Header, len(m.Header)+3)}
+		for k, v := range m.Header {
+			bm.Header[k] = v
+		}
+		bm.Header.Set(hdrBatchID, id)
+		bm.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		if i == last {
+			bm.Header.Set(hdrBatchCommit, "1")
+			commit = bm
+			break
+		}
+		if err := s.nc.PublishMsg(bm); err != nil {
+			return 0, fmt.Errorf("eventstore: append %s: %w", where, err)
 		}
 	}
-	msgs[last].Header.Set(hdrBatchCommit, "1")
-	resp, err := s.nc.RequestMsgWithContext(ctx, msgs[last])
+	resp, err := s.nc.RequestMsgWithContext(ctx, commit)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
 			err = jetstream.ErrNoStreamResponse

@@ -2,8 +2,12 @@ package eventstore
 
 import (
 	"fmt"
+	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stamp-oauth/stamp/domain"
 )
@@ -11,7 +15,10 @@ import (
 // BenchmarkAppend measures acknowledged appends of one event and of an
 // atomic batch of three, each on a fresh aggregate with ExpectNew, with and
 // without fsync before the acknowledgement, from one goroutine and from
-// GOMAXPROCS goroutines.
+// GOMAXPROCS goroutines. Then, with fsync, single-event ExpectAny appends
+// (such as AccessTokenCreated) from 16 and 64 goroutines, with group commit
+// on (the default, adaptive), off, and forced to one batch per round; these
+// also report the latency of an append.
 func BenchmarkAppend(b *testing.B) {
 	for _, syncAlways := range []bool{false, true} {
 		for _, size := range []int{1, 3} {
@@ -48,6 +55,59 @@ func BenchmarkAppend(b *testing.B) {
 				})
 			}
 		}
+	}
+	for _, goroutines := range []int{16, 64} {
+		for _, group := range []string{"on", "off", "batch-always"} {
+			b.Run(fmt.Sprintf("sync=true/events=1/expect=any/goroutines=%d/group=%s", goroutines, group), func(b *testing.B) {
+				benchmarkGroupCommit(b, goroutines, group)
+			})
+		}
+	}
+}
+
+func benchmarkGroupCommit(b *testing.B, goroutines int, group string) {
+	srv := startServer(b, ServerOptions{SyncAlways: true})
+	st, err := Open(testContext(b), Options{InProcess: srv, DisableGroupCommit: group == "off"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(st.Close)
+	if group == "batch-always" {
+		combineAlways(st)
+	}
+	ctx := testContext(b)
+	procs := runtime.GOMAXPROCS(0)
+	b.SetParallelism((goroutines + procs - 1) / procs)
+	var n atomic.Int64
+	var mu sync.Mutex
+	var took []time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			i := n.Add(1)
+			start := time.Now()
+			if _, err := st.Append(ctx, token(fmt.Sprint(i)), domain.ExpectAny, env(fmt.Sprint("e", i), "AccessTokenCreated")); err != nil {
+				b.Error(err)
+			}
+			mine = append(mine, time.Since(start))
+		}
+		mu.Lock()
+		took = append(took, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "events/s")
+	if st.commits != nil {
+		if s := commitStatsOf(st); s.batches+s.solo > 0 {
+			b.ReportMetric(float64(s.batches)/float64(s.batches+s.solo), "batched-rounds")
+		}
+	}
+	if len(took) > 0 {
+		slices.Sort(took)
+		b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -51,6 +53,11 @@ type Options struct {
 	// Name names the connection in the server's monitoring; "stamp" if
 	// empty.
 	Name string
+	// DisableGroupCommit turns off group commit, so that every append is
+	// published on its own. Group commit is on by default (the zero value):
+	// see Store.Append. The field is a "disable" switch so that the zero
+	// Options keep their meaning of "all defaults".
+	DisableGroupCommit bool
 }
 
 // Validate reports the first problem with o, or nil.
@@ -120,6 +127,10 @@ type Store struct {
 	stream  jetstream.Stream
 	batches chan struct{} // semaphore of maxInflightBatches
 	replies *replyMux
+	commits *committer // nil when Options.DisableGroupCommit
+
+	closed    atomic.Bool
+	closeOnce sync.Once
 }
 
 // Open connects to NATS, creates the STAMP stream or updates its
@@ -163,12 +174,30 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		nc.Close()
 		return nil, fmt.Errorf("eventstore: open: %w", err)
 	}
-	return &Store{nc: nc, js: js, stream: stream, batches: make(chan struct{}, maxInflightBatches), replies: replies}, nil
+	s := &Store{nc: nc, js: js, stream: stream, batches: make(chan struct{}, maxInflightBatches), replies: replies}
+	if !opts.DisableGroupCommit {
+		s.commits = newCommitter(s)
+	}
+	return s, nil
 }
 
-// Close closes the connection. Reads in progress end with an error; appends in
-// progress may or may not have been stored.
-func (s *Store) Close() { s.nc.Close() }
+// Close closes the connection and stops the group commit. Reads in progress
+// end with an error; appends in progress may or may not have been stored;
+// appends waiting for a group commit, and every Append after Close, return
+// an error wrapping ErrClosed without storing anything. Calling it again does
+// nothing.
+func (s *Store) Close() {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if s.commits != nil {
+			s.commits.close()
+		}
+		s.nc.Close()
+		if s.commits != nil {
+			s.commits.wait()
+		}
+	})
+}
 
 // LastSeq returns the stream's last sequence: 0 for an empty stream.
 func (s *Store) LastSeq(ctx context.Context) (uint64, error) {

@@ -14,20 +14,21 @@ import (
 
 // metadata is the RFC 8414 §2 authorization server metadata document.
 type metadata struct {
-	Issuer                                    string   `json:"issuer"`
-	AuthorizationEndpoint                     string   `json:"authorization_endpoint,omitempty"`
-	TokenEndpoint                             string   `json:"token_endpoint"`
-	JWKSURI                                   string   `json:"jwks_uri"`
-	ScopesSupported                           []string `json:"scopes_supported"`
-	ResponseTypesSupported                    []string `json:"response_types_supported"`
-	GrantTypesSupported                       []string `json:"grant_types_supported"`
-	TokenEndpointAuthMethodsSupported         []string `json:"token_endpoint_auth_methods_supported"`
-	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
-	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
-	RevocationEndpoint                        string   `json:"revocation_endpoint"`
-	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
-	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported,omitempty"`
-	DeviceAuthorizationEndpoint               string   `json:"device_authorization_endpoint,omitempty"`
+	Issuer                                     string   `json:"issuer"`
+	AuthorizationEndpoint                      string   `json:"authorization_endpoint,omitempty"`
+	TokenEndpoint                              string   `json:"token_endpoint"`
+	JWKSURI                                    string   `json:"jwks_uri"`
+	ScopesSupported                            []string `json:"scopes_supported"`
+	ResponseTypesSupported                     []string `json:"response_types_supported"`
+	GrantTypesSupported                        []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
+	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpoint                         string   `json:"revocation_endpoint"`
+	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
+	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported,omitempty"`
+	DeviceAuthorizationEndpoint                string   `json:"device_authorization_endpoint,omitempty"`
+	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
 }
 
 // Client authentication methods (RFC 7591 §2). A public client presents
@@ -47,7 +48,10 @@ var (
 // authorization endpoint, response types and PKCE methods follow the
 // authorization_code and implicit grants, and the device authorization
 // endpoint the device grant (RFC 8628 §4). response_types_supported is
-// required by §2, so it is present even when empty.
+// required by §2, so it is present even when empty. Every authorization
+// response (success or error) carries iss, so with an authorization
+// endpoint authorization_response_iss_parameter_supported is true
+// (RFC 9207 §3).
 func encodeMetadata(opts Options, scopes *domain.Scopes) ([]byte, error) {
 	base := strings.TrimSuffix(opts.Issuer, "/")
 	enabled := func(grant string) bool { return slices.Contains(opts.GrantTypes, grant) }
@@ -77,6 +81,7 @@ func encodeMetadata(opts Options, scopes *domain.Scopes) ([]byte, error) {
 	}
 	if len(m.ResponseTypesSupported) > 0 {
 		m.AuthorizationEndpoint = base + pathAuthorize
+		m.AuthorizationResponseISSParameterSupported = true
 	}
 	if enabled(domain.GrantDeviceCode) {
 		m.DeviceAuthorizationEndpoint = base + pathDeviceCode

@@ -70,9 +70,19 @@ func TestMetadata(t *testing.T) {
 					"authorization_code", "implicit", "refresh_token", "client_credentials", "password",
 					"urn:ietf:params:oauth:grant-type:device_code",
 				},
-				"response_types_supported":         []any{"code", "token"},
-				"code_challenge_methods_supported": []any{"S256", "plain"},
-				"device_authorization_endpoint":    base + "/oauth/device/code",
+				"response_types_supported":                       []any{"code", "token"},
+				"code_challenge_methods_supported":               []any{"S256", "plain"},
+				"device_authorization_endpoint":                  base + "/oauth/device/code",
+				"authorization_response_iss_parameter_supported": true,
+			}),
+		},
+		{
+			name: "device without authorization endpoint", issuer: base, grants: []string{domain.GrantDeviceCode},
+			want: with(map[string]any{
+				"issuer":                        base,
+				"grant_types_supported":         []any{"urn:ietf:params:oauth:grant-type:device_code"},
+				"response_types_supported":      []any{},
+				"device_authorization_endpoint": base + "/oauth/device/code",
 			}),
 		},
 		{
@@ -82,6 +92,7 @@ func TestMetadata(t *testing.T) {
 				"authorization_endpoint":   base + "/oauth/authorize",
 				"grant_types_supported":    []any{"implicit"},
 				"response_types_supported": []any{"token"},
+				"authorization_response_iss_parameter_supported": true,
 			}),
 		},
 	}

@@ -1,18 +1,28 @@
 // Package httpapi is stamp's HTTP adapter: the OAuth2 endpoints
-// (POST /oauth/token, RFC 7662 introspection, RFC 7009 revocation), the
+// (POST /oauth/token, RFC 7662 introspection, RFC 7009 revocation, RFC 8628
+// device authorization), the browser pages (login, Passport's approval
+// screen at /oauth/authorize, the device verification pages), the
 // discovery documents (RFC 8414 metadata, the JWKS), Passport's
 // GET /oauth/scopes, and the rendering of errors.
 //
 // Handlers are thin: they parse and bound the request, call the
 // application service (domain.Service, seen through the small interfaces
-// this package declares) and render its answer. No OAuth2 rule lives here;
-// the one exception is the transport itself (RFC 6749 §2.3.1 client
-// authentication, §3.2 parameter rules), which only HTTP knows about.
+// ports.go declares) and render its answer. No OAuth2 rule lives here;
+// the exceptions are the transport itself (RFC 6749 §2.3.1 client
+// authentication, §3.2 parameter rules) and the browser session, which
+// only HTTP knows about.
 //
-// Every error reaches the client through one function, renderError in
-// errors.go, which maps domain errors to RFC 6749 §5.2 JSON and an HTTP
-// status, and logs an unexpected error once, showing the client only a
-// generic server_error.
+// The browser pages are server-rendered with html/template from embedded
+// files (templates/), work without JavaScript and load nothing from
+// elsewhere. A login is a signed session cookie (session.go); every form
+// carries the session's CSRF token, and the approval and device
+// confirmation screens also a screen token binding the decision to what
+// the screen showed.
+//
+// Every JSON error reaches the client through renderError in errors.go,
+// which maps domain errors to RFC 6749 §5.2 JSON and an HTTP status, and
+// logs an unexpected error once, showing the client only a generic
+// server_error; renderPageError in html.go is its counterpart for pages.
 //
 // httpapi imports domain, httprouter and the standard library only, never
 // another adapter of stamp; cmd/stamp wires it to the service.

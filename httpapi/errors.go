@@ -22,6 +22,10 @@ type validationBody struct {
 	Errors  map[string][]string `json:"errors"`
 }
 
+// codeRateLimited is the error code of a 429. RFC 6749 has none for it;
+// the status is what clients act on.
+const codeRateLimited = "rate_limited"
+
 // genericServerError is all a client learns of an unexpected error.
 const genericServerError = "the server met an unexpected condition"
 
@@ -37,9 +41,12 @@ const wwwAuthenticate = `Basic realm="stamp"`
 // renderError is the one place an error becomes a response:
 //
 //   - a body over the limit (*http.MaxBytesError): 413 invalid_request;
-//   - *domain.OAuthError: its code and description, status 400, except
-//     invalid_client 401 (with WWW-Authenticate), server_error 500 and
-//     temporarily_unavailable 503;
+//   - *domain.OAuthError: its code and description, status 400 (among
+//     them the RFC 8628 §3.5 answers to a polling device:
+//     authorization_pending, slow_down, access_denied, expired_token),
+//     except invalid_client 401 (with WWW-Authenticate), server_error 500
+//     and temporarily_unavailable 503;
+//   - domain.ErrRateLimited: 429 rate_limited;
 //   - *domain.ValidationError: 422 {"message", "errors": {field: [message]}};
 //   - domain.ErrNotFound: 404 not_found;
 //   - context.Canceled or DeadlineExceeded: 503 temporarily_unavailable
@@ -70,6 +77,8 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 			h.Set("WWW-Authenticate", wwwAuthenticate)
 		}
 		writeJSON(w, status, errorBody{Error: oauthErr.Code, Description: oauthErr.Description})
+	case errors.Is(err, domain.ErrRateLimited):
+		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: codeRateLimited, Description: "too many attempts; try again later"})
 	case errors.As(err, &invalid):
 		writeJSON(w, http.StatusUnprocessableEntity, validationBody{
 			Message: validationMessage,

@@ -14,8 +14,13 @@ import (
 	"github.com/stamp-oauth/stamp/domain"
 )
 
-// The real service is what cmd wires in.
-var _ Service = (*domain.Service)(nil)
+// The real service is what cmd wires in: it must keep satisfying every
+// service-side port, and any users read model (domain.UserReader) Users.
+var (
+	_ Service = (*domain.Service)(nil)
+	_ Web     = (*domain.Service)(nil)
+	_ Users   = (domain.UserReader)(nil)
+)
 
 // fakeService is a hand-written Service: it records what each call
 // received and answers with the canned values, or err when set.
@@ -78,36 +83,65 @@ func mustScopes(t *testing.T, list ...domain.Scope) *domain.Scopes {
 	return s
 }
 
+// testSessionKey signs the test servers' session cookies.
+var testSessionKey = []byte("0123456789abcdef0123456789abcdef")
+
 // harness is a server under test with its fakes and the log it writes.
 type harness struct {
 	handler http.Handler
 	svc     *fakeService
+	web     *fakeWeb
+	users   *fakeUsers
 	logs    *bytes.Buffer
 }
 
-// newHarness builds a server over svc and keys; opts gets the test issuer,
-// clock and a logger writing JSON lines into the harness buffer unless set.
+// newHarness builds a server over svc and keys (nil means a fakeKeys
+// without keys), a fakeWeb and fakeUsers knowing testUser; opts gets the
+// test issuer, clock and session key unless set, and a JSON logger the
+// harness reads.
 func newHarness(t *testing.T, svc *fakeService, keys KeyLister, opts Options) harness {
 	t.Helper()
 	if svc.scopes == nil {
 		svc.scopes = mustScopes(t)
 	}
-	if keys == nil {
-		keys = fakeKeys{}
+	return newHarnessWith(t, Deps{Service: svc, Keys: keys}, opts)
+}
+
+// newHarnessWith is newHarness with every dependency given; nil ones get
+// the same defaults.
+func newHarnessWith(t *testing.T, deps Deps, opts Options) harness {
+	t.Helper()
+	if deps.Service == nil {
+		deps.Service = &fakeService{scopes: mustScopes(t)}
 	}
-	logs := &bytes.Buffer{}
+	if deps.Keys == nil {
+		deps.Keys = fakeKeys{}
+	}
+	if deps.Web == nil {
+		deps.Web = &fakeWeb{}
+	}
+	if deps.Users == nil {
+		deps.Users = newFakeUsers(testUser)
+	}
 	if opts.Issuer == "" {
 		opts.Issuer = testIssuer
 	}
 	if opts.Now == nil {
 		opts.Now = func() time.Time { return testNow }
 	}
+	if opts.SessionKey == nil {
+		opts.SessionKey = testSessionKey
+	}
+	logs := &bytes.Buffer{}
 	opts.Logger = slog.New(slog.NewJSONHandler(logs, nil))
-	h, err := New(svc, keys, opts)
+	h, err := New(deps, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return harness{handler: h, svc: svc, logs: logs}
+	svc, _ := deps.Service.(*fakeService)
+	web, _ := deps.Web.(*fakeWeb)
+	users, _ := deps.Users.(*fakeUsers)
+	return harness{handler: h, svc: svc, web: web, users: users, logs: logs}
 }
 
 func (h harness) do(r *http.Request) *httptest.ResponseRecorder {

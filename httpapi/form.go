@@ -39,16 +39,33 @@ func readForm(w http.ResponseWriter, r *http.Request, limit int64) (map[string]s
 	if err != nil {
 		return nil, domain.ErrInvalidRequest.WithDescription("the request body is not valid form encoding")
 	}
-	form := make(map[string]string, len(values))
+	return singleValues(values)
+}
+
+// readQuery reads the parameters of a GET from its query string, with
+// readForm's rules: domain.ErrInvalidRequest for bad encoding or a
+// parameter given more than once (RFC 6749 §3.1); empty values left out.
+func readQuery(r *http.Request) (map[string]string, error) {
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, domain.ErrInvalidRequest.WithDescription("the query string is not valid URL encoding")
+	}
+	return singleValues(values)
+}
+
+// singleValues returns the one value of each parameter, leaving out empty
+// ones, or domain.ErrInvalidRequest naming a parameter given twice.
+func singleValues(values url.Values) (map[string]string, error) {
+	out := make(map[string]string, len(values))
 	for name, vs := range values {
 		if len(vs) > 1 {
 			return nil, domain.ErrInvalidRequest.WithDescription("the parameter %q is given more than once", name)
 		}
 		if vs[0] != "" {
-			form[name] = vs[0]
+			out[name] = vs[0]
 		}
 	}
-	return form, nil
+	return out, nil
 }
 
 // clientCredentials returns the client authentication of a request

@@ -18,8 +18,9 @@ func noStore(w http.ResponseWriter) {
 
 // token answers POST /oauth/token (RFC 6749 §3.2): grant_type, scope and
 // the client authentication are taken out of the form; every other
-// parameter goes to the grant in TokenRequest.Form. Success is 200 with
-// the RFC 6749 §5.1 JSON.
+// parameter goes to the grant in TokenRequest.Form, and the client's
+// address (clientAddr) to TokenRequest.Remote for rate limiting. Success
+// is 200 with the RFC 6749 §5.1 JSON.
 func (s *server) token(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	noStore(w)
 	form, cred, err := s.clientForm(w, r)
@@ -27,7 +28,7 @@ func (s *server) token(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 		s.renderError(w, r, err)
 		return
 	}
-	req := domain.TokenRequest{GrantType: form["grant_type"], Client: cred, Scope: form["scope"], Form: form}
+	req := domain.TokenRequest{GrantType: form["grant_type"], Client: cred, Scope: form["scope"], Form: form, Remote: s.clientAddr(r)}
 	delete(form, "grant_type")
 	delete(form, "scope")
 	resp, err := s.svc.Token(r.Context(), req)

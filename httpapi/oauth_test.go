@@ -43,6 +43,7 @@ func TestTokenSuccess(t *testing.T) {
 		Client:    domain.ClientCredentials{ID: "client-1", Secret: "s3cret", Basic: true},
 		Scope:     "read write",
 		Form:      map[string]string{"audience": "api"},
+		Remote:    "192.0.2.1",
 	}
 	if diff := cmp.Diff(wantReq, svc.tokenReq); diff != "" {
 		t.Errorf("token request (-want +got):\n%s", diff)

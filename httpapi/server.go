@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,12 +28,27 @@ const (
 	pathMetadata   = "/.well-known/oauth-authorization-server"
 	pathJWKS       = "/.well-known/jwks.json"
 	pathHealth     = "/healthz"
+
+	// The browser pages. /oauth/device is where DeviceAuthorization's
+	// verification_uri points.
+	pathLogin         = "/login"
+	pathLogout        = "/logout"
+	pathDevice        = "/oauth/device"
+	pathDeviceApprove = "/oauth/device/approve"
+	pathDeviceDeny    = "/oauth/device/deny"
 )
 
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0.
 // OAuth requests are a few hundred bytes; 64 KiB leaves room for long
 // assertions without letting a client make the server buffer megabytes.
 const DefaultMaxBodyBytes = 64 << 10
+
+// DefaultSessionLifetime is how long a login lasts when
+// Options.SessionLifetime is 0.
+const DefaultSessionLifetime = 2 * time.Hour
+
+// MinSessionKeyBytes is the shortest Options.SessionKey accepted.
+const MinSessionKeyBytes = 32
 
 // Options configure the handler New returns.
 type Options struct {
@@ -54,9 +68,21 @@ type Options struct {
 	MaxBodyBytes int64
 	// Logger receives unexpected errors and panics. nil means slog.Default().
 	Logger *slog.Logger
-	// Now is the clock deciding which signing keys the JWKS still lists.
-	// nil means time.Now.
+	// Now is the clock deciding which signing keys the JWKS still lists
+	// and when sessions expire. nil means time.Now.
 	Now func() time.Time
+	// SessionKey signs the session cookie (HMAC-SHA256): at least
+	// MinSessionKeyBytes random bytes, the same on every instance behind
+	// one issuer. Changing it logs everybody out. Required.
+	SessionKey []byte
+	// SessionLifetime is how long a login lasts, counted from the login
+	// (not extended by use). 0 means DefaultSessionLifetime.
+	SessionLifetime time.Duration
+	// TrustProxyHeaders makes the client address (for rate limiting) the
+	// last X-Forwarded-For entry, and X-Forwarded-Proto: https mark the
+	// request as secure. Set it only behind exactly one reverse proxy that
+	// sets these headers; otherwise clients could forge them.
+	TrustProxyHeaders bool
 }
 
 // Validate checks o and fills its defaults. It returns an error naming the
@@ -83,6 +109,15 @@ func (o *Options) Validate() error {
 	case o.MaxBodyBytes == 0:
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if len(o.SessionKey) < MinSessionKeyBytes {
+		return fmt.Errorf("httpapi: the session key must be at least %d bytes", MinSessionKeyBytes)
+	}
+	switch {
+	case o.SessionLifetime < 0:
+		return fmt.Errorf("httpapi: session lifetime %v is negative", o.SessionLifetime)
+	case o.SessionLifetime == 0:
+		o.SessionLifetime = DefaultSessionLifetime
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -92,54 +127,45 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// Service is the application service as the OAuth endpoints use it;
-// *domain.Service satisfies it. Errors are *domain.OAuthError values,
-// *domain.ValidationError, errors wrapping domain.ErrNotFound, context
-// errors, or anything else (shown as a generic server_error).
-type Service interface {
-	// Token answers POST /oauth/token (RFC 6749 §4, §5).
-	Token(ctx context.Context, req domain.TokenRequest) (domain.TokenResponse, error)
-	// Introspect answers RFC 7662 for the authenticated caller.
-	Introspect(ctx context.Context, caller domain.ClientCredentials, token string) (domain.Introspection, error)
-	// Revoke implements RFC 7009 for the authenticated caller; an unknown
-	// token is not an error.
-	Revoke(ctx context.Context, caller domain.ClientCredentials, token, hint string) error
-	// Scopes returns the scope catalogue; it must not be nil.
-	Scopes() *domain.Scopes
-}
-
-// KeyLister lists the announced signing keys, current and retired, as the
-// keys read model holds them.
-type KeyLister interface {
-	SigningKeys(ctx context.Context) ([]domain.SigningKey, error)
-}
-
 // server holds what the handlers share. It is immutable after New.
 type server struct {
 	svc      Service
 	keys     KeyLister
+	web      Web
+	users    Users
 	scopes   *domain.Scopes
 	opts     Options
 	log      *slog.Logger
 	metadata []byte // the RFC 8414 document, encoded once
+	sessions *sessions
+	pages    pages
+	// base is the issuer's path without its trailing slash ("" for a
+	// host-only issuer): the prefix of every link and redirect to this
+	// server's own pages.
+	base string
 }
 
-// New returns the HTTP handler of stamp's OAuth endpoints, discovery
-// documents and health check. It returns an error when svc or keys is
-// nil, svc has no scope catalogue, or opts does not validate. The handler
-// is safe for concurrent use as long as svc and keys are.
+// New returns the HTTP handler of stamp's OAuth endpoints, browser pages
+// (login, approval screen, device verification), discovery documents and
+// health check. It returns an error when a dependency is missing, the
+// service has no scope catalogue, or opts does not validate. The handler
+// is safe for concurrent use as long as deps are.
+//
+// Paths are served as the metadata names them relative to the issuer:
+// when the issuer has a path, a proxy (or http.StripPrefix) must remove
+// it; links and redirects to the pages carry it.
 //
 // Unknown paths answer 404 and known paths with another method 405 (with
 // Allow), both as JSON; a panicking handler is logged with its stack and
 // answered 500 server_error.
-func New(svc Service, keys KeyLister, opts Options) (http.Handler, error) {
-	if svc == nil || keys == nil {
-		return nil, errors.New("httpapi: a service and a key lister are required")
+func New(deps Deps, opts Options) (http.Handler, error) {
+	if deps.Service == nil || deps.Keys == nil || deps.Web == nil || deps.Users == nil {
+		return nil, errors.New("httpapi: a service, a key lister, a web service and a user reader are required")
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	scopes := svc.Scopes()
+	scopes := deps.Service.Scopes()
 	if scopes == nil {
 		return nil, errors.New("httpapi: the service has no scope catalogue")
 	}
@@ -147,16 +173,39 @@ func New(svc Service, keys KeyLister, opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{svc: svc, keys: keys, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	issuer, _ := url.Parse(opts.Issuer) // validated
+	s := &server{
+		svc: deps.Service, keys: deps.Keys, web: deps.Web, users: deps.Users,
+		scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
+		sessions: newSessions(opts.SessionKey, opts.SessionLifetime, opts.Now, issuer.Scheme == "https", opts.TrustProxyHeaders),
+		base:     strings.TrimSuffix(issuer.Path, "/"),
+	}
 
 	r := httprouter.New()
 	r.POST(pathToken, s.token)
 	r.POST(pathIntrospect, s.introspect)
 	r.POST(pathRevoke, s.revoke)
+	r.POST(pathDeviceCode, s.deviceCode)
 	r.GET(pathScopes, s.listScopes)
 	r.GET(pathMetadata, s.serveMetadata)
 	r.GET(pathJWKS, s.jwks)
 	r.GET(pathHealth, s.health)
+
+	r.GET(pathLogin, s.loginPage)
+	r.POST(pathLogin, s.login)
+	r.POST(pathLogout, s.logout)
+	r.GET(pathAuthorize, s.authorize)
+	r.POST(pathAuthorize, s.decideAuthorization)
+	r.DELETE(pathAuthorize, s.decideAuthorization)
+	r.GET(pathDevice, s.devicePage)
+	r.POST(pathDevice, s.deviceConfirm)
+	r.POST(pathDeviceApprove, s.deviceDecide(true))
+	r.POST(pathDeviceDeny, s.deviceDecide(false))
+
 	r.NotFound = http.HandlerFunc(s.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(s.methodNotAllowed)
 	r.PanicHandler = s.panicked

@@ -9,26 +9,31 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
 
 func TestOptionsValidate(t *testing.T) {
+	key := testSessionKey
 	tests := []struct {
 		name    string
 		opts    Options
 		wantErr bool
 	}{
-		{name: "minimal", opts: Options{Issuer: testIssuer}},
-		{name: "http with path and slash", opts: Options{Issuer: "http://localhost:8080/auth/"}},
-		{name: "no issuer", opts: Options{}, wantErr: true},
-		{name: "relative issuer", opts: Options{Issuer: "/auth"}, wantErr: true},
-		{name: "other scheme", opts: Options{Issuer: "ftp://auth.example.com"}, wantErr: true},
-		{name: "issuer with query", opts: Options{Issuer: testIssuer + "?a=b"}, wantErr: true},
-		{name: "issuer with fragment", opts: Options{Issuer: testIssuer + "#x"}, wantErr: true},
-		{name: "issuer with empty query", opts: Options{Issuer: testIssuer + "?"}, wantErr: true},
-		{name: "empty grant type", opts: Options{Issuer: testIssuer, GrantTypes: []string{""}}, wantErr: true},
-		{name: "negative body limit", opts: Options{Issuer: testIssuer, MaxBodyBytes: -1}, wantErr: true},
+		{name: "minimal", opts: Options{Issuer: testIssuer, SessionKey: key}},
+		{name: "http with path and slash", opts: Options{Issuer: "http://localhost:8080/auth/", SessionKey: key}},
+		{name: "no issuer", opts: Options{SessionKey: key}, wantErr: true},
+		{name: "relative issuer", opts: Options{Issuer: "/auth", SessionKey: key}, wantErr: true},
+		{name: "other scheme", opts: Options{Issuer: "ftp://auth.example.com", SessionKey: key}, wantErr: true},
+		{name: "issuer with query", opts: Options{Issuer: testIssuer + "?a=b", SessionKey: key}, wantErr: true},
+		{name: "issuer with fragment", opts: Options{Issuer: testIssuer + "#x", SessionKey: key}, wantErr: true},
+		{name: "issuer with empty query", opts: Options{Issuer: testIssuer + "?", SessionKey: key}, wantErr: true},
+		{name: "empty grant type", opts: Options{Issuer: testIssuer, SessionKey: key, GrantTypes: []string{""}}, wantErr: true},
+		{name: "negative body limit", opts: Options{Issuer: testIssuer, SessionKey: key, MaxBodyBytes: -1}, wantErr: true},
+		{name: "no session key", opts: Options{Issuer: testIssuer}, wantErr: true},
+		{name: "short session key", opts: Options{Issuer: testIssuer, SessionKey: key[:MinSessionKeyBytes-1]}, wantErr: true},
+		{name: "negative session lifetime", opts: Options{Issuer: testIssuer, SessionKey: key, SessionLifetime: -time.Second}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,25 +41,43 @@ func TestOptionsValidate(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Validate: got %v; want error %v", err, tt.wantErr)
 			}
-			if err == nil && (tt.opts.MaxBodyBytes != DefaultMaxBodyBytes || tt.opts.Logger == nil || tt.opts.Now == nil) {
-				t.Errorf("defaults: got %+v; want body limit %v, a logger and a clock", tt.opts, DefaultMaxBodyBytes)
+			if err == nil && (tt.opts.MaxBodyBytes != DefaultMaxBodyBytes || tt.opts.Logger == nil || tt.opts.Now == nil ||
+				tt.opts.SessionLifetime != DefaultSessionLifetime) {
+				t.Errorf("defaults: got %+v; want body limit %v, session lifetime %v, a logger and a clock",
+					tt.opts, DefaultMaxBodyBytes, DefaultSessionLifetime)
 			}
 		})
 	}
 }
 
 func TestNewRejects(t *testing.T) {
-	if _, err := New(nil, fakeKeys{}, Options{Issuer: testIssuer}); err == nil {
-		t.Errorf("New without service: got nil error; want one")
+	complete := func() Deps {
+		return Deps{Service: &fakeService{scopes: mustScopes(t)}, Keys: fakeKeys{}, Web: &fakeWeb{}, Users: newFakeUsers()}
 	}
-	if _, err := New(&fakeService{scopes: mustScopes(t)}, nil, Options{Issuer: testIssuer}); err == nil {
-		t.Errorf("New without key lister: got nil error; want one")
+	opts := Options{Issuer: testIssuer, SessionKey: testSessionKey}
+	if _, err := New(complete(), opts); err != nil {
+		t.Fatalf("New with every dependency: %v", err)
 	}
-	if _, err := New(&fakeService{}, fakeKeys{}, Options{Issuer: testIssuer}); err == nil {
-		t.Errorf("New with a nil scope catalogue: got nil error; want one")
+	tests := []struct {
+		name string
+		edit func(*Deps, *Options)
+	}{
+		{name: "no service", edit: func(d *Deps, _ *Options) { d.Service = nil }},
+		{name: "no key lister", edit: func(d *Deps, _ *Options) { d.Keys = nil }},
+		{name: "no web service", edit: func(d *Deps, _ *Options) { d.Web = nil }},
+		{name: "no user reader", edit: func(d *Deps, _ *Options) { d.Users = nil }},
+		{name: "nil scope catalogue", edit: func(d *Deps, _ *Options) { d.Service = &fakeService{} }},
+		{name: "invalid options", edit: func(_ *Deps, o *Options) { o.Issuer = "" }},
+		{name: "no session key", edit: func(_ *Deps, o *Options) { o.SessionKey = nil }},
 	}
-	if _, err := New(&fakeService{scopes: mustScopes(t)}, fakeKeys{}, Options{}); err == nil {
-		t.Errorf("New with invalid options: got nil error; want one")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, o := complete(), opts
+			tt.edit(&d, &o)
+			if _, err := New(d, o); err == nil {
+				t.Errorf("New: got nil error; want one")
+			}
+		})
 	}
 }
 

@@ -1,9 +1,12 @@
 package projections
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/stamp-oauth/stamp/domain"
@@ -21,7 +24,9 @@ func (s *Store) Apply(rec domain.Recorded) error {
 // ApplyBatch applies recs, in order, in one Pebble batch committed before it
 // returns: each model folds each event whose sequence is above its
 // checkpoint, and its checkpoint moves to the last such sequence. A later
-// event of the batch sees the state the earlier ones left.
+// event of the batch sees the state the earlier ones left. (A TokensPurged
+// event, which reads indexes, first commits the events before it as a batch
+// of their own, checkpoints included.)
 //
 // An event every model has applied already is skipped without a look, so a
 // redelivery writes nothing at all. An event of a type domain does not know
@@ -31,8 +36,9 @@ func (s *Store) Apply(rec domain.Recorded) error {
 // sequence 0 — ApplyBatch commits the events before it and returns the
 // error; nothing of that event or those after it is written, so the
 // projection stops exactly there. A storage error writes nothing of the
-// batch. recs must be in stream order; gaps (a filtered replay) are fine.
-// Safe for concurrent use: writers are serialized.
+// batch (since its last purge). recs must be in stream order; gaps (a
+// filtered replay) are fine. Safe for concurrent use: writers are
+// serialized.
 func (s *Store) ApplyBatch(recs []domain.Recorded) error {
 	if len(recs) == 0 {
 		return nil
@@ -47,8 +53,9 @@ func (s *Store) ApplyBatch(recs []domain.Recorded) error {
 	w := &s.w
 	w.begin(s)
 	defer w.end()
+	evs, errs := decodeAll(recs, w.lowest())
 	var stop error
-	for _, rec := range recs {
+	for i, rec := range recs {
 		if rec.Seq == 0 {
 			stop = fmt.Errorf("%w: event %s has sequence 0", ErrMalformed, rec.Envelope.ID)
 			break
@@ -56,12 +63,18 @@ func (s *Store) ApplyBatch(recs []domain.Recorded) error {
 		if rec.Seq <= w.lowest() {
 			continue // every model has it: a redelivery
 		}
-		ev, err := decode(rec)
-		if err != nil {
-			stop = err
+		if errs[i] != nil {
+			stop = errs[i]
 			break
 		}
-		if err := w.apply(rec, ev); err != nil {
+		if startsBatch(evs[i]) && w.dirty() {
+			if err := w.commit(); err != nil {
+				return err
+			}
+			w.end()
+			w.begin(s)
+		}
+		if err := w.apply(rec, evs[i]); err != nil {
 			return err // the batch is discarded: nothing written
 		}
 	}
@@ -69,6 +82,36 @@ func (s *Store) ApplyBatch(recs []domain.Recorded) error {
 		return err
 	}
 	return stop
+}
+
+// parallelDecodeMin is the smallest batch whose events are decoded on
+// several goroutines.
+const parallelDecodeMin = 64
+
+// decodeAll decodes the events of recs above sequence applied (decoding is
+// pure, so on several goroutines for a big batch, which speeds up replay);
+// evs[i] and errs[i] are decode's results for recs[i].
+func decodeAll(recs []domain.Recorded, applied uint64) (evs []domain.Event, errs []error) {
+	evs, errs = make([]domain.Event, len(recs)), make([]error, len(recs))
+	decodeRange := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if recs[i].Seq > applied {
+				evs[i], errs[i] = decode(recs[i])
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(recs)/(parallelDecodeMin/2), 8)
+	if len(recs) < parallelDecodeMin || workers < 2 {
+		decodeRange(0, len(recs))
+		return evs, errs
+	}
+	var wg sync.WaitGroup
+	chunk := (len(recs) + workers - 1) / workers
+	for lo := 0; lo < len(recs); lo += chunk {
+		wg.Go(func() { decodeRange(lo, min(lo+chunk, len(recs))) })
+	}
+	wg.Wait()
+	return evs, errs
 }
 
 // decode returns rec's event, nil for an event of an unknown type (to be
@@ -136,6 +179,9 @@ func (w *writer) end() {
 	clear(w.pending)
 }
 
+// dirty reports whether the batch has applied an event.
+func (w *writer) dirty() bool { return w.cps != w.s.cps }
+
 func (w *writer) lowest() uint64 {
 	lowest := w.cps[0]
 	for _, cp := range w.cps[1:] {
@@ -160,6 +206,16 @@ func (w *writer) apply(rec domain.Recorded, ev domain.Event) error {
 				err = w.foldToken(rec, ev)
 			case idxKeys:
 				err = w.foldSigningKey(rec, ev)
+			case idxRefresh:
+				err = w.foldFamily(rec, ev)
+			case idxUsers:
+				err = w.foldUser(rec, ev)
+			case idxCodes:
+				err = w.foldCode(rec, ev)
+			case idxAuthorizations:
+				err = w.foldAuthorization(rec, ev)
+			case idxDevices:
+				err = w.foldDevice(rec, ev)
 			}
 			if err != nil {
 				return fmt.Errorf("projections: apply seq %d to %s: %w", rec.Seq, modelAt(i), err)
@@ -203,24 +259,43 @@ func (w *writer) commit() error {
 // load reads the JSON value at key into v, from the batch's own writes if
 // it made any, else from the database. It reports whether the key exists.
 func (w *writer) load(key []byte, v any) (bool, error) {
-	if val, ok := w.pending[string(key)]; ok {
-		return true, json.Unmarshal(val, v)
-	}
-	if w.it == nil {
-		it, err := w.s.db.NewIter(nil)
-		if err != nil {
-			return false, err
-		}
-		w.it = it
-	}
-	if !w.it.SeekPrefixGE(key) {
-		return false, w.it.Error()
-	}
-	val, err := w.it.ValueAndErr()
-	if err != nil {
+	val, found, err := w.loadRaw(key)
+	if err != nil || !found {
 		return false, err
 	}
 	return true, json.Unmarshal(val, v)
+}
+
+// loadRaw returns the value at key, valid until the next load, and whether
+// it exists.
+func (w *writer) loadRaw(key []byte) ([]byte, bool, error) {
+	if val, ok := w.pending[string(key)]; ok {
+		return val, val != nil, nil // nil: dropped in this batch
+	}
+	it, err := w.iter()
+	if err != nil {
+		return nil, false, err
+	}
+	if !it.SeekPrefixGE(key) || !bytes.Equal(it.Key(), key) {
+		return nil, false, it.Error()
+	}
+	val, err := it.ValueAndErr()
+	if err != nil {
+		return nil, false, err
+	}
+	return val, true, nil
+}
+
+// iter returns the batch's iterator over the committed state.
+func (w *writer) iter() (*pebble.Iterator, error) {
+	if w.it == nil {
+		it, err := w.s.db.NewIter(nil)
+		if err != nil {
+			return nil, err
+		}
+		w.it = it
+	}
+	return w.it, nil
 }
 
 // store writes v as JSON at key.
@@ -233,12 +308,10 @@ func (w *writer) store(key []byte, v any) error {
 	return w.batch.Set(key, val, nil)
 }
 
-// index writes or deletes an index entry; index entries are never read
-// back while applying, so they bypass pending.
-func (w *writer) index(key []byte, jti string) error {
-	return w.batch.Set(key, []byte(jti), nil)
-}
-
-func (w *writer) unindex(key []byte) error {
+// drop deletes the value at key. Index entries, which a batch never reads
+// back, are written to the batch directly; values go through here and
+// store, so later events of the batch see them.
+func (w *writer) drop(key []byte) error {
+	w.pending[string(key)] = nil
 	return w.batch.Delete(key, nil)
 }

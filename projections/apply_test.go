@@ -154,7 +154,7 @@ func TestApplySigningKeys(t *testing.T) {
 
 func TestRedeliveryChangesNothing(t *testing.T) {
 	s := openMem(t, vfs.NewMem(), "db")
-	recs := randomHistory(t, 200, 1)
+	recs := randomHistory(t, 200, 1, true)
 	applyAll(t, s, recs)
 	sum := checksum(t, s)
 	wal := s.db.Metrics().WAL.BytesIn
@@ -279,7 +279,7 @@ func TestMalformedStops(t *testing.T) {
 func TestConcurrentReads(t *testing.T) {
 	ctx := context.Background()
 	s := openMem(t, vfs.NewMem(), "db")
-	recs := randomHistory(t, 2000, 2)
+	recs := randomHistory(t, 2000, 2, true)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range 4 {

@@ -10,7 +10,7 @@ import (
 // benchHistory returns n events of a token server's usual mix: mostly
 // AccessTokenCreated, some revocations, a few client and key events.
 func benchHistory(b *testing.B, n int) []domain.Recorded {
-	return randomHistory(b, n, 42)
+	return randomHistory(b, n, 42, false)
 }
 
 // benchStore opens a store on a fresh in-memory filesystem, or on disk
@@ -71,4 +71,19 @@ func fsName(disk bool) string {
 		return "disk"
 	}
 	return "mem"
+}
+
+// BenchmarkRebuild replays a log of b.N events into a fresh store through
+// Rebuild, batches of 1024 included.
+func BenchmarkRebuild(b *testing.B) {
+	log := newFakeLog(benchHistory(b, b.N)...)
+	b.ReportAllocs()
+	b.ResetTimer()
+	s, err := Rebuild(b.Context(), "db", Options{FS: vfs.NewMem()}, log, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	s.Close()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }

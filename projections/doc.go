@@ -4,40 +4,78 @@
 //
 // # Models
 //
-// A Store holds three models, each under its own key prefix with its own
+// A Store holds eight models, each under its own key prefix with its own
 // checkpoint (the stream sequence it has applied, uint64 big-endian, stored
 // under the prefix too, so dropping a prefix drops its checkpoint):
 //
-//	clients/checkpoint                   last applied sequence
-//	clients/id/<client id>               domain.Client as JSON
-//	keys/checkpoint                      last applied sequence
-//	keys/id/<kid>                        domain.SigningKey as JSON
-//	meta/layout                          layout version of the store ("1")
-//	tokens/by-client/<client id>/<jti>   index; the value is the jti
-//	tokens/by-user/<user id>/<jti>       index; the value is the jti
-//	tokens/checkpoint                    last applied sequence
-//	tokens/id/<jti>                      domain.AccessToken as JSON
+//	authorizations/by-user/<user id>/<id>     index; the value is the id
+//	authorizations/checkpoint                 last applied sequence
+//	authorizations/id/<user id>_<client id>   domain.Authorization as JSON
+//	clients/checkpoint                        last applied sequence
+//	clients/id/<client id>                    domain.Client as JSON
+//	codes/by-expiry/<expires at>/<code id>    index; the value is the code id
+//	codes/by-hash/<code hash>                 the code id
+//	codes/checkpoint                          last applied sequence
+//	codes/id/<code id>                        domain.AuthCode as JSON
+//	devices/by-device-code-hash/<hash>        the device code id
+//	devices/by-expiry/<expires at>/<id>       index; the value is the id
+//	devices/by-user-code-hash/<hash>          the device code id
+//	devices/checkpoint                        last applied sequence
+//	devices/id/<device code id>               domain.DeviceCode as JSON
+//	keys/checkpoint                           last applied sequence
+//	keys/id/<kid>                             domain.SigningKey as JSON
+//	meta/layout                               layout version of the store ("2")
+//	refresh/by-*/<owner>/<family id>          indexes, as for tokens
+//	refresh/by-token-hash/<token hash>        family id (live and rotated-out tokens)
+//	refresh/checkpoint                        last applied sequence
+//	refresh/id/<family id>                    domain.RefreshFamily as JSON
+//	tokens/by-client/<client id>/<jti>        index; the value is the jti
+//	tokens/by-expiry/<expires at>/<jti>       index; the value is the jti
+//	tokens/by-revoked/<revoked at>/<jti>      index (revoked tokens only)
+//	tokens/by-user/<user id>/<jti>            index (tokens with a user only)
+//	tokens/checkpoint                         last applied sequence
+//	tokens/id/<jti>                           domain.AccessToken as JSON
+//	users/by-email/<normalized email>         ids of its live users, comma-separated, in order
+//	users/checkpoint                          last applied sequence
+//	users/id/<user id>                        domain.User as JSON
+//
+// The by-hash and by-email entries are unique indexes: a value names one
+// record (the first of its users holds an email; more than one only if two
+// registrations raced), and is looked up whole, never by prefix. A deleted
+// user keeps its record, flagged, and leaves its email's entry, so the
+// email can be registered again.
+//
+// Times in keys are UTC with a fixed width (2006-01-02T15:04:05.000000000Z),
+// so key order is time order.
 //
 // Each model folds an event by loading the state of the event's aggregate
 // (its AggregateOf, which must agree with the subject the event was
 // recorded on), applying the pure domain fold (domain.ApplyClient,
-// domain.ApplyAccessToken, domain.ApplySigningKey) with the event's sequence
-// and time, and writing the result back. An event that leaves the state
-// unchanged, or that would create a state without an id (an update of an
-// aggregate whose creating event the model never saw), writes nothing but
-// the checkpoint.
+// domain.ApplyAccessToken, domain.ApplyRefreshFamily,
+// domain.ApplySigningKey, domain.ApplyUser, domain.ApplyAuthCode,
+// domain.ApplyAuthorization, domain.ApplyDeviceCode) with the event's
+// sequence and time, and writing the result back. An event that leaves the
+// state unchanged, or that would create a state without an id (an update
+// of an aggregate whose creating event the model never saw), writes
+// nothing but the checkpoint. A
+// domain.TokensPurged drops from the tokens and refresh models, index
+// entries included, the records it names, found through the time indexes;
+// when it purges expired tokens, it drops the authorization codes and
+// device codes that expired before its Before too (a redeemed code stays
+// until then, so that its reuse is recognised).
 //
 // # Exactly once
 //
-// Store.Apply and Store.ApplyBatch write the effects of events on every model
-// together with the models' checkpoints in one Pebble batch, and commit it
-// before they return. A model skips any event at or below its checkpoint, so
-// a redelivered event changes nothing, and a crash loses at most events that
-// will be delivered again from the durable checkpoint. Events of types this
-// code does not know advance the checkpoints without effect; an event of a
-// known type at a newer schema version, or a malformed one, stops the
-// projection there with an error: nothing of it is written and no later
-// event is applied before it, since skipping would silently lose a change.
+// Store.Apply and Store.ApplyBatch write the effects of events on every
+// model together with the models' checkpoints in one Pebble batch (a purge
+// starts a batch of its own), and commit it before they return. A model
+// skips any event at or below its checkpoint, so a redelivered event
+// changes nothing, and a crash loses at most events that will be delivered
+// again from the durable checkpoint. Events of types this code does not
+// know advance the checkpoints without effect; an event of a known type at
+// a newer schema version, or a malformed one, stops the projection there
+// with an error: nothing of it is written and no later event is applied
+// before it, since skipping would silently lose a change.
 //
 // Applying is deterministic: the same events in the same order give the same
 // keys and values, byte for byte, whether applied one by one, in batches of

@@ -83,11 +83,13 @@ func generated(kid string, createdAt time.Time) domain.SigningKeyGenerated {
 }
 
 // randomHistory returns n events of every kind the models fold, and some of
-// an unknown type, drawn from a fixed seed.
-func randomHistory(tb testing.TB, n int, seed uint64) []domain.Recorded {
+// an unknown type, drawn from a fixed seed; purges (about one in a hundred)
+// only if purges is set. Ids and emails of users come from small pools, so
+// users are registered again, deleted, and share emails.
+func randomHistory(tb testing.TB, n int, seed uint64, purges bool) []domain.Recorded {
 	h := newHistory(tb)
 	r := rand.New(rand.NewPCG(seed, seed))
-	var clients, tokens, keys []string
+	var clients, tokens, keys, families, codes, devices []string
 	for len(h.recs) < n {
 		_, now := h.next()
 		switch k := r.IntN(100); {
@@ -111,8 +113,71 @@ func randomHistory(tb testing.TB, n int, seed uint64) []domain.Recorded {
 			h.add(domain.SigningKeyRetired{KeyID: keys[r.IntN(len(keys))], RetiredAt: now, VerifyUntil: now.Add(time.Hour)})
 		case k < 14:
 			h.addRaw("stamp.user.u1.UserInvented", "UserInvented", 1, `{"x":1}`)
+		case k < 15 && purges:
+			expired := r.IntN(3) > 0
+			h.add(domain.TokensPurged{
+				PurgeID: fmt.Sprintf("purge-%d", len(h.recs)), Before: now.Add(-time.Duration(r.IntN(300)) * time.Second),
+				Expired: expired, Revoked: !expired || r.IntN(2) == 0,
+			})
+		case k < 18:
+			c := clients[r.IntN(len(clients))]
+			fam := fmt.Sprintf("fam-%d", len(families))
+			if len(families) > 0 && r.IntN(2) == 0 {
+				fam = families[r.IntN(len(families))] // a rotation
+			} else {
+				families = append(families, fam)
+			}
+			h.add(domain.RefreshTokenCreated{
+				FamilyID: fam, RefreshTokenID: fmt.Sprintf("rt-%d", len(h.recs)), TokenHash: fmt.Sprintf("rh-%d", len(h.recs)),
+				AccessTokenID: fmt.Sprintf("at-%d", len(h.recs)), ClientID: c, UserID: fmt.Sprintf("user-%d", r.IntN(50)),
+				Scopes: []string{"read"}, IssuedAt: now, ExpiresAt: now.Add(time.Duration(300+r.IntN(900)) * time.Second),
+			})
+		case k < 19 && len(families) > 0:
+			h.add(domain.RefreshTokenRevoked{FamilyID: families[r.IntN(len(families))], Reason: domain.ReasonRevokedByUser})
+		case k < 20 && len(families) > 0:
+			h.add(domain.RefreshTokenReuseDetected{FamilyID: families[r.IntN(len(families))]})
 		case k < 30 && len(tokens) > 0:
 			h.add(domain.AccessTokenRevoked{TokenID: tokens[r.IntN(len(tokens))], Reason: domain.ReasonRevokedByUser})
+		case k < 32: // users and emails drawn from small pools: re-registrations, duplicates
+			u := fmt.Sprintf("user-%d", r.IntN(50))
+			h.add(domain.UserRegistered{
+				UserID: u, Email: fmt.Sprintf(" User%d@Example.com", r.IntN(20)), Name: u,
+				PasswordSealed: fmt.Sprintf("sealed-%d", len(h.recs)), RegisteredAt: now,
+			})
+		case k < 33:
+			h.add(domain.UserPasswordChanged{UserID: fmt.Sprintf("user-%d", r.IntN(50)), PasswordSealed: fmt.Sprintf("sealed-%d", len(h.recs))})
+		case k < 34:
+			h.add(domain.UserDeleted{UserID: fmt.Sprintf("user-%d", r.IntN(50))})
+		case k < 36:
+			id := fmt.Sprintf("code-%d", len(codes))
+			codes = append(codes, id)
+			h.add(domain.AuthCodeIssued{
+				CodeID: id, CodeHash: "ch-" + id, ClientID: clients[r.IntN(len(clients))], UserID: fmt.Sprintf("user-%d", r.IntN(50)),
+				RedirectURI: "https://app.example/cb", Scopes: []string{"read"}, IssuedAt: now, ExpiresAt: now.Add(time.Duration(r.IntN(600)) * time.Second),
+			})
+		case k < 37 && len(codes) > 0:
+			h.add(domain.AuthCodeRedeemed{CodeID: codes[r.IntN(len(codes))], AccessTokenID: fmt.Sprintf("at-%d", len(h.recs))})
+		case k < 39:
+			h.add(domain.ClientAuthorized{UserID: fmt.Sprintf("user-%d", r.IntN(50)), ClientID: clients[r.IntN(len(clients))], Scopes: []string{"read"}})
+		case k < 40:
+			h.add(domain.ClientAuthorizationRevoked{UserID: fmt.Sprintf("user-%d", r.IntN(50)), ClientID: clients[r.IntN(len(clients))]})
+		case k < 42:
+			id := fmt.Sprintf("device-%d", len(devices))
+			devices = append(devices, id)
+			h.add(domain.DeviceCodeIssued{
+				DeviceCodeID: id, DeviceCodeHash: "dh-" + id, UserCodeHash: "uh-" + id, ClientID: clients[r.IntN(len(clients))],
+				Scopes: []string{"read"}, Interval: 5, IssuedAt: now, ExpiresAt: now.Add(time.Duration(r.IntN(600)) * time.Second),
+			})
+		case k < 43 && len(devices) > 0:
+			d, u := devices[r.IntN(len(devices))], fmt.Sprintf("user-%d", r.IntN(50))
+			switch r.IntN(3) {
+			case 0:
+				h.add(domain.DeviceCodeApproved{DeviceCodeID: d, UserID: u})
+			case 1:
+				h.add(domain.DeviceCodeDenied{DeviceCodeID: d, UserID: u})
+			default:
+				h.add(domain.DeviceCodeRedeemed{DeviceCodeID: d, UserID: u, AccessTokenID: fmt.Sprintf("at-%d", len(h.recs))})
+			}
 		default:
 			jti := fmt.Sprintf("tok-%d", len(tokens))
 			tokens = append(tokens, jti)
@@ -120,7 +185,9 @@ func randomHistory(tb testing.TB, n int, seed uint64) []domain.Recorded {
 			if r.IntN(3) > 0 {
 				user = fmt.Sprintf("user-%d", r.IntN(50))
 			}
-			h.add(created(jti, clients[r.IntN(len(clients))], user, now))
+			e := created(jti, clients[r.IntN(len(clients))], user, now)
+			e.ExpiresAt = now.Add(time.Duration(60+r.IntN(900)) * time.Second)
+			h.add(e)
 		}
 	}
 	return h.recs

@@ -50,10 +50,11 @@ func Rebuild(ctx context.Context, dir string, opts Options, src Replayer, progre
 // CatchUp replays the log from the store's Checkpoint()+1 up to its last
 // sequence at the time of the call, in batches, as Rebuild does; after Drop
 // it rebuilds the dropped model while the others skip what they have.
-// progress is as for Rebuild. It returns the first error of the log or of
-// ApplyBatch (then the events before the failing one stay applied). Beside
-// a Runner on the same store it is safe (each event still applies once),
-// only wasteful. Safe for concurrent use.
+// progress is as for Rebuild, called from one goroutine at a time. It
+// returns the first error of the log or of ApplyBatch (then the events
+// before the failing one stay applied). Beside a Runner on the same store
+// it is safe (each event still applies once), only wasteful. Safe for
+// concurrent use.
 func (s *Store) CatchUp(ctx context.Context, src Replayer, progress func(done, total uint64)) error {
 	total, err := src.LastSeq(ctx)
 	if err != nil {
@@ -70,25 +71,52 @@ func (s *Store) CatchUp(ctx context.Context, src Replayer, progress func(done, t
 		report()
 		return nil
 	}
-	batch := make([]domain.Recorded, 0, rebuildBatch)
-	flush := func() error {
-		err := s.ApplyBatch(batch)
-		batch = batch[:0]
-		if err != nil {
-			return err
+
+	// The log fills the next batch while the last one is applied.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	batches := make(chan []domain.Recorded, 1)
+	applied := make(chan error, 1)
+	go func() {
+		var err error
+		for batch := range batches {
+			if err != nil {
+				continue // drain until Replay has stopped
+			}
+			if err = s.ApplyBatch(batch); err != nil {
+				cancel(err)
+				continue
+			}
+			report()
 		}
-		report()
-		return nil
+		applied <- err
+	}()
+	batch := make([]domain.Recorded, 0, rebuildBatch)
+	send := func() error {
+		select {
+		case batches <- batch:
+			batch = make([]domain.Recorded, 0, rebuildBatch)
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
 	}
-	err = src.Replay(ctx, from, domain.SubjectRoot+".>", func(rec domain.Recorded) error {
+	rerr := src.Replay(ctx, from, domain.SubjectRoot+".>", func(rec domain.Recorded) error {
 		batch = append(batch, rec)
 		if len(batch) < rebuildBatch {
 			return nil
 		}
-		return flush()
+		return send()
 	})
-	if err != nil {
-		return fmt.Errorf("projections: catch up from %d: %w", from, err)
+	if rerr == nil && len(batch) > 0 {
+		rerr = send()
 	}
-	return flush()
+	close(batches)
+	if err := <-applied; err != nil {
+		return err
+	}
+	if rerr != nil {
+		return fmt.Errorf("projections: catch up from %d: %w", from, rerr)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -123,6 +124,9 @@ func (r *Runner) run(parent context.Context) (applyFailed bool, err error) {
 	})
 	close(queue)
 	if err := <-applied; err != nil {
+		if errors.Is(err, ErrClosed) {
+			return false, err // shutting down, not a failure of the event
+		}
 		r.logger.Error("projections: apply failed; projection stopped", "err", err, "checkpoint", r.store.Checkpoint())
 		return true, err
 	}

@@ -43,7 +43,7 @@ func waitFor(t *testing.T, r *Runner, seq uint64) {
 }
 
 func TestRunnerAppliesAndWaits(t *testing.T) {
-	recs := randomHistory(t, 600, 5)
+	recs := randomHistory(t, 600, 5, true)
 	log := newFakeLog(recs[:100]...)
 	s := openMem(t, vfs.NewMem(), "db")
 	r := NewRunner(s, log, nil)
@@ -157,7 +157,7 @@ func TestRunnerWaiterLearnsOfStop(t *testing.T) {
 }
 
 func TestRunnerResumesFromCheckpoint(t *testing.T) {
-	recs := randomHistory(t, 50, 6)
+	recs := randomHistory(t, 50, 6, true)
 	log := newFakeLog(recs[:20]...)
 	s := openMem(t, vfs.NewMem(), "db")
 	r := NewRunner(s, log, nil)

@@ -15,7 +15,7 @@ import (
 // redeliveries) and stores built from the same events in batches of other
 // sizes, by Rebuild, and by Drop and CatchUp hold the same bytes.
 func TestRebuildEqualsIncremental(t *testing.T) {
-	recs := randomHistory(t, 3000, 3)
+	recs := randomHistory(t, 3000, 3, true)
 	fs := vfs.NewMem()
 	inc := openMem(t, fs, "incremental")
 	for i, rec := range recs {
@@ -92,7 +92,7 @@ func TestReopenKeepsState(t *testing.T) {
 	ctx := context.Background()
 	fs := vfs.NewMem()
 	s := openMem(t, fs, "db")
-	recs := randomHistory(t, 500, 4)
+	recs := randomHistory(t, 500, 4, true)
 	applyAll(t, s, recs)
 	sum := checksum(t, s)
 	clients, err := s.Clients(ctx)
@@ -194,3 +194,24 @@ func TestViewsHonourContext(t *testing.T) {
 }
 
 func errOf[T any](_ T, err error) error { return err }
+
+// TestRebuildStopsAtFutureVersion: a replay stops at an event it cannot
+// apply, with everything before it applied.
+func TestRebuildStopsAtFutureVersion(t *testing.T) {
+	recs := randomHistory(t, 3000, 7, true)
+	bad := recs[1499]
+	bad.Envelope.Type, bad.Envelope.Version = "ClientDeleted", 2
+	bad.Subject = "stamp.client.x.ClientDeleted"
+	recs[1499] = bad
+
+	fs := vfs.NewMem()
+	_, err := Rebuild(context.Background(), "db", Options{FS: fs}, newFakeLog(recs...), nil)
+	var fv *domain.FutureVersionError
+	if !errors.As(err, &fv) {
+		t.Fatalf("Rebuild = %v; want a *domain.FutureVersionError", err)
+	}
+	s := openMem(t, fs, "db")
+	if got := s.Checkpoint(); got != 1499 {
+		t.Errorf("Checkpoint() after the failed rebuild = %d; want 1499", got)
+	}
+}

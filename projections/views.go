@@ -32,7 +32,8 @@ func (s *Store) Client(ctx context.Context, id string) (domain.Client, error) {
 	return c, nil
 }
 
-// Clients returns every client, deleted ones included, sorted by id.
+// Clients returns every client, deleted ones included, sorted by id (an
+// empty slice, not nil, if there is none).
 func (s *Store) Clients(ctx context.Context) ([]domain.Client, error) {
 	out := []domain.Client{}
 	err := s.scan(ctx, []byte(prefixClientsID), func(v []byte) error {
@@ -51,21 +52,21 @@ func (s *Store) Clients(ctx context.Context) ([]domain.Client, error) {
 
 // AccessToken returns the access token with id jti, revoked or expired or
 // not. It returns an error wrapping domain.ErrNotFound if no such token was
-// issued.
+// issued, or it was purged.
 func (s *Store) AccessToken(ctx context.Context, jti string) (domain.AccessToken, error) {
 	var t domain.AccessToken
-	if err := s.get(ctx, tokenKey(jti), &t); err != nil {
+	if err := s.get(ctx, filedTokens.idKey(jti), &t); err != nil {
 		return domain.AccessToken{}, fmt.Errorf("projections: access token %q: %w", jti, err)
 	}
 	return t, nil
 }
 
 // AccessTokensByClient returns every access token issued to client
-// clientID (revoked and expired ones included), sorted by issue time, then
-// id. An unknown client has none. The listing is not bounded: a busy
-// machine client can hold many tokens.
+// clientID (revoked and expired ones included, until purged), sorted by
+// issue time, then id. An unknown client has none (an empty slice). The
+// listing is not bounded: a busy machine client can hold many tokens.
 func (s *Store) AccessTokensByClient(ctx context.Context, clientID string) ([]domain.AccessToken, error) {
-	out, err := s.tokensBy(ctx, tokensByClientPrefix(clientID), func(t domain.AccessToken) bool { return t.ClientID == clientID })
+	out, err := listFiled(ctx, s, filedTokens, byClient, clientID, tokenFiling, byIssue)
 	if err != nil {
 		return nil, fmt.Errorf("projections: access tokens of client %q: %w", clientID, err)
 	}
@@ -73,18 +74,60 @@ func (s *Store) AccessTokensByClient(ctx context.Context, clientID string) ([]do
 }
 
 // AccessTokensByUser returns every access token issued for user userID
-// (revoked and expired ones included), sorted by issue time, then id. An
-// unknown user, or the empty id, has none.
+// (revoked and expired ones included, until purged), sorted by issue time,
+// then id. An unknown user, or the empty id, has none (an empty slice).
 func (s *Store) AccessTokensByUser(ctx context.Context, userID string) ([]domain.AccessToken, error) {
-	out, err := s.tokensBy(ctx, tokensByUserPrefix(userID), func(t domain.AccessToken) bool { return t.UserID == userID })
+	out, err := listFiled(ctx, s, filedTokens, byUser, userID, tokenFiling, byIssue)
 	if err != nil {
 		return nil, fmt.Errorf("projections: access tokens of user %q: %w", userID, err)
 	}
 	return out, nil
 }
 
+// RefreshFamily returns the refresh token family with id id, revoked or
+// expired or not. It returns an error wrapping domain.ErrNotFound if no
+// such family was started, or it was purged.
+func (s *Store) RefreshFamily(ctx context.Context, id string) (domain.RefreshFamily, error) {
+	var f domain.RefreshFamily
+	if err := s.get(ctx, filedFamilies.idKey(id), &f); err != nil {
+		return domain.RefreshFamily{}, fmt.Errorf("projections: refresh family %q: %w", id, err)
+	}
+	return f, nil
+}
+
+// RefreshFamiliesByClient returns every refresh token family of client
+// clientID (revoked and expired ones included, until purged), sorted by
+// creation time, then id. An unknown client has none (an empty slice).
+func (s *Store) RefreshFamiliesByClient(ctx context.Context, clientID string) ([]domain.RefreshFamily, error) {
+	out, err := listFiled(ctx, s, filedFamilies, byClient, clientID, familyFiling, byCreation)
+	if err != nil {
+		return nil, fmt.Errorf("projections: refresh families of client %q: %w", clientID, err)
+	}
+	return out, nil
+}
+
+// RefreshFamiliesByUser returns every refresh token family of user userID
+// (revoked and expired ones included, until purged), sorted by creation
+// time, then id. An unknown user, or the empty id, has none (an empty
+// slice).
+func (s *Store) RefreshFamiliesByUser(ctx context.Context, userID string) ([]domain.RefreshFamily, error) {
+	out, err := listFiled(ctx, s, filedFamilies, byUser, userID, familyFiling, byCreation)
+	if err != nil {
+		return nil, fmt.Errorf("projections: refresh families of user %q: %w", userID, err)
+	}
+	return out, nil
+}
+
+func byIssue(a, b domain.AccessToken) int {
+	return cmp.Or(a.IssuedAt.Compare(b.IssuedAt), cmp.Compare(a.ID, b.ID))
+}
+
+func byCreation(a, b domain.RefreshFamily) int {
+	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+}
+
 // SigningKeys returns every signing key, retired ones included, sorted by
-// creation time, then id.
+// creation time, then id (an empty slice, not nil, if there is none).
 func (s *Store) SigningKeys(ctx context.Context) ([]domain.SigningKey, error) {
 	out := []domain.SigningKey{}
 	err := s.scan(ctx, []byte(prefixKeysID), func(v []byte) error {
@@ -155,10 +198,12 @@ func (s *Store) scan(ctx context.Context, prefix []byte, fn func(v []byte) error
 	return errors.Join(it.Error(), it.Close())
 }
 
-// tokensBy returns the tokens an index prefix names, which match, sorted by
-// issue time, then id. One iterator over the tokens model reads both the
-// index and the records, so both come from the same snapshot.
-func (s *Store) tokensBy(ctx context.Context, prefix []byte, match func(domain.AccessToken) bool) ([]domain.AccessToken, error) {
+// listFiled returns the records of m that index i files under owner,
+// sorted by order. One iterator over the model reads both the index and
+// the records, so both come from the same snapshot. Each record is checked
+// against owner, so an owner that is a prefix of another's (ids never hold
+// '/', but a stray one might) cannot leak in.
+func listFiled[T any](ctx context.Context, s *Store, m filed, i int, owner string, fileOf func(T) filing, order func(a, b T) int) ([]T, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -166,57 +211,56 @@ func (s *Store) tokensBy(ctx context.Context, prefix []byte, match func(domain.A
 		return nil, err
 	}
 	defer s.closeMu.RUnlock()
-	model := []byte(prefixTokens)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: model, UpperBound: prefixEnd(model)})
+	lower := []byte(m)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
 	if err != nil {
 		return nil, err
 	}
-	out, err := readTokensBy(ctx, it, prefix, match)
+	out, err := readFiled(ctx, it, m, i, owner, fileOf)
 	if err := errors.Join(err, it.Close()); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b domain.AccessToken) int {
-		return cmp.Or(a.IssuedAt.Compare(b.IssuedAt), cmp.Compare(a.ID, b.ID))
-	})
+	slices.SortFunc(out, order)
 	return out, nil
 }
 
-func readTokensBy(ctx context.Context, it *pebble.Iterator, prefix []byte, match func(domain.AccessToken) bool) ([]domain.AccessToken, error) {
-	var jtis []string
+func readFiled[T any](ctx context.Context, it *pebble.Iterator, m filed, i int, owner string, fileOf func(T) filing) ([]T, error) {
+	prefix := m.ownedBy(i, owner)
+	var ids []string
 	for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return nil, err
 		}
-		jtis = append(jtis, string(v))
+		ids = append(ids, string(v))
 	}
 	if err := it.Error(); err != nil {
 		return nil, err
 	}
-	out := make([]domain.AccessToken, 0, len(jtis))
-	for i, jti := range jtis {
-		if i%ctxCheckEvery == ctxCheckEvery-1 {
+	out := make([]T, 0, len(ids))
+	for n, id := range ids {
+		if n%ctxCheckEvery == ctxCheckEvery-1 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		key := tokenKey(jti)
+		key := m.idKey(id)
 		if !it.SeekGE(key) || !bytes.Equal(it.Key(), key) {
 			if err := it.Error(); err != nil {
 				return nil, err
 			}
-			return nil, fmt.Errorf("index %s names a missing token %q", prefix, jti)
+			return nil, fmt.Errorf("index %s names a missing record %q", prefix, id)
 		}
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return nil, err
 		}
-		var t domain.AccessToken
-		if err := json.Unmarshal(v, &t); err != nil {
+		var rec T
+		if err := json.Unmarshal(v, &rec); err != nil {
 			return nil, err
 		}
-		if match(t) {
-			out = append(out, t)
+		if f := fileOf(rec); f.owners()[i] == owner {
+			out = append(out, rec)
 		}
 	}
 	return out, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+
 	"os"
 	"time"
 
@@ -72,5 +73,101 @@ func (noWait) WaitFor(context.Context, uint64) error { return nil }
 // cliService returns an application service over the log alone, for the
 // commands that decide on aggregates loaded from the log.
 func cliService(c Config, l *cliLog) (*domain.Service, error) {
-	return newService(c, domain.Ports{Log: l, Wait: noWait{}}, nil)
+	return newService(c, domain.Ports{Log: l, Wait: noWait{}, Keys: logKeys{l}}, nil)
+}
+
+// logKeys is a domain.KeyReader over the log, for CLI commands that decide
+// on keys while the read models belong to a server.
+type logKeys struct{ l *cliLog }
+
+func (k logKeys) SigningKeys(ctx context.Context) ([]domain.SigningKey, error) {
+	byID := map[string]domain.SigningKey{}
+	var order []string
+	err := k.l.Replay(ctx, 0, domain.SubjectRoot+"."+domain.KindKey+".>", func(r domain.Recorded) error {
+		e, err := domain.Decode(r.Envelope)
+		if errors.Is(err, domain.ErrUnknownEventType) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		id := e.AggregateOf().ID
+		if _, ok := byID[id]; !ok {
+			order = append(order, id)
+		}
+		byID[id] = domain.ApplySigningKey(byID[id], e, r.Seq, r.Envelope.Time)
+		return nil
+	})
+	out := make([]domain.SigningKey, 0, len(order))
+	for _, id := range order {
+		out = append(out, byID[id])
+	}
+	return out, err
+}
+
+// logWorld serves clients and users folded from the log, for CLI commands
+// that read them while the read models belong to a server.
+type logWorld struct{ w domain.World }
+
+func foldLog(ctx context.Context, l *cliLog, kinds ...string) (logWorld, error) {
+	var recs []domain.Recorded
+	for _, k := range kinds {
+		if err := l.Replay(ctx, 0, domain.SubjectRoot+"."+k+".>", func(r domain.Recorded) error {
+			recs = append(recs, r)
+			return nil
+		}); err != nil {
+			return logWorld{}, err
+		}
+	}
+	w, _, err := domain.FoldWorld(recs, time.Time{})
+	return logWorld{w}, err
+}
+
+func (v logWorld) Client(_ context.Context, id string) (domain.Client, error) {
+	if c, ok := v.w.Clients[id]; ok {
+		return c, nil
+	}
+	return domain.Client{}, domain.ErrNotFound
+}
+
+func (v logWorld) Clients(context.Context) ([]domain.Client, error) {
+	out := make([]domain.Client, 0, len(v.w.Clients))
+	for _, c := range v.w.Clients {
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (v logWorld) User(_ context.Context, id string) (domain.User, error) {
+	if u, ok := v.w.Users[id]; ok {
+		return u, nil
+	}
+	return domain.User{}, domain.ErrNotFound
+}
+
+func (v logWorld) UserByEmail(_ context.Context, email string) (domain.User, error) {
+	for _, u := range v.w.Users {
+		if u.Exists() && u.Email == domain.NormalizeEmail(email) {
+			return u, nil
+		}
+	}
+	return domain.User{}, domain.ErrNotFound
+}
+
+// signingCLIService is cliService with the signing key and the clients and
+// users of the log, for the CLI commands that issue tokens.
+func signingCLIService(ctx context.Context, c Config, l *cliLog) (*domain.Service, error) {
+	key, err := loadSigningKey(c)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := domain.NewTokenSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	w, err := foldLog(ctx, l, domain.KindClient, domain.KindUser)
+	if err != nil {
+		return nil, err
+	}
+	return newService(c, domain.Ports{Log: l, Wait: noWait{}, Keys: logKeys{l}, Clients: w, Users: w}, signer)
 }

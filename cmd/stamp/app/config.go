@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -39,12 +40,22 @@ type Config struct {
 	SigningAlgorithm string `json:"signing_algorithm"`
 	PrivateKeyFile   string `json:"private_key_file"`
 	PrivateKey       string `json:"private_key"`
+	SealingKeyFile   string `json:"sealing_key_file"`
+	SealingKey       string `json:"sealing_key"`
+
+	PasswordGrant bool `json:"password_grant"`
+	ImplicitGrant bool `json:"implicit_grant"`
 
 	Scopes        []domain.Scope `json:"scopes"`
 	DefaultScopes []string       `json:"default_scopes"`
 
 	AccessTokenTTL       Duration `json:"access_token_ttl"`
 	ClientCredentialsTTL Duration `json:"client_credentials_ttl"`
+	RefreshTokenTTL      Duration `json:"refresh_token_ttl"`
+	PersonalAccessTTL    Duration `json:"personal_access_token_ttl"`
+	SessionTTL           Duration `json:"session_ttl"`
+
+	Listeners ListenersConfig `json:"listeners"`
 
 	LogLevel        string   `json:"log_level"`
 	LogFormat       string   `json:"log_format"`
@@ -70,16 +81,19 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 // durable appends, HTTP on 127.0.0.1:8080, RS256, one-hour tokens.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:          "stamp-data",
-		HTTPAddr:         "127.0.0.1:8080",
-		NATSHost:         "127.0.0.1",
-		NATSPort:         4222,
-		Sync:             "always",
-		SigningAlgorithm: domain.RS256,
-		AccessTokenTTL:   Duration(time.Hour),
-		LogLevel:         "info",
-		LogFormat:        "text",
-		ShutdownTimeout:  Duration(15 * time.Second),
+		DataDir:           "stamp-data",
+		HTTPAddr:          "127.0.0.1:8080",
+		NATSHost:          "127.0.0.1",
+		NATSPort:          4222,
+		Sync:              "always",
+		SigningAlgorithm:  domain.RS256,
+		AccessTokenTTL:    Duration(time.Hour),
+		RefreshTokenTTL:   Duration(30 * 24 * time.Hour),
+		PersonalAccessTTL: Duration(365 * 24 * time.Hour),
+		SessionTTL:        Duration(2 * time.Hour),
+		LogLevel:          "info",
+		LogFormat:         "text",
+		ShutdownTimeout:   Duration(15 * time.Second),
 	}
 }
 
@@ -120,6 +134,16 @@ func settings() []setting {
 			return nil
 		}
 	}
+	boolean := func(f func(*Config) *bool) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*f(c) = b
+			return nil
+		}
+	}
 	list := func(f func(*Config) *[]string) func(*Config, string) error {
 		return func(c *Config, v string) error { *f(c) = splitList(v); return nil }
 	}
@@ -139,6 +163,10 @@ func settings() []setting {
 		{"signing-algorithm", "RS256, ES256 or EdDSA for generated keys", str(func(c *Config) *string { return &c.SigningAlgorithm })},
 		{"private-key-file", "PEM file of the signing key (default <data-dir>/keys/private.pem)", str(func(c *Config) *string { return &c.PrivateKeyFile })},
 		{"private-key", "PEM text of the signing key (as Passport's PASSPORT_PRIVATE_KEY)", str(func(c *Config) *string { return &c.PrivateKey })},
+		{"sealing-key-file", "file of the key that seals password hashes and signs sessions (default <data-dir>/keys/sealing.key)", str(func(c *Config) *string { return &c.SealingKeyFile })},
+		{"sealing-key", "the sealing key itself, 64 hex digits (for clusters: every instance needs the same)", str(func(c *Config) *string { return &c.SealingKey })},
+		{"password-grant", "enable the password grant (off, as in Passport 12+)", boolean(func(c *Config) *bool { return &c.PasswordGrant })},
+		{"implicit-grant", "enable the implicit grant (off, as in Passport 12+)", boolean(func(c *Config) *bool { return &c.ImplicitGrant })},
 		{"scopes", "scope catalogue, 'id=description;id2=description2'", func(c *Config, v string) error {
 			s, err := parseScopes(v)
 			c.Scopes = s
@@ -147,6 +175,14 @@ func settings() []setting {
 		{"default-scopes", "scopes a request naming none receives, comma-separated", list(func(c *Config) *[]string { return &c.DefaultScopes })},
 		{"access-token-ttl", "lifetime of access tokens", dur(func(c *Config) *Duration { return &c.AccessTokenTTL })},
 		{"client-credentials-ttl", "lifetime of client-credentials tokens (default: access-token-ttl)", dur(func(c *Config) *Duration { return &c.ClientCredentialsTTL })},
+		{"refresh-token-ttl", "lifetime of refresh tokens", dur(func(c *Config) *Duration { return &c.RefreshTokenTTL })},
+		{"personal-access-token-ttl", "lifetime of personal access tokens", dur(func(c *Config) *Duration { return &c.PersonalAccessTTL })},
+		{"session-ttl", "lifetime of a web login", dur(func(c *Config) *Duration { return &c.SessionTTL })},
+		{"listeners", "listeners to run, JSON: {\"revoke_old_tokens\":true,\"prune_old_tokens\":3,\"webhooks\":[{\"name\":\"app\",\"url\":\"https://…\",\"secret\":\"…\",\"types\":[\"AccessTokenRevoked\"]}]}", func(c *Config, v string) error {
+			lc, err := parseListeners(v)
+			c.Listeners = lc
+			return err
+		}},
 		{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 		{"log-format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 		{"shutdown-timeout", "how long in-flight requests may finish on SIGTERM", dur(func(c *Config) *Duration { return &c.ShutdownTimeout })},
@@ -275,6 +311,14 @@ func (c *Config) Validate() error {
 	if c.PrivateKeyFile == "" {
 		c.PrivateKeyFile = filepath.Join(c.DataDir, "keys", "private.pem")
 	}
+	if c.SealingKeyFile == "" {
+		c.SealingKeyFile = filepath.Join(c.DataDir, "keys", "sealing.key")
+	}
+	if c.SealingKey != "" {
+		if b, err := hex.DecodeString(c.SealingKey); err != nil || len(b) != domain.SealingKeySize {
+			return bad("sealing_key", "want %d hex digits", 2*domain.SealingKeySize)
+		}
+	}
 	if _, err := domain.NewScopes(c.Scopes, c.DefaultScopes); err != nil {
 		name := "scopes"
 		if strings.Contains(err.Error(), "default") {
@@ -290,6 +334,17 @@ func (c *Config) Validate() error {
 	}
 	if c.ClientCredentialsTTL < 0 {
 		return bad("client_credentials_ttl", "must be positive")
+	}
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{{"refresh_token_ttl", c.RefreshTokenTTL}, {"personal_access_token_ttl", c.PersonalAccessTTL}, {"session_ttl", c.SessionTTL}} {
+		if d.v <= 0 {
+			return bad(d.name, "must be positive")
+		}
+	}
+	if err := c.Listeners.validate(); err != nil {
+		return bad("listeners", "%v", err)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return bad("log_level", "%v", err)

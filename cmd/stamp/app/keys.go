@@ -2,12 +2,16 @@ package app
 
 import (
 	"crypto"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/stamp-oauth/stamp/domain"
 )
@@ -90,4 +94,44 @@ func ensureSigningKey(c Config) (key crypto.Signer, generated bool, err error) {
 		return nil, false, fmt.Errorf("the signing key is %s but signing_algorithm is %s: run `stamp keys --force` to make a new %s key, or set signing_algorithm to %s", alg, c.SigningAlgorithm, c.SigningAlgorithm, alg)
 	}
 	return key, generated, nil
+}
+
+// loadSealingKey returns the key that seals password hashes and signs
+// sessions: from the sealing_key setting, else from its file, generated
+// (mode 0600) on first use.
+func loadSealingKey(c Config) ([]byte, error) {
+	if c.SealingKey != "" {
+		return hex.DecodeString(c.SealingKey)
+	}
+	b, err := os.ReadFile(c.SealingKeyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		key := make([]byte, domain.SealingKeySize)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(c.SealingKeyFile), 0o700); err != nil {
+			return nil, err
+		}
+		tmp := c.SealingKeyFile + ".new"
+		if err := os.WriteFile(tmp, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		return key, os.Rename(tmp, c.SealingKeyFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sealing_key_file: %w", err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(key) != domain.SealingKeySize {
+		return nil, fmt.Errorf("sealing_key_file %s: want %d hex digits", c.SealingKeyFile, 2*domain.SealingKeySize)
+	}
+	return key, nil
+}
+
+// sessionKey derives the session-signing key from the sealing key, so
+// one secret serves both and neither use can stand in for the other.
+func sessionKey(sealing []byte) []byte {
+	m := hmac.New(sha256.New, sealing)
+	m.Write([]byte("stamp session key v1"))
+	return m.Sum(nil)
 }

@@ -31,6 +31,13 @@ commands:
   install   create the signing key and announce it
   keys      create a new signing key (--force replaces the current one)
   client    create | list | delete clients
+  user      create | list | passwd | delete built-in users
+  token     create a personal access token for a user
+  events    tail the event stream as JSON lines
+  audit     what happened to a token, client or user, as of any time
+  purge     drop old revoked and expired tokens from the read models
+  replay    rebuild the read models from the log and swap them in
+  listeners show the listeners' consumers and their parked events
   bench     measure issuance and introspection against a running server
 
 Run 'stamp <command> -h' for the flags of a command. Every setting can also
@@ -53,6 +60,12 @@ func Main(ctx context.Context, args []string, io IO) int {
 		"keys":    cmdKeys,
 		"client":  cmdClient,
 		"bench":   cmdBench,
+		"events":  cmdEvents,
+		"audit":   cmdAudit,
+		"purge":   cmdPurge,
+		"replay":  cmdReplay,
+
+		"listeners": cmdListeners,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" {

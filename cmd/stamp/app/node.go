@@ -41,6 +41,10 @@ type Node struct {
 	runnerErr    chan error
 	closeOnce    sync.Once
 	closeErr     error
+
+	// replay: see cmd_replay.go.
+	instance string         // random id of this node, in serve.json
+	replay   *replayControl // answers stamp replay
 }
 
 // serveInfo is written to <data-dir>/serve.json while a server runs, so the
@@ -50,6 +54,8 @@ type serveInfo struct {
 	PID     int    `json:"pid"`
 	NATSURL string `json:"nats_url"`
 	HTTPURL string `json:"http_url"`
+	// Instance names the node's control subjects (see cmd_replay.go).
+	Instance string `json:"instance,omitempty"`
 }
 
 func serveInfoPath(c Config) string { return filepath.Join(c.DataDir, "serve.json") }
@@ -70,7 +76,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err e
 	if n.nats, n.store, err = openEventStore(ctx, cfg, logger, cfg.NATSPort); err != nil {
 		return nil, err
 	}
-	if n.views, err = projections.Open(filepath.Join(cfg.DataDir, "projections"), projections.Options{Logger: logger}); err != nil {
+	if n.views, err = openViews(filepath.Join(cfg.DataDir, "projections"), logger); err != nil {
 		return nil, err
 	}
 	n.runner = projections.NewRunner(n.views, n.store, logger)
@@ -99,15 +105,39 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err e
 	if generated {
 		logger.Info("generated a signing key", "file", cfg.PrivateKeyFile, "kid", signer.KeyID(), "alg", signer.Algorithm())
 	}
-	if n.svc, err = newService(cfg, domain.Ports{Log: n.store, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views}, signer); err != nil {
+	ports := domain.Ports{
+		Log: n.store, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views,
+		Users: n.views, Grants: n.views, Limiter: newLimiter(6*time.Second, 10),
+	}
+	if n.svc, err = newService(cfg, ports, signer); err != nil {
 		return nil, err
 	}
 	if _, err := n.svc.AnnounceSigningKey(ctx, domain.Actor{Kind: domain.ActorSystem}, key); err != nil {
 		return nil, fmt.Errorf("announce signing key: %w", err)
 	}
+	last, err := n.store.LastSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n.done.Add(2)
+	go func() {
+		defer n.done.Done()
+		n.watchKeys(runCtx, last+1)
+	}()
+	go func() {
+		defer n.done.Done()
+		if err := runListeners(runCtx, cfg.Listeners, n.store, n.svc, n.views, n.runner, logger); err != nil && runCtx.Err() == nil {
+			logger.Error("listeners stopped", "err", err)
+		}
+	}()
 
-	handler, err := httpapi.New(n.svc, n.views, httpapi.Options{
+	sealing, err := loadSealingKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	handler, err := httpapi.New(httpapi.Deps{Service: n.svc, Keys: n.views, Web: n.svc, Users: n.views}, httpapi.Options{
 		Issuer: cfg.Issuer, GrantTypes: enabledGrants(cfg), Logger: logger,
+		SessionKey: sessionKey(sealing), SessionLifetime: time.Duration(cfg.SessionTTL),
 	})
 	if err != nil {
 		return nil, err
@@ -130,11 +160,71 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err e
 			logger.Error("http server stopped", "err", err)
 		}
 	}()
+	if err := n.serveReplay(); err != nil { // see cmd_replay.go
+		return nil, err
+	}
 	if err := n.writeServeInfo(); err != nil {
 		return nil, err
 	}
 	logger.Info("stamp is serving", "http", n.HTTPURL(), "issuer", cfg.Issuer, "nats", n.NATSURL(), "kid", signer.KeyID(), "alg", signer.Algorithm())
 	return n, nil
+}
+
+// watchKeys follows the key events from sequence from and, after each,
+// reloads the key file: when `stamp keys rotate` has put a new key there
+// and announced it, the node signs with it from then on, without a
+// restart. Every instance sharing the key file switches the same way.
+func (n *Node) watchKeys(ctx context.Context, from uint64) {
+	filter := domain.SubjectRoot + "." + domain.KindKey + ".>"
+	err := n.store.Read(ctx, eventstore.ReadOptions{From: from, Filter: filter, Follow: true}, func(r domain.Recorded) error {
+		n.reloadSigner(ctx, r.Seq)
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		n.logger.Error("key watcher stopped; rotations need a restart", "err", err)
+	}
+}
+
+func (n *Node) reloadSigner(ctx context.Context, seq uint64) {
+	key, err := loadSigningKey(n.cfg)
+	if err != nil {
+		n.logger.Warn("reload signing key", "err", err)
+		return
+	}
+	signer, err := domain.NewTokenSigner(key)
+	if err != nil || signer.KeyID() == n.svc.Signer().KeyID() {
+		return
+	}
+	if err := n.runner.WaitFor(ctx, seq); err != nil {
+		return
+	}
+	keys, err := n.views.SigningKeys(ctx)
+	if err != nil {
+		n.logger.Warn("reload signing key", "err", err)
+		return
+	}
+	for _, k := range keys {
+		if k.ID == signer.KeyID() && !k.Retired {
+			n.svc.SetSigner(signer)
+			n.logger.Info("signing with the rotated key", "kid", signer.KeyID(), "alg", signer.Algorithm())
+			return
+		}
+	}
+}
+
+// openViews opens the read models. Read models of an older layout are
+// deleted and rebuilt from the log (the runner replays from the start):
+// they are derived data, and the log is the truth.
+func openViews(dir string, logger *slog.Logger) (*projections.Store, error) {
+	views, err := projections.Open(dir, projections.Options{Logger: logger})
+	if !errors.Is(err, projections.ErrLayout) {
+		return views, err
+	}
+	logger.Warn("the read models have an older layout; rebuilding them from the log", "dir", dir)
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	return projections.Open(dir, projections.Options{Logger: logger})
 }
 
 // catchUp waits until the read models have applied everything the log
@@ -172,7 +262,7 @@ func (n *Node) catchUp(ctx context.Context) error {
 }
 
 func (n *Node) writeServeInfo() error {
-	b, err := json.Marshal(serveInfo{PID: os.Getpid(), NATSURL: n.NATSURL(), HTTPURL: n.HTTPURL()})
+	b, err := json.Marshal(serveInfo{PID: os.Getpid(), NATSURL: n.NATSURL(), HTTPURL: n.HTTPURL(), Instance: n.instance})
 	if err != nil {
 		return err
 	}
@@ -223,6 +313,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 	if n.listener != nil {
 		os.Remove(serveInfoPath(n.cfg))
 	}
+	n.replay.close() // see cmd_replay.go
 	if n.cancelRunner != nil {
 		n.cancelRunner()
 	}
@@ -247,20 +338,39 @@ func newService(c Config, ports domain.Ports, signer *domain.TokenSigner) (*doma
 	if err != nil {
 		return nil, err
 	}
+	key, err := loadSealingKey(c)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := domain.NewSealer(key)
+	if err != nil {
+		return nil, err
+	}
 	return domain.NewService(domain.Config{
 		Issuer: c.Issuer,
 		Scopes: scopes,
 		Lifetimes: domain.Lifetimes{
 			AccessToken:       time.Duration(c.AccessTokenTTL),
 			ClientCredentials: time.Duration(c.ClientCredentialsTTL),
+			RefreshToken:      time.Duration(c.RefreshTokenTTL),
+			PersonalAccess:    time.Duration(c.PersonalAccessTTL),
 		},
+		Grants: domain.Grants{Password: c.PasswordGrant, Implicit: c.ImplicitGrant},
 		Leeway: 5 * time.Second,
+		Sealer: sealer,
 	}, ports, signer)
 }
 
 // enabledGrants lists the grant types this server answers.
-func enabledGrants(Config) []string {
-	return []string{domain.GrantClientCredentials}
+func enabledGrants(c Config) []string {
+	g := []string{domain.GrantAuthorizationCode, domain.GrantClientCredentials, domain.GrantRefreshToken, domain.GrantDeviceCode}
+	if c.PasswordGrant {
+		g = append(g, domain.GrantPassword)
+	}
+	if c.ImplicitGrant {
+		g = append(g, domain.GrantImplicit)
+	}
+	return g
 }
 
 // openEventStore connects to the configured NATS, or starts the embedded

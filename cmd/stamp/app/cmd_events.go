@@ -1,0 +1,134 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stamp-oauth/stamp/domain"
+	"github.com/stamp-oauth/stamp/eventstore"
+)
+
+// eventLine is how the CLI prints one event: the same shape the webhook
+// listener posts.
+type eventLine struct {
+	Seq     uint64          `json:"seq"`
+	Subject string          `json:"subject"`
+	Event   domain.Envelope `json:"event"`
+}
+
+// cmdEvents tails the stream as JSON lines, filtered by event type,
+// client, user or token, from a sequence or a time.
+func cmdEvents(ctx context.Context, args []string, io IO) error {
+	fs := flag.NewFlagSet("events", flag.ContinueOnError)
+	types := fs.String("type", "", "only these event types, comma-separated")
+	client := fs.String("client", "", "only events about this client (its own and its tokens')")
+	user := fs.String("user", "", "only events about this user")
+	token := fs.String("token", "", "only events about this access token (jti)")
+	since := fs.String("since", "", "start at a time: a duration ago (2h) or RFC 3339 (2026-01-01T00:00:00Z)")
+	from := fs.Uint64("from", 0, "start at this stream sequence")
+	noFollow := fs.Bool("no-follow", false, "stop at the end of the stream instead of waiting for new events")
+	c, pos, err := parse(fs, args, io)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("unexpected argument %q", pos[0])
+	}
+	ro := eventstore.ReadOptions{From: *from, Follow: !*noFollow}
+	if *since != "" {
+		if *from != 0 {
+			return usageErrorf("--since and --from are exclusive")
+		}
+		if ro.Since, err = parseMoment(*since, time.Now()); err != nil {
+			return usageErrorf("--since: %v", err)
+		}
+	}
+	wantTypes := splitList(*types)
+	for _, t := range wantTypes {
+		if !isKnownType(t) {
+			return usageErrorf("--type: unknown event type %q (known: %s)", t, strings.Join(domain.EventTypes(), ", "))
+		}
+	}
+	for name, id := range map[string]string{"client": *client, "user": *user, "token": *token} {
+		if id != "" && !domain.ValidID(id) {
+			return usageErrorf("--%s: %q is not a valid id", name, id)
+		}
+	}
+	switch {
+	case *token != "":
+		ro.Filter = domain.Aggregate{Kind: domain.KindToken, ID: *token}.Filter()
+	case len(wantTypes) == 1:
+		ro.Filter = domain.SubjectRoot + ".*.*." + wantTypes[0]
+	}
+	l, err := openCLILog(ctx, c, newLogger(c, io.Stderr))
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	enc := json.NewEncoder(io.Stdout)
+	err = l.Read(ctx, ro, func(r domain.Recorded) error {
+		if !matches(r, wantTypes, *client, *user) {
+			return nil
+		}
+		return enc.Encode(eventLine{Seq: r.Seq, Subject: r.Subject, Event: r.Envelope})
+	})
+	if ro.Follow && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func isKnownType(t string) bool {
+	for _, k := range domain.EventTypes() {
+		if k == t {
+			return true
+		}
+	}
+	return false
+}
+
+// matches applies the filters a subject filter cannot express.
+func matches(r domain.Recorded, types []string, client, user string) bool {
+	if len(types) > 0 && !contains(types, r.Envelope.Type) {
+		return false
+	}
+	agg, _, _ := domain.ParseSubject(r.Subject)
+	if client != "" && !(agg == domain.Aggregate{Kind: domain.KindClient, ID: client}) && domain.DataField(r.Envelope.Data, "client_id") != client {
+		return false
+	}
+	if user != "" && !(agg == domain.Aggregate{Kind: domain.KindUser, ID: user}) && domain.DataField(r.Envelope.Data, "user_id") != user {
+		return false
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parseMoment reads a moment: a duration before now ("2h", "90m"), RFC
+// 3339, or a date and time without zone (taken as UTC).
+func parseMoment(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("%q: want a positive duration", s)
+		}
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a duration (2h) nor a time (2026-01-02T15:04:05Z)", s)
+}

@@ -1,0 +1,354 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// AuthorizeRequest is an authorization request (RFC 6749 §4.1.1 and
+// §4.2.1, RFC 7636 §4.3), as GET /oauth/authorize receives it.
+type AuthorizeRequest struct {
+	ResponseType        string
+	ClientID            string
+	RedirectURI         string
+	Scope               string
+	State               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	// Prompt is Passport 13's prompt: "", "none", "consent" or "login".
+	Prompt string
+}
+
+// AuthorizePrompt is a validated authorization request: what the approval
+// screen shows, and whether it may be skipped.
+type AuthorizePrompt struct {
+	Request     AuthorizeRequest
+	Client      Client
+	RedirectURI string
+	Scopes      []Scope
+	// Skip is set when the user need not be asked: a first-party client,
+	// or scopes the user already approved for the client (a durable
+	// consent), unless prompt=consent.
+	Skip bool
+}
+
+// RedirectError is an error to send back to the client on its redirect
+// URI (RFC 6749 §4.1.2.1), once the redirect URI is known to be the
+// client's. Every other authorization error must be shown to the user
+// and never redirected.
+type RedirectError struct {
+	Err      *OAuthError
+	URL      string
+	State    string
+	Fragment bool
+}
+
+func (e *RedirectError) Error() string { return e.Err.Error() }
+func (e *RedirectError) Unwrap() error { return e.Err }
+
+// Location returns the URL to redirect the user agent to.
+func (e *RedirectError) Location(issuer string) string {
+	v := url.Values{"error": {e.Err.Code}}
+	if e.Err.Description != "" {
+		v.Set("error_description", e.Err.Description)
+	}
+	if e.State != "" {
+		v.Set("state", e.State)
+	}
+	v.Set("iss", issuer)
+	return appendParams(e.URL, v, e.Fragment)
+}
+
+// appendParams adds v to the query of u, or to its fragment.
+func appendParams(u string, v url.Values, fragment bool) string {
+	if fragment {
+		return u + "#" + v.Encode()
+	}
+	if strings.Contains(u, "?") {
+		return u + "&" + v.Encode()
+	}
+	return u + "?" + v.Encode()
+}
+
+// Authorize validates an authorization request for user (nil when nobody
+// is logged in). It returns ErrInvalidRequest or ErrInvalidClient (to
+// show, not redirect) while the client or redirect URI is in doubt, and a
+// *RedirectError after. With prompt=none it answers login_required or
+// consent_required instead of asking.
+func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest, user *User) (AuthorizePrompt, error) {
+	if !ValidID(req.ClientID) {
+		return AuthorizePrompt{}, ErrInvalidRequest.WithDescription("the client_id parameter is missing or malformed")
+	}
+	c, err := s.ports.Clients.Client(ctx, req.ClientID)
+	if errors.Is(err, ErrNotFound) || err == nil && !c.Exists() {
+		return AuthorizePrompt{}, ErrInvalidClient.WithDescription("the client is unknown")
+	}
+	if err != nil {
+		return AuthorizePrompt{}, err
+	}
+	redirect := req.RedirectURI
+	if redirect == "" && len(c.RedirectURIs) == 1 {
+		redirect = c.RedirectURIs[0]
+	}
+	if redirect == "" || !RedirectMatches(c.RedirectURIs, redirect) {
+		return AuthorizePrompt{}, ErrInvalidRequest.WithDescription("the redirect_uri does not match one registered for the client")
+	}
+	implicit := req.ResponseType == "token"
+	fail := func(e *OAuthError) (AuthorizePrompt, error) {
+		return AuthorizePrompt{}, &RedirectError{Err: e, URL: redirect, State: req.State, Fragment: implicit}
+	}
+	switch {
+	case req.ResponseType == "code" && c.HasGrant(GrantAuthorizationCode):
+	case implicit && s.cfg.Implicit && c.HasGrant(GrantImplicit):
+	case req.ResponseType == "code" || implicit:
+		return fail(ErrUnauthorizedClient.WithDescription("the client may not use the response_type %q", req.ResponseType))
+	default:
+		return fail(ErrUnsupportedResponseType.WithDescription("the response_type must be code"))
+	}
+	scopes, err := s.cfg.Scopes.Resolve(ParseScope(req.Scope), false, c.Scopes)
+	var oe *OAuthError
+	if errors.As(err, &oe) {
+		return fail(oe)
+	}
+	if err != nil {
+		return AuthorizePrompt{}, err
+	}
+	if !implicit {
+		switch {
+		case req.CodeChallenge != "":
+			if _, err := challengeS256(req.CodeChallenge, req.CodeChallengeMethod); err != nil {
+				return fail(err.(*OAuthError))
+			}
+		case req.CodeChallengeMethod != "":
+			return fail(ErrInvalidRequest.WithDescription("code_challenge_method without code_challenge"))
+		case !c.Confidential():
+			return fail(ErrInvalidRequest.WithDescription("a public client must use PKCE (code_challenge)"))
+		}
+	}
+	switch req.Prompt {
+	case "", "none", "consent", "login":
+	default:
+		return fail(ErrInvalidRequest.WithDescription("prompt must be none, consent or login"))
+	}
+	p := AuthorizePrompt{Request: req, Client: c, RedirectURI: redirect}
+	for _, id := range scopes {
+		d, _ := s.cfg.Scopes.Describe(id)
+		p.Scopes = append(p.Scopes, d)
+	}
+	if user == nil {
+		if req.Prompt == "none" {
+			return fail(ErrLoginRequired.WithDescription("the user is not logged in"))
+		}
+		return p, nil
+	}
+	if req.Prompt != "consent" {
+		p.Skip = c.FirstParty
+		if !p.Skip {
+			a, err := s.ports.Grants.Authorization(ctx, user.ID, c.ID)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return AuthorizePrompt{}, err
+			}
+			p.Skip = a.Covers(scopes)
+		}
+	}
+	if req.Prompt == "none" && !p.Skip {
+		return fail(ErrConsentRequired.WithDescription("the user has not approved these scopes"))
+	}
+	return p, nil
+}
+
+// scopeIDs returns the ids of a prompt's scopes.
+func (p AuthorizePrompt) scopeIDs() []string {
+	out := make([]string, len(p.Scopes))
+	for i, sc := range p.Scopes {
+		out[i] = sc.ID
+	}
+	return out
+}
+
+// Approve answers an approved request (user approved it, or it may skip
+// the approval): it issues a code (or, for response_type=token, an access
+// token) and records the user's consent, and returns where to send the
+// user agent. The request is validated again.
+func (s *Service) Approve(ctx context.Context, req AuthorizeRequest, user User) (string, error) {
+	p, err := s.Authorize(ctx, req, &user)
+	if err != nil {
+		return "", err
+	}
+	scopes := p.scopeIDs()
+	consent := s.consentEvent(ctx, user.ID, p.Client.ID, scopes)
+	actor := Actor{Kind: ActorUser, ID: user.ID}
+	if req.ResponseType == "token" {
+		resp, events, err := s.tokenSet(p.Client, user.ID, GrantImplicit, scopes, s.cfg.AccessToken, false)
+		if err != nil {
+			return "", err
+		}
+		if consent != nil {
+			events = append(events, consent)
+		}
+		if _, err := s.record(ctx, ExpectAny, actor, events...); err != nil {
+			return "", err
+		}
+		v := url.Values{"access_token": {resp.AccessToken}, "token_type": {"Bearer"}, "expires_in": {strconv.FormatInt(resp.ExpiresIn, 10)}, "scope": {resp.Scope}}
+		if req.State != "" {
+			v.Set("state", req.State)
+		}
+		return appendParams(p.RedirectURI, v, true), nil
+	}
+	code, err := NewSecret(s.cfg.Random)
+	if err != nil {
+		return "", err
+	}
+	id, err := NewID(s.cfg.Random)
+	if err != nil {
+		return "", err
+	}
+	now := s.cfg.Now().UTC()
+	e := AuthCodeIssued{CodeID: id, CodeHash: HashSecret(code), ClientID: p.Client.ID, UserID: user.ID, RedirectURI: p.RedirectURI,
+		Scopes: scopes, IssuedAt: now, ExpiresAt: now.Add(s.cfg.AuthCode)}
+	if req.CodeChallenge != "" {
+		e.ChallengeMethod = req.CodeChallengeMethod
+		if e.ChallengeMethod == "" {
+			e.ChallengeMethod = PKCEPlain
+		}
+		if e.ChallengeS256, err = challengeS256(req.CodeChallenge, req.CodeChallengeMethod); err != nil {
+			return "", err
+		}
+	}
+	events := []Event{e}
+	if consent != nil {
+		events = append(events, consent)
+	}
+	if _, err := s.record(ctx, ExpectNew, actor, events...); err != nil {
+		return "", err
+	}
+	v := url.Values{"code": {code}, "iss": {s.cfg.Issuer}}
+	if req.State != "" {
+		v.Set("state", req.State)
+	}
+	return appendParams(p.RedirectURI, v, false), nil
+}
+
+// consentEvent returns ClientAuthorized widening the user's consent to
+// scopes, or nil when it already covers them.
+func (s *Service) consentEvent(ctx context.Context, userID, clientID string, scopes []string) Event {
+	a, err := s.ports.Grants.Authorization(ctx, userID, clientID)
+	if err == nil && a.Covers(scopes) {
+		return nil
+	}
+	union := append([]string(nil), scopes...)
+	if err == nil && !a.Revoked {
+		for _, sc := range a.Scopes {
+			if !contains(union, sc) {
+				union = append(union, sc)
+			}
+		}
+	}
+	return ClientAuthorized{UserID: userID, ClientID: clientID, Scopes: sortedCopy(union)}
+}
+
+// Deny answers a denied request: the client learns access_denied on its
+// redirect URI (RFC 6749 §4.1.2.1).
+func (s *Service) Deny(ctx context.Context, req AuthorizeRequest, user User) (string, error) {
+	p, err := s.Authorize(ctx, req, &user)
+	if err != nil {
+		return "", err
+	}
+	re := &RedirectError{Err: ErrAccessDenied.WithDescription("the user denied the request"), URL: p.RedirectURI, State: req.State, Fragment: req.ResponseType == "token"}
+	return re.Location(s.cfg.Issuer), nil
+}
+
+// authorizationCode implements the code exchange (RFC 6749 §4.1.3, RFC
+// 7636 §4.5). A code is single-use: presenting it again is invalid_grant
+// and revokes every token it produced (§4.1.2); so does losing a race to
+// redeem it.
+func (s *Service) authorizationCode(ctx context.Context, req TokenRequest) (TokenResponse, error) {
+	c, err := s.AuthenticateClient(ctx, req.Client)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if !c.HasGrant(GrantAuthorizationCode) {
+		return TokenResponse{}, ErrUnauthorizedClient.WithDescription("the client may not use the authorization_code grant")
+	}
+	raw := req.Form["code"]
+	if raw == "" {
+		return TokenResponse{}, ErrInvalidRequest.WithDescription("the code parameter is missing")
+	}
+	bad := ErrInvalidGrant.WithDescription("the authorization code is invalid, expired or used")
+	code, err := s.ports.Grants.AuthCodeByHash(ctx, HashSecret(raw))
+	if errors.Is(err, ErrNotFound) {
+		return TokenResponse{}, bad
+	}
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if code.ClientID != c.ID {
+		return TokenResponse{}, bad
+	}
+	if code.Redeemed {
+		if err := s.revokeCodeTokens(ctx, code); err != nil {
+			return TokenResponse{}, err
+		}
+		return TokenResponse{}, bad
+	}
+	if !s.cfg.Now().Before(code.ExpiresAt) {
+		return TokenResponse{}, bad
+	}
+	if r := req.Form["redirect_uri"]; r != code.RedirectURI && (r != "" || len(c.RedirectURIs) != 1) {
+		return TokenResponse{}, ErrInvalidGrant.WithDescription("the redirect_uri does not match the authorization request")
+	}
+	verifier := req.Form["code_verifier"]
+	switch {
+	case code.ChallengeS256 == "" && verifier != "":
+		return TokenResponse{}, ErrInvalidGrant.WithDescription("a code_verifier was sent but the authorization request had no code_challenge")
+	case code.ChallengeS256 != "" && !verifierMatches(verifier, code.ChallengeS256):
+		return TokenResponse{}, ErrInvalidGrant.WithDescription("the code_verifier does not match the code_challenge")
+	}
+	if s.userGone(ctx, code.UserID) {
+		return TokenResponse{}, bad
+	}
+	resp, events, err := s.tokenSet(c, code.UserID, GrantAuthorizationCode, code.Scopes, s.cfg.AccessToken, c.HasGrant(GrantRefreshToken))
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	redeemed := AuthCodeRedeemed{CodeID: code.ID, ClientID: c.ID, UserID: code.UserID, AccessTokenID: events[0].(AccessTokenCreated).TokenID}
+	if len(events) > 1 {
+		redeemed.FamilyID = events[1].(RefreshTokenCreated).FamilyID
+	}
+	_, err = s.record(ctx, ExpectSeq(code.Seq), actorFor(c.ID, code.UserID), append([]Event{redeemed}, events...)...)
+	if errors.Is(err, ErrConflict) {
+		code, lerr := load(ctx, s.ports.Log, Aggregate{KindCode, code.ID}, ApplyAuthCode)
+		if lerr != nil {
+			return TokenResponse{}, lerr
+		}
+		if err := s.revokeCodeTokens(ctx, code); err != nil {
+			return TokenResponse{}, err
+		}
+		return TokenResponse{}, bad
+	}
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	return resp, nil
+}
+
+// revokeCodeTokens revokes what a redeemed code produced: its access
+// token and its refresh token family.
+func (s *Service) revokeCodeTokens(ctx context.Context, code AuthCode) error {
+	actor := Actor{Kind: ActorSystem, ID: "code-reuse"}
+	if code.FamilyID != "" {
+		if err := s.RevokeRefreshFamily(ctx, actor, code.FamilyID, ReasonCodeReuse, ""); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("domain: revoke after code reuse: %w", err)
+		}
+	}
+	if code.AccessTokenID != "" {
+		if err := s.RevokeAccessToken(ctx, actor, code.AccessTokenID, ReasonCodeReuse); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("domain: revoke after code reuse: %w", err)
+		}
+	}
+	return nil
+}

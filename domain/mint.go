@@ -1,0 +1,121 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// mintAccess signs a new access token and returns it with the event that
+// records it. Nothing is recorded yet: the caller appends the event, with
+// whatever else its decision produced, before the token leaves.
+func (s *Service) mintAccess(c Client, userID, grant, name string, scopes []string, ttl time.Duration) (string, AccessTokenCreated, error) {
+	signer := s.signer.Load()
+	if signer == nil {
+		return "", AccessTokenCreated{}, errors.New("domain: this service has no signing key")
+	}
+	now := s.cfg.Now().UTC().Truncate(time.Second)
+	jti, err := NewID(s.cfg.Random)
+	if err != nil {
+		return "", AccessTokenCreated{}, err
+	}
+	sub := userID
+	if sub == "" {
+		sub = c.ID
+	}
+	exp := now.Add(ttl)
+	raw, err := signer.Sign(Claims{
+		Issuer: s.cfg.Issuer, Audience: c.ID, Subject: sub, ClientID: c.ID, ID: jti,
+		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: exp.Unix(),
+		Scopes: scopes, Scope: FormatScope(scopes),
+	})
+	if err != nil {
+		return "", AccessTokenCreated{}, err
+	}
+	return raw, AccessTokenCreated{
+		TokenID: jti, ClientID: c.ID, UserID: userID, Scopes: scopes, GrantType: grant, Name: name,
+		KeyID: signer.KeyID(), IssuedAt: now, ExpiresAt: exp,
+	}, nil
+}
+
+// mintRefresh makes a refresh token for access: a new family when
+// family is empty, else the family's next token replacing parentID.
+func (s *Service) mintRefresh(family, parentID string, access AccessTokenCreated) (string, RefreshTokenCreated, error) {
+	raw, err := NewSecret(s.cfg.Random)
+	if err != nil {
+		return "", RefreshTokenCreated{}, err
+	}
+	id, err := NewID(s.cfg.Random)
+	if err != nil {
+		return "", RefreshTokenCreated{}, err
+	}
+	if family == "" {
+		family = id
+	}
+	return raw, RefreshTokenCreated{
+		FamilyID: family, RefreshTokenID: id, ParentID: parentID, TokenHash: HashSecret(raw),
+		AccessTokenID: access.TokenID, ClientID: access.ClientID, UserID: access.UserID, Scopes: access.Scopes,
+		IssuedAt: access.IssuedAt, ExpiresAt: access.IssuedAt.Add(s.cfg.RefreshToken),
+	}, nil
+}
+
+// record appends events, each on its own aggregate, as one atomic unit
+// with expect applying to the first, and waits for the local read models.
+func (s *Service) record(ctx context.Context, expect Expect, actor Actor, events ...Event) (uint64, error) {
+	now := s.cfg.Now()
+	ps := make([]Pending, len(events))
+	for i, e := range events {
+		id, err := NewID(s.cfg.Random)
+		if err != nil {
+			return 0, err
+		}
+		env, err := NewEnvelope(id, e, now, actor)
+		if err != nil {
+			return 0, err
+		}
+		ps[i] = Pending{Aggregate: e.AggregateOf(), Envelope: env}
+	}
+	var seq uint64
+	var err error
+	if len(ps) == 1 {
+		seq, err = s.ports.Log.Append(ctx, ps[0].Aggregate, expect, ps[0].Envelope)
+	} else {
+		seq, err = s.ports.Log.AppendAll(ctx, expect, ps...)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := s.ports.Wait.WaitFor(ctx, seq); err != nil {
+		return 0, fmt.Errorf("domain: wait for projection at %d: %w", seq, err)
+	}
+	return seq, nil
+}
+
+// tokenSet mints an access token and, when withRefresh, a new refresh
+// family for it, and returns the response and the events to record.
+func (s *Service) tokenSet(c Client, userID, grant string, scopes []string, ttl time.Duration, withRefresh bool) (TokenResponse, []Event, error) {
+	raw, at, err := s.mintAccess(c, userID, grant, "", scopes, ttl)
+	if err != nil {
+		return TokenResponse{}, nil, err
+	}
+	resp := TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: FormatScope(scopes)}
+	events := []Event{at}
+	if withRefresh {
+		rt, rc, err := s.mintRefresh("", "", at)
+		if err != nil {
+			return TokenResponse{}, nil, err
+		}
+		resp.RefreshToken = rt
+		events = append(events, rc)
+	}
+	return resp, events, nil
+}
+
+// actorFor names who a token request acts for.
+func actorFor(clientID, userID string) Actor {
+	if userID != "" {
+		return Actor{Kind: ActorUser, ID: userID}
+	}
+	return Actor{Kind: ActorClient, ID: clientID}
+}

@@ -1,0 +1,175 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// NormalizeEmail trims and lowercases an email address: the form users are
+// found and kept unique by.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+func (s *Service) sealer() (*Sealer, error) {
+	if s.cfg.Sealer == nil {
+		return nil, errors.New("domain: no sealing key: users need one")
+	}
+	return s.cfg.Sealer, nil
+}
+
+func (s *Service) sealPassword(userID, password string) (string, error) {
+	if utf8.RuneCountInString(password) < MinPasswordLength {
+		return "", invalid("password", "must be at least %d characters", MinPasswordLength)
+	}
+	if len(password) > 1024 {
+		return "", invalid("password", "must be at most 1024 bytes")
+	}
+	sealer, err := s.sealer()
+	if err != nil {
+		return "", err
+	}
+	hash, err := HashPassword(password, s.cfg.Random)
+	if err != nil {
+		return "", err
+	}
+	return sealer.Seal(hash, userID, s.cfg.Random)
+}
+
+// RegisterUser creates a built-in user. The email must be new (among
+// users not deleted); the password is hashed with argon2id and sealed.
+// Errors: *ValidationError.
+func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, password string) (User, error) {
+	email = NormalizeEmail(email)
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
+		return User{}, invalid("email", "%q is not an email address", email)
+	}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = email
+	}
+	if utf8.RuneCountInString(name) > 255 {
+		return User{}, invalid("name", "must be at most 255 characters")
+	}
+	if s.ports.Users != nil {
+		if u, err := s.ports.Users.UserByEmail(ctx, email); err == nil && u.Exists() {
+			return User{}, invalid("email", "a user with this email exists")
+		}
+	}
+	id, err := NewID(s.cfg.Random)
+	if err != nil {
+		return User{}, err
+	}
+	sealed, err := s.sealPassword(id, password)
+	if err != nil {
+		return User{}, err
+	}
+	e := UserRegistered{UserID: id, Email: email, Name: name, PasswordSealed: sealed, RegisteredAt: s.cfg.Now().UTC()}
+	seq, err := s.commit(ctx, e.AggregateOf(), ExpectNew, actor, e)
+	if err != nil {
+		return User{}, err
+	}
+	return ApplyUser(User{}, e, seq, e.RegisteredAt), nil
+}
+
+// ChangePassword replaces a user's password. Errors: ErrNotFound,
+// *ValidationError.
+func (s *Service) ChangePassword(ctx context.Context, actor Actor, userID, password string) error {
+	return retry(ctx, func() error {
+		u, err := load(ctx, s.ports.Log, Aggregate{KindUser, userID}, ApplyUser)
+		if err != nil {
+			return err
+		}
+		if !u.Exists() {
+			return fmt.Errorf("domain: user %q: %w", userID, ErrNotFound)
+		}
+		sealed, err := s.sealPassword(u.ID, password)
+		if err != nil {
+			return err
+		}
+		e := UserPasswordChanged{UserID: u.ID, PasswordSealed: sealed}
+		_, err = s.commit(ctx, e.AggregateOf(), ExpectSeq(u.Seq), actor, e)
+		return err
+	})
+}
+
+// DeleteUser deletes a user: it logs in no more and its tokens stop
+// validating. Errors: ErrNotFound.
+func (s *Service) DeleteUser(ctx context.Context, actor Actor, userID string) error {
+	return retry(ctx, func() error {
+		u, err := load(ctx, s.ports.Log, Aggregate{KindUser, userID}, ApplyUser)
+		if err != nil {
+			return err
+		}
+		if !u.Exists() {
+			return fmt.Errorf("domain: user %q: %w", userID, ErrNotFound)
+		}
+		e := UserDeleted{UserID: u.ID}
+		_, err = s.commit(ctx, e.AggregateOf(), ExpectSeq(u.Seq), actor, e)
+		return err
+	})
+}
+
+// ErrRateLimited: too many password attempts for an account or address.
+var ErrRateLimited = errors.New("domain: too many attempts, try again later")
+
+// dummyHash is checked against when no user matches, so a failure takes
+// as long whether or not the account exists.
+const dummyHash = "$argon2id$v=19$m=65536,t=3,p=2$c3RhbXAtZHVtbXktc2FsdA$2x4E1d3wJxXzK1p2U3r8l2yQ4g3v8kqv1m0n5b6c7d8"
+
+// AuthenticateUser checks an email and password. remote is the client
+// address, for rate limiting per address beside per account. Any failure
+// is ErrAccessDenied with one description, so an answer never tells
+// whether the account exists; too many attempts are ErrRateLimited.
+func (s *Service) AuthenticateUser(ctx context.Context, email, password, remote string) (User, error) {
+	fail := ErrAccessDenied.WithDescription("the email or password is wrong")
+	email = NormalizeEmail(email)
+	if l := s.ports.Limiter; l != nil && (!l.Allow("addr:"+remote) || !l.Allow("user:"+email)) {
+		return User{}, ErrRateLimited
+	}
+	if s.ports.Users == nil {
+		return User{}, errors.New("domain: no user reader")
+	}
+	u, err := s.ports.Users.UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return User{}, err
+	}
+	hash := dummyHash
+	if err == nil && u.Exists() {
+		sealer, serr := s.sealer()
+		if serr != nil {
+			return User{}, serr
+		}
+		if hash, err = sealer.Open(u.PasswordSealed, u.ID); err != nil {
+			return User{}, fmt.Errorf("domain: user %s: %w", u.ID, err)
+		}
+	}
+	if !PasswordMatches(password, hash) || !u.Exists() {
+		return User{}, fail
+	}
+	return u, nil
+}
+
+// FoldUsers folds a replay of user events into users, in order of
+// registration.
+func FoldUsers(recs []Recorded) ([]User, error) {
+	w, _, err := FoldWorld(recs, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]User, 0, len(w.Users))
+	for _, u := range w.Users {
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b User) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}

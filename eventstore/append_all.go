@@ -1,0 +1,76 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/stamp-oauth/stamp/domain"
+)
+
+// AppendAll appends events that belong to several aggregates as one atomic
+// batch: all are stored, in order, or none. expect applies to the first
+// event's aggregate (the aggregate the decision was made on), checked as
+// Append checks it. Events that all belong to one aggregate are handed to
+// Append, group commit included. It returns the stream sequence of the last
+// event, the same errors as Append, and recognises a retry of a stored
+// batch by its last envelope id.
+func (s *Store) AppendAll(ctx context.Context, expect domain.Expect, events ...domain.Pending) (uint64, error) {
+	if len(events) == 0 {
+		return 0, fmt.Errorf("eventstore: append: %w", ErrNoEvents)
+	}
+	first := events[0].Aggregate
+	single := true
+	for _, p := range events {
+		if !validAggregate(p.Aggregate) {
+			return 0, fmt.Errorf("eventstore: append %s: %w", p.Aggregate, ErrInvalidAggregate)
+		}
+		single = single && p.Aggregate == first
+	}
+	if single {
+		envs := make([]domain.Envelope, len(events))
+		for i, p := range events {
+			envs[i] = p.Envelope
+		}
+		return s.Append(ctx, first, expect, envs...)
+	}
+	msgs := make([]*nats.Msg, len(events))
+	seen := make(map[string]bool, len(events))
+	for i, p := range events {
+		env := p.Envelope
+		subject := p.Aggregate.Subject(env.Type)
+		if env.ID == "" || !domain.ValidID(env.Type) || seen[env.ID] {
+			return 0, fmt.Errorf("eventstore: append %s: %w: id %q, type %q", subject, ErrInvalidEvent, env.ID, env.Type)
+		}
+		seen[env.ID] = true
+		body, err := json.Marshal(env)
+		if err != nil {
+			return 0, fmt.Errorf("eventstore: append %s: %w", subject, err)
+		}
+		m := nats.NewMsg(subject)
+		m.Data = body
+		m.Header.Set(hdrMsgID, env.ID)
+		msgs[i] = m
+	}
+	if s.closed.Load() {
+		return 0, fmt.Errorf("eventstore: append %s: %w", first.Filter(), ErrClosed)
+	}
+	if seq, check := expect.Check(); check {
+		msgs[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(seq, 10))
+		msgs[0].Header.Set(hdrExpectedSubject, first.Filter())
+	}
+	where := fmt.Sprintf("%s (+%d events on other aggregates)", first.Filter(), len(msgs)-1)
+	seq, err := s.publishBatch(ctx, where, msgs)
+	if err != nil && (errors.Is(err, domain.ErrConflict) || errors.Is(err, errBatchDuplicate)) {
+		// A retry of a batch that was stored: its last event is there.
+		last := events[len(events)-1]
+		if got, ok := s.stored(ctx, last.Aggregate, []domain.Envelope{last.Envelope}); ok {
+			return got, nil
+		}
+	}
+	return seq, err
+}

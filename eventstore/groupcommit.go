@@ -1,0 +1,414 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/stamp-oauth/stamp/domain"
+)
+
+// Group commit: concurrent ExpectAny appends share a publish, so that with
+// fsync before every acknowledgement they share an fsync too.
+//
+// At most one "commit" is in flight per Store: either an append published
+// directly by its caller (the only one waiting: the lowest latency when
+// appends are few) or a round of the flusher goroutine. Appends that arrive
+// meanwhile queue. The commit that completes hands the queue to the
+// flusher, which takes everything queued and publishes it, round after
+// round, until the queue is empty; then the next append is direct again.
+//
+// A round publishes its appends as one atomic batch, which the server
+// stores with one fsync, or each on its own, concurrently, which the server
+// stores one after another with an fsync each. An atomic batch costs the
+// server a fixed few milliseconds (it stages the batch in a temporary file
+// store it creates, syncs and deletes), so it wins only when enough appends
+// wait and each write is synced; the committer measures both costs as it
+// goes and picks the cheaper for each round. A round that holds an append
+// of several events is always one batch: that append costs a batch anyway.
+//
+// The server deletes a batch's staging store after it acknowledges the
+// batch, on the stream's one write loop, delaying whatever comes next.
+// After a combined batch the flusher therefore sends a barrier: a message
+// on barrierSubject that the stream refuses without storing (it expects
+// another stream), answered only once the loop is done with the batch. The
+// batch's measured cost includes its clean-up, and the next commit's does
+// not. The barrier is never stored, so readers of the stream never see it;
+// a plain NATS subscriber to stamp.> does, as it sees every refused append.
+const (
+	// maxBatchEvents is the most messages in one atomic batch, the
+	// server's default limit; a round holding more is split.
+	maxBatchEvents = 1000
+	// probeInterval is how long the committer trusts the measured cost of
+	// the way it is not choosing; after it, a round for which that way is
+	// within a factor of probeRange tries it again, but at most probeSize
+	// appends of the round on their own (the rest still as one batch).
+	// Without probes, one bad sample (a disk stall) could settle the choice
+	// for good.
+	probeInterval = time.Second
+	probeRange    = 8
+	probeSize     = 8
+	// minSoloSamples is how many appends published on their own the
+	// committer measures before it trusts that cost.
+	minSoloSamples = 4
+	// barrierSubject is where the barrier goes: under the stream's
+	// subjects, and no event subject (domain.ParseSubject refuses it).
+	barrierSubject = domain.SubjectRoot + "._barrier"
+	// barrierTimeout bounds the wait for the barrier's answer.
+	barrierTimeout = time.Second
+)
+
+// queuedAppend is one ExpectAny append going through the committer.
+type queuedAppend struct {
+	ctx    context.Context
+	agg    domain.Aggregate
+	events []domain.Envelope
+	msgs   []*nats.Msg
+	result chan appendResult // buffered: the flusher never waits on a caller
+}
+
+type appendResult struct {
+	seq uint64
+	err error
+}
+
+// committer runs the group commit of one Store.
+type committer struct {
+	s      *Store
+	ctx    context.Context // bounds combined batches; ends with close
+	cancel context.CancelFunc
+	kick   chan struct{} // capacity 1: the queue was handed to the flusher
+	quit   chan struct{}
+	exited chan struct{}
+
+	mu     sync.Mutex
+	busy   bool // a commit is in flight; its owner hands over or clears it
+	closed bool
+	queue  []*queuedAppend
+	// Costs measured so far, zero until measured: soloTime/soloCount is
+	// the time per append published on its own (direct appends, rounds
+	// published one by one; sums decaying by an eighth per sample, so big
+	// rounds weigh more and the fixed cost of a round is spread over its
+	// appends), batchCost a moving average of the time of a combined batch
+	// with its clean-up. lastSolo and lastBatch are when each was measured.
+	soloTime, soloCount float64
+	batchCost           time.Duration
+	lastSolo, lastBatch time.Time
+	// combineAlways makes every round of two or more appends one batch,
+	// whatever the costs (tests).
+	combineAlways bool
+	stats         commitStats
+}
+
+// commitStats count what the flusher did, for tests.
+type commitStats struct {
+	batches   int // combined batches stored
+	fallbacks int // combined batches refused, their appends published alone
+	solo      int // rounds published one by one
+}
+
+func newCommitter(s *Store) *committer {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &committer{
+		s: s, ctx: ctx, cancel: cancel,
+		kick: make(chan struct{}, 1), quit: make(chan struct{}), exited: make(chan struct{}),
+	}
+	go c.run()
+	return c
+}
+
+// append publishes p now if no commit is in flight, or queues it for the
+// flusher, and returns its result or p.ctx's error.
+func (c *committer) append(p *queuedAppend) (uint64, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return 0, fmt.Errorf("eventstore: append %s: %w", p.agg.Filter(), ErrClosed)
+	}
+	if !c.busy {
+		c.busy = true
+		c.mu.Unlock()
+		start := time.Now()
+		seq, err := c.s.appendAlone(p.ctx, p.agg, p.events, p.msgs)
+		c.release(err == nil && len(p.msgs) == 1, time.Since(start))
+		return seq, err
+	}
+	c.queue = append(c.queue, p)
+	c.mu.Unlock()
+
+	select {
+	case r := <-p.result:
+		return r.seq, r.err
+	case <-p.ctx.Done():
+		select {
+		case r := <-p.result:
+			return r.seq, r.err
+		default:
+		}
+		// The flusher skips an append whose ctx has ended when it takes the
+		// queue; if it took this one before, it may be stored.
+		return 0, fmt.Errorf("eventstore: append %s: %w", p.agg.Filter(), p.ctx.Err())
+	}
+}
+
+// release ends a direct append, which took took (a sample of the solo cost if
+// measure), handing the queue to the flusher if anything waits.
+func (c *committer) release(measure bool, took time.Duration) {
+	c.mu.Lock()
+	if measure {
+		c.measureSolo(took, 1)
+	}
+	if len(c.queue) == 0 || c.closed {
+		c.busy = false
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	// Only the owner of busy sends, and the flusher receives before it
+	// clears busy, so the buffer is always free.
+	c.kick <- struct{}{}
+}
+
+// run is the flusher: it publishes rounds while it owns busy.
+func (c *committer) run() {
+	defer close(c.exited)
+	for {
+		select {
+		case <-c.kick:
+		case <-c.quit:
+			return
+		}
+		for c.round() {
+		}
+	}
+}
+
+// round publishes everything queued, and reports false (clearing busy)
+// when nothing was.
+func (c *committer) round() bool {
+	c.mu.Lock()
+	if c.closed || len(c.queue) == 0 {
+		c.busy = false
+		c.mu.Unlock()
+		return false
+	}
+	queue := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+
+	// A caller whose ctx has ended has returned its error: leave its append
+	// out, so it is not stored behind its back.
+	live := queue[:0]
+	for _, p := range queue {
+		if p.ctx.Err() == nil {
+			live = append(live, p)
+		}
+	}
+	for len(live) > 0 {
+		// Split at maxBatchEvents, keeping every append whole; an append
+		// larger than that goes alone (and is refused as it would be).
+		n, events := 1, len(live[0].msgs)
+		for n < len(live) && events+len(live[n].msgs) <= maxBatchEvents {
+			events += len(live[n].msgs)
+			n++
+		}
+		part := live[:n]
+		live = live[n:]
+		if c.isClosed() {
+			for _, p := range part {
+				p.result <- appendResult{err: fmt.Errorf("eventstore: append %s: %w", p.agg.Filter(), ErrClosed)}
+			}
+			continue
+		}
+		// The first alone appends of part go on their own, the rest as one
+		// batch.
+		alone := c.plan(part)
+		if alone > 0 {
+			c.publishEach(part[:alone])
+		}
+		switch rest := part[alone:]; len(rest) {
+		case 0:
+		case 1:
+			c.publishEach(rest)
+		default:
+			c.publishCombined(rest, events-countMsgs(part[:alone]))
+		}
+	}
+	return true
+}
+
+func (c *committer) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// plan says how to publish part: its first n appends on their own, the
+// rest as one atomic batch; whichever is cheaper by the costs measured so
+// far.
+func (c *committer) plan(part []*queuedAppend) (n int) {
+	all := len(part)
+	if all < 2 {
+		return all
+	}
+	for _, p := range part {
+		if len(p.msgs) > 1 {
+			return 0 // it costs a batch anyway
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.combineAlways:
+		return 0
+	case c.soloCount < minSoloSamples:
+		return all // measure it first
+	case c.batchCost == 0:
+		return 0
+	}
+	alone := time.Duration(float64(all) * c.soloTime / c.soloCount)
+	batch := alone > c.batchCost
+	// Costs change (disk, load, the number waiting), and only the way
+	// chosen is measured: when the other way's figure is old, and not far
+	// off, try it again.
+	now := time.Now()
+	switch {
+	case batch && probeRange*c.batchCost > alone && now.Sub(c.lastSolo) > probeInterval:
+		return min(all, probeSize)
+	case !batch && probeRange*alone > c.batchCost && now.Sub(c.lastBatch) > probeInterval:
+		return 0
+	case batch:
+		return 0
+	}
+	return all
+}
+
+func countMsgs(part []*queuedAppend) int {
+	n := 0
+	for _, p := range part {
+		n += len(p.msgs)
+	}
+	return n
+}
+
+// measureSolo records that n appends published on their own took took.
+// c.mu is held.
+func (c *committer) measureSolo(took time.Duration, n int) {
+	c.soloTime = c.soloTime*7/8 + float64(took)
+	c.soloCount = c.soloCount*7/8 + float64(n)
+	c.lastSolo = time.Now()
+}
+
+// publishCombined publishes part, events messages in all, as one atomic
+// batch and gives each append the sequence of its last event. If the server
+// refuses the batch, each append is published again on its own.
+func (c *committer) publishCombined(part []*queuedAppend, events int) {
+	msgs := make([]*nats.Msg, 0, events)
+	for _, p := range part {
+		msgs = append(msgs, p.msgs...)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, DefaultTimeout)
+	start := time.Now()
+	last, err := c.s.publishBatch(ctx, fmt.Sprintf("group commit of %d appends (%d events)", len(part), events), msgs)
+	cancel()
+	if err != nil {
+		c.mu.Lock()
+		closed := c.closed
+		c.stats.fallbacks++
+		c.mu.Unlock()
+		if closed {
+			// Cut short by Close: whether it was stored is unknown.
+			for _, p := range part {
+				p.result <- appendResult{err: fmt.Errorf("eventstore: append %s: %w: %w", p.agg.Filter(), ErrClosed, err)}
+			}
+			return
+		}
+		// Refused as a whole: a duplicate id (a retry, or two callers
+		// with one envelope), a limit, a timeout. Alone, each append gets
+		// its own answer, and the ids make a second store impossible.
+		c.publishEach(part)
+		return
+	}
+	// The batch is stored contiguously and in order: each append's last
+	// event is as far before the batch's last as the events after it.
+	after := uint64(events)
+	for _, p := range part {
+		after -= uint64(len(p.msgs))
+		p.result <- appendResult{seq: last - after}
+	}
+	settled := c.barrier() == nil
+	c.mu.Lock()
+	if settled {
+		c.batchCost = average(c.batchCost, time.Since(start))
+		c.lastBatch = time.Now()
+	}
+	c.stats.batches++
+	c.mu.Unlock()
+}
+
+// barrier returns once the stream has dealt with everything published
+// before it, clean-up of atomic batches included: the stream answers the
+// message it sends, which expects another stream, by refusing it.
+func (c *committer) barrier() error {
+	ctx, cancel := context.WithTimeout(c.ctx, barrierTimeout)
+	defer cancel()
+	m := nats.NewMsg(barrierSubject)
+	m.Header.Set(hdrExpectedStream, barrierSubject)
+	_, err := c.s.nc.RequestMsgWithContext(ctx, m)
+	return err
+}
+
+// publishEach publishes every append of part on its own, all at once, each
+// bounded by its caller's ctx, and returns when all are answered.
+func (c *committer) publishEach(part []*queuedAppend) {
+	start := time.Now()
+	var wg sync.WaitGroup
+	var skip atomic.Bool // measure only rounds of single events that all succeed
+	for _, p := range part {
+		wg.Go(func() {
+			seq, err := c.s.appendAlone(p.ctx, p.agg, p.events, p.msgs)
+			if err != nil || len(p.msgs) > 1 {
+				skip.Store(true)
+			}
+			p.result <- appendResult{seq: seq, err: err}
+		})
+	}
+	wg.Wait()
+	c.mu.Lock()
+	c.stats.solo++
+	if !skip.Load() {
+		c.measureSolo(time.Since(start), len(part))
+	}
+	c.mu.Unlock()
+}
+
+// close fails every queued append with ErrClosed and stops the flusher
+// once its round in flight ends.
+func (c *committer) close() {
+	c.mu.Lock()
+	c.closed = true
+	queue := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	for _, p := range queue {
+		p.result <- appendResult{err: fmt.Errorf("eventstore: append %s: %w", p.agg.Filter(), ErrClosed)}
+	}
+	c.cancel()
+	close(c.quit)
+}
+
+// wait returns once the flusher has exited.
+func (c *committer) wait() { <-c.exited }
+
+// average is a moving average giving the newest sample a quarter of the
+// weight; a zero old value means none yet.
+func average(old, sample time.Duration) time.Duration {
+	if old == 0 {
+		return sample
+	}
+	return old + (sample-old)/4
+}

@@ -1,0 +1,194 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/stamp-oauth/stamp/domain"
+)
+
+// wrongLogin is the one message a failed login shows, whether the account
+// does not exist or the password is wrong.
+const wrongLogin = "The email or password is wrong."
+
+// visitor is who sent a browser request: the session it presented and
+// the user that session is for.
+type visitor struct {
+	sess session      // zero when ok is false
+	ok   bool         // the request carried a valid session cookie
+	user *domain.User // nil for a guest
+}
+
+// visit resolves the session of r. A session whose user is unknown or
+// deleted is void: the visitor is then a stranger (ok false). An error is
+// a failure to read the user, to render as unexpected.
+func (s *server) visit(r *http.Request) (visitor, error) {
+	sess, ok := s.sessions.read(r)
+	if !ok {
+		return visitor{}, nil
+	}
+	if !sess.loggedIn() {
+		return visitor{sess: sess, ok: true}, nil
+	}
+	u, err := s.users.User(r.Context(), sess.UserID)
+	if errors.Is(err, domain.ErrNotFound) || err == nil && !u.Exists() {
+		return visitor{}, nil
+	}
+	if err != nil {
+		return visitor{}, fmt.Errorf("httpapi: session user %s: %w", sess.UserID, err)
+	}
+	return visitor{sess: sess, ok: true, user: &u}, nil
+}
+
+// loginView is the data of login.html.
+type loginView struct {
+	Next, Email, Message string
+}
+
+// loginPage answers GET /login?next=…: the login form, or, for a user
+// already logged in, a redirect to next. A visitor without a session gets
+// a guest session, whose CSRF token the form carries.
+func (s *server) loginPage(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	s.htmlHeaders(w)
+	v, err := s.visit(r)
+	if err != nil {
+		s.renderPageError(w, r, v, err)
+		return
+	}
+	next := localPath(r.URL.Query().Get("next"))
+	if v.user != nil {
+		redirect(w, s.orHome(next), http.StatusFound)
+		return
+	}
+	if !v.ok {
+		v.sess, v.ok = s.sessions.guest(), true
+		s.sessions.write(w, r, v.sess)
+	}
+	s.render(w, r, http.StatusOK, pageLogin, "Log in", v, loginView{Next: next})
+}
+
+// login answers POST /login (email, password, _token, next). Success
+// starts a new session (a fresh CSRF token) and redirects to next when it
+// is a local path, else to the issuer's root, with 303 so the browser
+// GETs it. A wrong email or password shows the form again (422) with one
+// message that does not tell whether the account exists; too many
+// attempts answer 429; a missing session or wrong _token 403.
+func (s *server) login(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	s.htmlHeaders(w)
+	v, err := s.visit(r)
+	if err != nil {
+		s.renderPageError(w, r, v, err)
+		return
+	}
+	form, err := readForm(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		s.renderPageError(w, r, v, err)
+		return
+	}
+	next := localPath(form["next"])
+	if !v.ok || !v.sess.validCSRF(form["_token"]) {
+		s.forbidden(w, r, v)
+		return
+	}
+	view := loginView{Next: next, Email: form["email"], Message: wrongLogin}
+	if form["email"] == "" || form["password"] == "" {
+		s.render(w, r, http.StatusUnprocessableEntity, pageLogin, "Log in", v, view)
+		return
+	}
+	u, err := s.web.AuthenticateUser(r.Context(), form["email"], form["password"], s.clientAddr(r))
+	switch {
+	case errors.Is(err, domain.ErrAccessDenied):
+		s.render(w, r, http.StatusUnprocessableEntity, pageLogin, "Log in", v, view)
+		return
+	case err != nil:
+		s.renderPageError(w, r, v, err)
+		return
+	}
+	s.sessions.write(w, r, s.sessions.login(u.ID))
+	redirect(w, s.orHome(next), http.StatusSeeOther)
+}
+
+// logout answers POST /logout (_token): it deletes the session cookie and
+// redirects to the login page. A logged-in session must present its CSRF
+// token (403 otherwise), so another site cannot log the user out.
+func (s *server) logout(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	s.htmlHeaders(w)
+	v, err := s.visit(r)
+	if err != nil {
+		s.renderPageError(w, r, v, err)
+		return
+	}
+	form, err := readForm(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		s.renderPageError(w, r, v, err)
+		return
+	}
+	if v.user != nil && !v.sess.validCSRF(form["_token"]) {
+		s.forbidden(w, r, v)
+		return
+	}
+	s.sessions.clear(w, r)
+	redirect(w, s.base+pathLogin, http.StatusSeeOther)
+}
+
+// toLogin redirects to the login page, which sends the user to back
+// after logging in.
+func (s *server) toLogin(w http.ResponseWriter, back string) {
+	redirect(w, s.base+pathLogin+"?"+url.Values{"next": {back}}.Encode(), http.StatusFound)
+}
+
+// orHome returns next, or the issuer's root when next is "".
+func (s *server) orHome(next string) string {
+	if next == "" {
+		return s.base + "/"
+	}
+	return next
+}
+
+// localPath returns p when it is a path on this server, and "" otherwise,
+// so a login can never redirect to another site. It must start with one
+// "/" ("//host" is another host) and hold no control character or
+// backslash: browsers drop tabs and newlines and read "\" as "/", so
+// "/\evil.com" and "/\t/evil.com" both mean "//evil.com".
+func localPath(p string) string {
+	if len(p) > 4096 || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return ""
+	}
+	for _, c := range p {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return ""
+		}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return ""
+	}
+	return p
+}
+
+// clientAddr returns the address rate limits count attempts against: the
+// host of r.RemoteAddr or, with Options.TrustProxyHeaders, the last
+// X-Forwarded-For entry (the one the trusted proxy added; the ones before
+// it are whatever the client sent).
+func (s *server) clientAddr(r *http.Request) string {
+	if s.opts.TrustProxyHeaders {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			entries := strings.Split(xff[len(xff)-1], ",")
+			if a, err := netip.ParseAddr(strings.TrimSpace(entries[len(entries)-1])); err == nil {
+				return a.String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
