@@ -104,6 +104,8 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest, user *Use
 	switch {
 	case req.ResponseType == "code" && c.HasGrant(GrantAuthorizationCode):
 	case implicit && s.cfg.Implicit && c.HasGrant(GrantImplicit):
+	case implicit && !s.cfg.Implicit:
+		return fail(ErrUnsupportedResponseType.WithDescription("the implicit grant is not enabled"))
 	case req.ResponseType == "code" || implicit:
 		return fail(ErrUnauthorizedClient.WithDescription("the client may not use the response_type %q", req.ResponseType))
 	default:

@@ -100,9 +100,7 @@ func benchmarkGroupCommit(b *testing.B, goroutines int, group string) {
 	b.StopTimer()
 	b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "events/s")
 	if st.commits != nil {
-		if s := commitStatsOf(st); s.batches+s.solo > 0 {
-			b.ReportMetric(float64(s.batches)/float64(s.batches+s.solo), "batched-rounds")
-		}
+		b.ReportMetric(float64(commitStatsOf(st).batched)/float64(n.Load()), "batched-share")
 	}
 	if len(took) > 0 {
 		slices.Sort(took)

@@ -15,12 +15,16 @@ import (
 // Group commit: concurrent ExpectAny appends share a publish, so that with
 // fsync before every acknowledgement they share an fsync too.
 //
-// At most one "commit" is in flight per Store: either an append published
-// directly by its caller (the only one waiting: the lowest latency when
-// appends are few) or a round of the flusher goroutine. Appends that arrive
-// meanwhile queue. The commit that completes hands the queue to the
-// flusher, which takes everything queued and publishes it, round after
-// round, until the queue is empty; then the next append is direct again.
+// An append is published directly by its caller when no round of the
+// flusher is in progress and nothing is queued, and either no other direct
+// append is in flight or the costs measured so far say that a batch would
+// not pay at the current concurrency (then concurrent appends go out as if
+// there were no group commit, with no hand-off). Otherwise it queues. When
+// the direct appends in flight have drained, the flusher takes everything
+// queued and publishes it as one round, round after round until the queue
+// is empty; then appends are direct again. Rounds never overlap with direct
+// appends, so an append that queues is stored after every append that
+// returned before it was made.
 //
 // A round publishes its appends as one atomic batch, which the server
 // stores with one fsync, or each on its own, concurrently, which the server
@@ -55,6 +59,9 @@ const (
 	// minSoloSamples is how many appends published on their own the
 	// committer measures before it trusts that cost.
 	minSoloSamples = 4
+	// busySampleSize is how many direct appends make a sample of their
+	// cost when they keep overlapping.
+	busySampleSize = 32
 	// barrierSubject is where the barrier goes: under the stream's
 	// subjects, and no event subject (domain.ParseSubject refuses it).
 	barrierSubject = domain.SubjectRoot + "._barrier"
@@ -85,10 +92,18 @@ type committer struct {
 	quit   chan struct{}
 	exited chan struct{}
 
-	mu     sync.Mutex
-	busy   bool // a commit is in flight; its owner hands over or clears it
-	closed bool
-	queue  []*queuedAppend
+	mu       sync.Mutex
+	flushing bool // the flusher owns the queue (rounds in progress)
+	inflight int  // direct appends being published
+	active   int  // appends in the committer: direct, queued or in a round
+	closed   bool
+	queue    []*queuedAppend
+	// The current busy period of direct appends (inflight > 0), measured
+	// as throughput: concurrent appends wait for each other at the server,
+	// so one's latency is not its cost.
+	busySince time.Time
+	busyDone  int  // single-event appends completed in it
+	busyMixed bool // a failed or multi-event append spoils the sample
 	// Costs measured so far, zero until measured: soloTime/soloCount is
 	// the time per append published on its own (direct appends, rounds
 	// published one by one; sums decaying by an eighth per sample, so big
@@ -98,17 +113,20 @@ type committer struct {
 	soloTime, soloCount float64
 	batchCost           time.Duration
 	lastSolo, lastBatch time.Time
+	lastProbe           time.Time // when lowDemand last queued an append to probe
 	// combineAlways makes every round of two or more appends one batch,
 	// whatever the costs (tests).
 	combineAlways bool
 	stats         commitStats
 }
 
-// commitStats count what the flusher did, for tests.
+// commitStats count what the committer did, for tests.
 type commitStats struct {
 	batches   int // combined batches stored
+	batched   int // appends stored in them
 	fallbacks int // combined batches refused, their appends published alone
 	solo      int // rounds published one by one
+	inflight  int // most direct appends in flight at once
 }
 
 func newCommitter(s *Store) *committer {
@@ -121,24 +139,33 @@ func newCommitter(s *Store) *committer {
 	return c
 }
 
-// append publishes p now if no commit is in flight, or queues it for the
-// flusher, and returns its result or p.ctx's error.
+// append publishes p directly or queues it for the flusher, as the
+// package comment above says, and returns its result or p.ctx's error.
 func (c *committer) append(p *queuedAppend) (uint64, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return 0, fmt.Errorf("eventstore: append %s: %w", p.agg.Filter(), ErrClosed)
 	}
-	if !c.busy {
-		c.busy = true
+	c.active++
+	if !c.flushing && len(c.queue) == 0 && (c.inflight == 0 || c.lowDemand()) {
+		if c.inflight == 0 {
+			c.busySince, c.busyDone, c.busyMixed = time.Now(), 0, false
+		}
+		c.inflight++
+		c.stats.inflight = max(c.stats.inflight, c.inflight)
 		c.mu.Unlock()
-		start := time.Now()
 		seq, err := c.s.appendAlone(p.ctx, p.agg, p.events, p.msgs)
-		c.release(err == nil && len(p.msgs) == 1, time.Since(start))
+		c.directDone(err == nil && len(p.msgs) == 1, true)
 		return seq, err
 	}
 	c.queue = append(c.queue, p)
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.active--
+		c.mu.Unlock()
+	}()
 
 	select {
 	case r := <-p.result:
@@ -155,25 +182,61 @@ func (c *committer) append(p *queuedAppend) (uint64, error) {
 	}
 }
 
-// release ends a direct append, which took took (a sample of the solo cost if
-// measure), handing the queue to the flusher if anything waits.
-func (c *committer) release(measure bool, took time.Duration) {
+// directDone ends a direct append (single: one event, stored; leave: its
+// caller is leaving the committer): it measures the busy period when it
+// ends, or every busySampleSize appends, and hands the queue to the flusher
+// when the last direct append in flight is done.
+func (c *committer) directDone(single, leave bool) {
 	c.mu.Lock()
-	if measure {
-		c.measureSolo(took, 1)
+	if leave {
+		c.active--
 	}
-	if len(c.queue) == 0 || c.closed {
-		c.busy = false
+	c.inflight--
+	if single {
+		c.busyDone++
+	} else {
+		c.busyMixed = true
+	}
+	if c.inflight == 0 || c.busyDone >= busySampleSize {
+		if !c.busyMixed && c.busyDone > 0 {
+			c.measureSolo(time.Since(c.busySince), c.busyDone)
+		}
+		c.busySince, c.busyDone, c.busyMixed = time.Now(), 0, false
+	}
+	if c.inflight > 0 || len(c.queue) == 0 || c.closed || c.flushing {
 		c.mu.Unlock()
 		return
 	}
+	c.flushing = true
 	c.mu.Unlock()
-	// Only the owner of busy sends, and the flusher receives before it
-	// clears busy, so the buffer is always free.
+	// Only the one who sets flushing sends, and the flusher receives before
+	// it clears flushing, so the buffer is always free.
 	c.kick <- struct{}{}
 }
 
-// run is the flusher: it publishes rounds while it owns busy.
+// lowDemand reports whether, by the costs measured so far, a batch would not
+// pay at the current concurrency: one more direct append may go out beside
+// those in flight. c.mu is held.
+func (c *committer) lowDemand() bool {
+	if c.combineAlways || c.soloCount < minSoloSamples || c.batchCost == 0 {
+		return false
+	}
+	demand := time.Duration(float64(c.active) * c.soloTime / c.soloCount)
+	if demand > c.batchCost {
+		return false
+	}
+	// Now and then, when the batch cost is old and not far off, queue one
+	// append: those after it queue too, and the round they make tries a
+	// batch again (see plan).
+	now := time.Now()
+	if probeRange*demand > c.batchCost && now.Sub(c.lastBatch) > probeInterval && now.Sub(c.lastProbe) > probeInterval {
+		c.lastProbe = now
+		return false
+	}
+	return true
+}
+
+// run is the flusher: it publishes rounds while it owns the queue.
 func (c *committer) run() {
 	defer close(c.exited)
 	for {
@@ -187,19 +250,17 @@ func (c *committer) run() {
 	}
 }
 
-// round publishes everything queued, and reports false (clearing busy)
-// when nothing was.
+// round publishes everything queued, and reports false (clearing
+// flushing) when nothing was.
 func (c *committer) round() bool {
 	c.mu.Lock()
 	if c.closed || len(c.queue) == 0 {
-		c.busy = false
+		c.flushing = false
 		c.mu.Unlock()
 		return false
 	}
 	queue := c.queue
 	c.queue = nil
-	c.mu.Unlock()
-
 	// A caller whose ctx has ended has returned its error: leave its append
 	// out, so it is not stored behind its back.
 	live := queue[:0]
@@ -208,6 +269,28 @@ func (c *committer) round() bool {
 			live = append(live, p)
 		}
 	}
+	if c.lowDemand() {
+		// Batches do not pay at this concurrency: publish these as direct
+		// appends, without waiting for them, and leave the queue to the
+		// appends themselves again.
+		c.flushing = false
+		for _, p := range live {
+			if c.inflight == 0 {
+				c.busySince, c.busyDone, c.busyMixed = time.Now(), 0, false
+			}
+			c.inflight++
+			c.stats.inflight = max(c.stats.inflight, c.inflight)
+			go func() {
+				seq, err := c.s.appendAlone(p.ctx, p.agg, p.events, p.msgs)
+				p.result <- appendResult{seq: seq, err: err}
+				c.directDone(err == nil && len(p.msgs) == 1, false)
+			}()
+		}
+		c.mu.Unlock()
+		return false
+	}
+	c.mu.Unlock()
+
 	for len(live) > 0 {
 		// Split at maxBatchEvents, keeping every append whole; an append
 		// larger than that goes alone (and is refused as it would be).
@@ -333,6 +416,10 @@ func (c *committer) publishCombined(part []*queuedAppend, events int) {
 		c.publishEach(part)
 		return
 	}
+	c.mu.Lock()
+	c.stats.batches++
+	c.stats.batched += len(part)
+	c.mu.Unlock()
 	// The batch is stored contiguously and in order: each append's last
 	// event is as far before the batch's last as the events after it.
 	after := uint64(events)
@@ -340,14 +427,12 @@ func (c *committer) publishCombined(part []*queuedAppend, events int) {
 		after -= uint64(len(p.msgs))
 		p.result <- appendResult{seq: last - after}
 	}
-	settled := c.barrier() == nil
-	c.mu.Lock()
-	if settled {
+	if c.barrier() == nil {
+		c.mu.Lock()
 		c.batchCost = average(c.batchCost, time.Since(start))
 		c.lastBatch = time.Now()
+		c.mu.Unlock()
 	}
-	c.stats.batches++
-	c.mu.Unlock()
 }
 
 // barrier returns once the stream has dealt with everything published

@@ -15,23 +15,23 @@ import (
 	"github.com/stamp-oauth/stamp/domain"
 )
 
-// holdCommits makes st's committer busy, as if an append were in flight, so
-// that ExpectAny appends queue until release is called (at the latest when
-// the test ends).
+// holdCommits makes st's committer hand its queue to the flusher, as if a
+// round were in progress, so that ExpectAny appends queue until release is
+// called (at the latest when the test ends).
 func holdCommits(tb testing.TB, st *Store) (release func()) {
 	tb.Helper()
 	c := st.commits
 	eventually(tb, "committer idle", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if c.busy {
+		if c.flushing || c.inflight > 0 {
 			return false
 		}
-		c.busy = true
+		c.flushing = true
 		return true
 	})
 	var once sync.Once
-	release = func() { once.Do(func() { c.release(false, 0) }) }
+	release = func() { once.Do(func() { c.kick <- struct{}{} }) }
 	tb.Cleanup(release)
 	return release
 }
@@ -56,6 +56,18 @@ func commitStatsOf(st *Store) commitStats {
 	st.commits.mu.Lock()
 	defer st.commits.mu.Unlock()
 	return st.commits.stats
+}
+
+// setCosts makes st's committer believe that an append on its own costs
+// solo and a combined batch costs batch, both just measured.
+func setCosts(st *Store, solo, batch time.Duration) {
+	c := st.commits
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.soloTime, c.soloCount = float64(solo)*16, 16
+	c.batchCost = batch
+	now := time.Now()
+	c.lastSolo, c.lastBatch, c.lastProbe = now, now, now
 }
 
 // eventually polls cond until it holds, for at most ten seconds.
@@ -341,6 +353,83 @@ func TestGroupCommitDuplicateFallsBack(t *testing.T) {
 	}
 	if s := commitStatsOf(st); s.fallbacks != 1 || s.batches != 0 {
 		t.Errorf("stats %+v; want 1 fallback, no batch", s)
+	}
+}
+
+// The committer goes the way the measured costs say: when a batch would not
+// pay, queued appends are let go as direct ones, and concurrent appends go
+// out side by side; when it would, they go out in batches.
+func TestGroupCommitFollowsMeasuredCosts(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		solo, batch time.Duration
+		batches     bool
+	}{
+		{"solo is cheap", time.Nanosecond, time.Hour, false},
+		{"batch is cheap", time.Hour, time.Nanosecond, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := openStore(t, startServer(t, ServerOptions{}))
+			ctx := testContext(t)
+			setCosts(st, tt.solo, tt.batch)
+
+			release := holdCommits(t, st)
+			var chans []<-chan appendOutcome
+			for i := range 8 {
+				chans = append(chans, appendAsync(ctx, st, token(fmt.Sprint("q", i)), domain.ExpectAny, env(fmt.Sprint("q", i), "AccessTokenCreated")))
+			}
+			waitQueued(t, st, 8)
+			release()
+			type done struct {
+				id  string
+				seq uint64
+			}
+			var results []done
+			for i, ch := range chans {
+				r := result(t, ch)
+				if r.err != nil {
+					t.Fatalf("queued append %d: %v", i, r.err)
+				}
+				results = append(results, done{fmt.Sprint("q", i), r.seq})
+			}
+			if s := commitStatsOf(st); (s.batches > 0) != tt.batches || s.solo != 0 {
+				t.Errorf("after the held round: stats %+v; want batches %v, no solo round", s, tt.batches)
+			}
+
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			for g := range 16 {
+				wg.Go(func() {
+					for i := range 20 {
+						id := fmt.Sprintf("g%d-%d", g, i)
+						seq, err := st.Append(ctx, token(id), domain.ExpectAny, env(id, "AccessTokenCreated"))
+						if err != nil {
+							t.Errorf("Append %s: %v", id, err)
+							return
+						}
+						mu.Lock()
+						results = append(results, done{id, seq})
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			bySeq := logBySeq(t, st)
+			for _, r := range results {
+				checkAppended(t, bySeq, []string{r.id}, r.seq)
+			}
+			if len(bySeq) != 8+16*20 {
+				t.Errorf("%d events stored; want %d", len(bySeq), 8+16*20)
+			}
+			s := commitStatsOf(st)
+			t.Logf("%+v", s)
+			if !tt.batches && (s.batches != 0 || s.solo != 0) {
+				t.Errorf("stats %+v; want every append direct", s)
+			}
+			if tt.batches && s.batched < 8 {
+				t.Errorf("stats %+v; want appends in batches", s)
+			}
+		})
 	}
 }
 

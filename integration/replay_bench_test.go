@@ -34,7 +34,10 @@ import (
 //	                  rebuild (VmHWM, reset before it; Linux only). The
 //	                  process holds the embedded NATS server too.
 //	rebuild-peak-heap-MB  the Go heap's peak during a rebuild, sampled
-//	                  every 10ms
+//	                  every 10ms, garbage not yet collected included
+//	base-heap-MB      the live Go heap just before a rebuild: mostly the
+//	                  embedded NATS server's per-subject state (one subject
+//	                  per token), which a running stamp serve holds too
 //
 // The stream holds STAMP_BENCH_EVENTS events (default 100,000): access
 // tokens, every fourth one revoked. Appending them is setup, not measured.
@@ -77,7 +80,7 @@ func BenchmarkReplay(b *testing.B) {
 	}
 
 	var jsTime, replayTime, rebuildTime time.Duration
-	var peakHeap, peakRSS uint64
+	var peakHeap, peakRSS, baseHeap uint64
 	b.ResetTimer()
 	for i := range b.N {
 		t0 := time.Now()
@@ -95,6 +98,7 @@ func BenchmarkReplay(b *testing.B) {
 		replayTime += time.Since(t1)
 		jsTime += t1.Sub(t0)
 		resetPeakRSS()
+		baseHeap = max(baseHeap, liveHeap())
 		stopSampling := sampleHeap(&peakHeap)
 		t2 := time.Now()
 		fresh, err := projections.Rebuild(ctx, filepath.Join(dir, fmt.Sprintf("projections-%d", i)), projections.Options{}, store, nil)
@@ -128,6 +132,7 @@ func BenchmarkReplay(b *testing.B) {
 		b.ReportMetric(float64(peakRSS)/(1<<20), "rebuild-peak-rss-MB")
 	}
 	b.ReportMetric(float64(peakHeap)/(1<<20), "rebuild-peak-heap-MB")
+	b.ReportMetric(float64(baseHeap)/(1<<20), "base-heap-MB")
 }
 
 // readJetStream reads the STAMP stream up to sequence last with a bare
@@ -190,6 +195,17 @@ func sampleHeap(peak *uint64) (stop func()) {
 		wg.Wait()
 		read()
 	}
+}
+
+// liveHeap returns the bytes of live heap objects, after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return sample[0].Value.Uint64()
 }
 
 // resetPeakRSS resets the process's peak resident set size (Linux: write

@@ -26,7 +26,7 @@ import (
 // append. It returns the stream's last sequence afterwards.
 func appendTokens(tb testing.TB, store *eventstore.Store, clientID string, n int) uint64 {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second+time.Duration(n)*200*time.Microsecond)
 	defer cancel()
 	issued := time.Now().UTC().Truncate(time.Second)
 	actor := domain.Actor{Kind: domain.ActorSystem}

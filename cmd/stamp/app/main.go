@@ -59,6 +59,8 @@ func Main(ctx context.Context, args []string, io IO) int {
 		"install": cmdInstall,
 		"keys":    cmdKeys,
 		"client":  cmdClient,
+		"user":    cmdUser,
+		"token":   cmdToken,
 		"bench":   cmdBench,
 		"events":  cmdEvents,
 		"audit":   cmdAudit,

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stamp-oauth/stamp/domain"
 )
 
 // TestREADMEListsEverySetting keeps the README's configuration table in
@@ -66,5 +68,18 @@ func TestConfigPrecedence(t *testing.T) {
 	c, _ = LoadConfig(nil, func(k string) string { return map[string]string{"STAMP_NATS_URL": "nats://x:4222"}[k] })
 	if c.Replicas != 3 {
 		t.Errorf("with an external NATS: got %d replicas; want 3", c.Replicas)
+	}
+}
+
+// TestREADMEDocumentsEveryEvent keeps the README's event table complete.
+func TestREADMEDocumentsEveryEvent(t *testing.T) {
+	b, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range domain.EventTypes() {
+		if !strings.Contains(string(b), "| `"+typ+"` | 1 |") {
+			t.Errorf("README.md does not document the event %s", typ)
+		}
 	}
 }
