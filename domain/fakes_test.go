@@ -196,3 +196,27 @@ func (m *memLog) DeviceCodeByUserCodeHash(ctx context.Context, hash string) (Dev
 func (m *memLog) Authorization(ctx context.Context, userID, clientID string) (Authorization, error) {
 	return get(m, m.world.Authorizations, AuthorizationID(userID, clientID))
 }
+
+func (m *memLog) AccessTokensByUser(ctx context.Context, userID string) ([]AccessToken, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []AccessToken
+	for _, t := range m.world.Tokens {
+		if t.UserID == userID {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func (m *memLog) RefreshFamiliesByUser(ctx context.Context, userID string) ([]RefreshFamily, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []RefreshFamily
+	for _, f := range m.world.Families {
+		if f.UserID == userID {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}

@@ -66,14 +66,15 @@ var errBatchDuplicate = errors.New("an event id of the batch is already stored")
 // none, and the server syncs the batch once.
 //
 // Group commit (on unless Options.DisableGroupCommit): appends with
-// domain.ExpectAny may share a publish. While none of them is being
-// published, an ExpectAny append is published at once as above; while one
-// is, the next ones wait, and when it completes everything waiting goes out
-// together: as one atomic batch (split at 1000 events), which the server
-// stores with one fsync, or, when the Store has measured that to be slower
-// than publishing them one by one (a batch has a fixed cost of a few
-// milliseconds, so it pays only when many appends wait and every write is
-// fsynced), each on its own, all at once. Either way the events of one
+// domain.ExpectAny may share a publish. With none in flight, an ExpectAny
+// append is published at once as above; while one is, the next ones wait,
+// and when the publish completes everything waiting goes out together, as
+// one atomic batch (split at 1000 events) that the server stores with one
+// fsync. A batch has a fixed cost of a few milliseconds, so it pays only
+// when many appends wait and every write is fsynced: the Store measures what
+// batches and single publishes cost, and while batches would not pay at the
+// current number of concurrent appends it publishes each at once, side by
+// side, as if there were no group commit. Either way the events of one
 // append stay contiguous and in order, each caller gets the sequence of its
 // own last event, and an append that is refused inside a combined batch
 // (say, a retry whose id is already stored) is published again on its own,

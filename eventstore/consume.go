@@ -156,7 +156,7 @@ func (s *Store) deliver(ctx context.Context, durable, filter string, o deliverOp
 		msg, err := it.Next(jetstream.NextContext(ctx))
 		switch {
 		case err == nil && ctx.Err() != nil:
-			_ = msg.Nak() // the loop hands back the rest and returns
+			_ = msg.NakWithDelay(handBackDelay) // the loop hands back the rest and returns
 		case err == nil:
 			if err := c.handle(ctx, msg, fn); err != nil {
 				return err
@@ -182,9 +182,15 @@ func (c *consumer) handBack(it jetstream.MessagesContext) {
 		if err != nil {
 			return
 		}
-		_ = msg.Nak()
+		_ = msg.NakWithDelay(handBackDelay)
 	}
 }
+
+// handBackDelay is the redelivery delay of a handed-back message. A plain
+// Nak is kept only in the server's memory, so a server restart would leave
+// the message waiting out AckWait; a delayed Nak is written to the
+// consumer's state and survives it.
+const handBackDelay = time.Millisecond
 
 // durable creates the consumer name, or updates it keeping where it
 // delivers from, and returns it.
@@ -306,7 +312,7 @@ func (d *delivery) Ack() error {
 func (d *delivery) Retry(delay time.Duration) error {
 	return d.settle("retry", func() error {
 		if delay <= 0 {
-			return d.msg.Nak()
+			delay = handBackDelay
 		}
 		return d.msg.NakWithDelay(delay)
 	}, true)

@@ -14,11 +14,13 @@
 //
 // Appends without an expectation (domain.ExpectAny) go through a group
 // commit unless Options.DisableGroupCommit: while one is being published the
-// next ones wait, and then go out together, as one atomic batch that the
-// server syncs once, or one by one when the Store has measured that to be
-// cheaper. Each caller still gets the sequence of its own last event, and
-// the outcome it would have got alone. It is what lets a single node that
-// fsyncs every write acknowledge more events than it can fsync.
+// next ones wait, then go out together as one atomic batch that the server
+// syncs once; when the Store has measured that batches would not pay at the
+// current concurrency (no fsync per write, or few concurrent appends), they
+// go out one by one at once, as without it. Each caller still gets the
+// sequence of its own last event, and the outcome it would have got alone.
+// It is what lets a single node that fsyncs every write acknowledge more
+// events than it can fsync.
 //
 // Load reads one aggregate with JetStream direct get, by literal subjects so
 // the server stays on its per-subject indexes; Read, Replay and Follow stream

@@ -22,9 +22,10 @@ import (
 // there were no group commit, with no hand-off). Otherwise it queues. When
 // the direct appends in flight have drained, the flusher takes everything
 // queued and publishes it as one round, round after round until the queue
-// is empty; then appends are direct again. Rounds never overlap with direct
-// appends, so an append that queues is stored after every append that
-// returned before it was made.
+// is empty; then appends are direct again. Each append's events stay
+// contiguous and in order, and an append that succeeded is stored before
+// any append made after it returned; an append whose ctx ended may still
+// be stored, then possibly after later ones, as a timed-out publish may.
 //
 // A round publishes its appends as one atomic batch, which the server
 // stores with one fsync, or each on its own, concurrently, which the server

@@ -183,7 +183,9 @@ func (r *Runner) deliver(ctx context.Context, l Listener, d Delivery) {
 		r.settle(log, "ack", d.Ack())
 	case ctx.Err() != nil:
 		// Shutting down: leave the delivery unsettled; the Source
-		// redelivers it on the next start, and it counts against nothing.
+		// redelivers it on the next start. That delivery counts as an
+		// attempt, so a listener stopped often enough in the middle of
+		// one event can park it: MaxAttempts bounds that too.
 		log.Info("listeners: handler stopped by shutdown", "err", err)
 	case attempt >= r.opts.MaxAttempts:
 		log.Error("listeners: parked", "attempts", attempt, "err", err, stackAttr(err))

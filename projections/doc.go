@@ -88,7 +88,7 @@
 // applies what arrives, in batches of whatever is already waiting. WaitFor
 // lets a request wait until its own append is visible (read your writes).
 // Rebuild replays the whole log through the Replayer port into a fresh store
-// in a new directory; swapping it in is the caller's job.
+// in a new directory; SwapIn (swap.go) swaps it in under a live Store.
 //
 // projections imports domain, Pebble and the standard library only; the
 // eventstore satisfies Source and Replayer, and cmd/stamp wires them.

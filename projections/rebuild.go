@@ -28,7 +28,7 @@ const rebuildBatch = 1024
 // replaying the whole log from sequence 1, and returns it open and durable
 // (flushed to disk). progress, if not nil, is called after each batch
 // with the last sequence applied and the stream's last sequence. Swapping
-// the new directory in for the old one is left to the caller.
+// the new directory in for the old one is SwapIn's job.
 //
 // On failure (dir holds a store, the log fails, ctx ends, an event cannot be
 // applied) it closes the store and returns the error; dir then holds a
@@ -75,7 +75,7 @@ func (s *Store) CatchUp(ctx context.Context, src Replayer, progress func(done, t
 	// The log fills the next batch while the last one is applied.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	batches := make(chan []domain.Recorded, 1)
+	batches := make(chan []domain.Recorded, 4)
 	applied := make(chan error, 1)
 	go func() {
 		var err error

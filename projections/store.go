@@ -1,9 +1,6 @@
 package projections
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -210,27 +207,7 @@ func (s *Store) Checksum() (string, error) {
 		return "", err
 	}
 	defer s.closeMu.RUnlock()
-	it, err := s.db.NewIter(nil)
-	if err != nil {
-		return "", fmt.Errorf("projections: checksum: %w", err)
-	}
-	h := sha256.New()
-	var n [8]byte
-	for ok := it.First(); ok; ok = it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return "", errors.Join(fmt.Errorf("projections: checksum: %w", err), it.Close())
-		}
-		for _, b := range [][]byte{it.Key(), v} {
-			binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-			h.Write(n[:])
-			h.Write(b)
-		}
-	}
-	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return "", fmt.Errorf("projections: checksum: %w", err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return checksumOf(s.db)
 }
 
 // Drop deletes model m (every key under its prefix, its checkpoint

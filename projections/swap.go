@@ -2,10 +2,14 @@ package projections
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/stamp-oauth/stamp/domain"
 )
@@ -45,13 +49,15 @@ func (w Swapped) Drifted() bool { return w.LiveSum != w.FreshSum }
 //
 // It brings the two stores to one sequence (s up to fresh's checkpoint
 // beside whatever else applies to s, then, holding s's writers off, fresh up
-// to s's checkpoint) and computes both checksums. Then, still holding the
-// writers off and now waiting for the readers too, it closes fresh and s's
+// to s's checkpoint), takes a snapshot of each there, and lets the writers
+// go on while it computes the snapshots' checksums (as Checksum). Then,
+// holding the writers off again, it brings fresh up to what s applied
+// meanwhile and, now waiting for the readers too, closes fresh and s's
 // database, moves sw.Dir aside to sw.Dir+".old", moves sw.FreshDir to
-// sw.Dir, reopens it and removes the old directory. Writers wait for the
-// whole comparison; readers only for the close, the renames and the reopen.
-// It swaps when the checksums differ too (see Swapped.Drifted): the log is
-// the truth.
+// sw.Dir, reopens it and removes the old directory. So writers wait for two
+// short catch-ups of fresh, readers only for the close, the renames and the
+// reopen. It swaps when the checksums differ too (see Swapped.Drifted): the
+// log is the truth.
 //
 // SwapIn always closes fresh. It returns an error, leaving s as it was
 // (fresh's directory is then the caller's to remove), if a catch-up or a
@@ -61,8 +67,8 @@ func (w Swapped) Drifted() bool { return w.LiveSum != w.FreshSum }
 // ErrClosed) and the error says where the directories are. A crash during
 // the renames leaves sw.Dir missing or complete, never half of two stores;
 // a store opened at a missing sw.Dir starts empty and is rebuilt by its
-// Runner. Safe for concurrent use with every method of s but Close and
-// Drop, which wait or must not be running.
+// Runner. Safe for concurrent use with every method of s; Close waits for
+// it, and Drop must not run beside it.
 func (s *Store) SwapIn(ctx context.Context, fresh *Store, src Replayer, sw Swap) (Swapped, error) {
 	res, err := s.swapIn(ctx, fresh, src, sw)
 	if err != nil {
@@ -91,7 +97,38 @@ func (s *Store) swapIn(ctx context.Context, fresh *Store, src Replayer, sw Swap)
 	}
 	opts := sw.Options.withDefaults()
 
-	// Hold the writers off with s at least as far as fresh.
+	res, err := s.compare(ctx, fresh, src)
+	if err != nil {
+		return Swapped{}, err
+	}
+
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.catchUpFresh(ctx, fresh, src); err != nil {
+		return Swapped{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Swapped{}, err
+	}
+	freshOpen = false
+	if err := fresh.Close(); err != nil {
+		return Swapped{}, err
+	}
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return Swapped{}, ErrClosed
+	}
+	if err := s.replaceDir(sw, opts); err != nil {
+		return Swapped{}, err
+	}
+	return res, nil
+}
+
+// compare brings s and fresh to one sequence and returns both checksums
+// there. It holds s's writers off only while it brings fresh up to s and
+// takes the snapshots; the checksums are computed beside the writers.
+func (s *Store) compare(ctx context.Context, fresh *Store, src Replayer) (Swapped, error) {
 	for attempt := 1; ; attempt++ {
 		if err := s.CatchUp(ctx, upTo{src, fresh.Checkpoint()}, nil); err != nil {
 			return Swapped{}, fmt.Errorf("live catch up: %w", err)
@@ -105,44 +142,72 @@ func (s *Store) swapIn(ctx context.Context, fresh *Store, src Replayer, sw Swap)
 			return Swapped{}, fmt.Errorf("the live store stays behind the fresh one at %d", fresh.Checkpoint())
 		}
 	}
-	defer s.writeMu.Unlock()
+	res := Swapped{Seq: s.Checkpoint()}
+	if err := s.catchUpFresh(ctx, fresh, src); err != nil {
+		s.writeMu.Unlock()
+		return Swapped{}, err
+	}
+	if err := s.rlock(); err != nil {
+		s.writeMu.Unlock()
+		return Swapped{}, err
+	}
+	defer s.closeMu.RUnlock() // s.db outlives the snapshot
+	liveSnap, freshSnap := s.db.NewSnapshot(), fresh.db.NewSnapshot()
+	defer liveSnap.Close()
+	defer freshSnap.Close()
+	s.writeMu.Unlock()
 
-	seq := s.Checkpoint()
-	if err := fresh.CatchUp(ctx, upTo{src, seq}, nil); err != nil {
-		return Swapped{}, fmt.Errorf("fresh catch up to %d: %w", seq, err)
-	}
-	if got := fresh.Checkpoint(); got != seq {
-		return Swapped{}, fmt.Errorf("the fresh store reached %d, not the live %d", got, seq)
-	}
-	res := Swapped{Seq: seq}
 	freshSum := make(chan error, 1)
 	go func() {
 		var err error
-		res.FreshSum, err = fresh.Checksum()
+		res.FreshSum, err = checksumOf(freshSnap)
 		freshSum <- err
 	}()
 	var liveErr error
-	res.LiveSum, liveErr = s.Checksum()
+	res.LiveSum, liveErr = checksumOf(liveSnap)
 	if err := errors.Join(liveErr, <-freshSum); err != nil {
 		return Swapped{}, err
 	}
-	if err := ctx.Err(); err != nil {
-		return Swapped{}, err
-	}
-	freshOpen = false
-	if err := fresh.Close(); err != nil {
-		return Swapped{}, err
-	}
-
-	s.closeMu.Lock()
-	defer s.closeMu.Unlock()
-	if s.closed {
-		return Swapped{}, ErrClosed
-	}
-	if err := s.replaceDir(sw, opts); err != nil {
-		return Swapped{}, err
-	}
 	return res, nil
+}
+
+// catchUpFresh brings fresh up to s's checkpoint exactly. The caller holds
+// s.writeMu, so s stays there.
+func (s *Store) catchUpFresh(ctx context.Context, fresh *Store, src Replayer) error {
+	seq := s.Checkpoint()
+	if err := fresh.CatchUp(ctx, upTo{src, seq}, nil); err != nil {
+		return fmt.Errorf("fresh catch up to %d: %w", seq, err)
+	}
+	if got := fresh.Checkpoint(); got != seq {
+		return fmt.Errorf("the fresh store reached %d, not the live %d", got, seq)
+	}
+	return nil
+}
+
+// checksumOf is Checksum of what r reads: a store's database or a snapshot
+// of it. (It must hash exactly as Checksum does; a test holds them equal.)
+func checksumOf(r pebble.Reader) (string, error) {
+	it, err := r.NewIter(nil)
+	if err != nil {
+		return "", fmt.Errorf("projections: checksum: %w", err)
+	}
+	h := sha256.New()
+	var n [8]byte
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return "", errors.Join(fmt.Errorf("projections: checksum: %w", err), it.Close())
+		}
+		for _, b := range [][]byte{it.Key(), v} {
+			binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+			h.Write(n[:])
+			h.Write(b)
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return "", fmt.Errorf("projections: checksum: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // replaceDir closes s's database, puts sw.FreshDir in place of sw.Dir and

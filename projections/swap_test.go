@@ -74,6 +74,11 @@ func TestSwapInUnderLoad(t *testing.T) {
 	if res.Drifted() || res.LiveSum == "" || res.Seq < 1000 {
 		t.Errorf("SwapIn = %+v; want equal checksums at a sequence of at least 1000", res)
 	}
+	atSeq := openMem(t, vfs.NewMem(), "at-seq")
+	applyAll(t, atSeq, recs[:res.Seq])
+	if want := checksum(t, atSeq); res.LiveSum != want {
+		t.Errorf("SwapIn compared at %d with checksum %s; want %s (the log up to there)", res.Seq, res.LiveSum, want)
+	}
 	if _, err := fresh.Checksum(); !errors.Is(err, ErrClosed) {
 		t.Errorf("fresh store after SwapIn: Checksum error %v; want ErrClosed", err)
 	}
@@ -181,5 +186,22 @@ func TestSwapInFailureLeavesLive(t *testing.T) {
 	}
 	if got, want := checksum(t, s), checksum(t, want); got != want {
 		t.Errorf("after a refused swap, checksum %s; want %s", got, want)
+	}
+}
+
+// TestChecksumOfSnapshot: the checksum SwapIn computes on snapshots is
+// Checksum's.
+func TestChecksumOfSnapshot(t *testing.T) {
+	s := openMem(t, vfs.NewMem(), "db")
+	applyAll(t, s, randomHistory(t, 300, 14, true))
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	applyAll(t, s, nil)
+	got, err := checksumOf(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := checksum(t, s); got != want {
+		t.Errorf("checksumOf(snapshot) = %s; want Checksum() = %s", got, want)
 	}
 }
