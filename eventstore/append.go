@@ -101,22 +101,13 @@ func (s *Store) Append(ctx context.Context, agg domain.Aggregate, expect domain.
 	if !validAggregate(agg) {
 		return 0, fmt.Errorf("eventstore: append %s: %w", agg, ErrInvalidAggregate)
 	}
-	msgs := make([]*nats.Msg, len(events))
-	seen := make(map[string]bool, len(events))
+	pending := make([]domain.Pending, len(events))
 	for i, env := range events {
-		subject := agg.Subject(env.Type)
-		if env.ID == "" || !domain.ValidID(env.Type) || seen[env.ID] {
-			return 0, fmt.Errorf("eventstore: append %s: %w: id %q, type %q", subject, ErrInvalidEvent, env.ID, env.Type)
-		}
-		seen[env.ID] = true
-		body, err := json.Marshal(env)
-		if err != nil {
-			return 0, fmt.Errorf("eventstore: append %s: %w", subject, err)
-		}
-		m := nats.NewMsg(subject)
-		m.Data = body
-		m.Header.Set(hdrMsgID, env.ID)
-		msgs[i] = m
+		pending[i] = domain.Pending{Aggregate: agg, Envelope: env}
+	}
+	msgs, err := messages(pending)
+	if err != nil {
+		return 0, err
 	}
 	if s.closed.Load() {
 		return 0, fmt.Errorf("eventstore: append %s: %w", agg.Filter(), ErrClosed)
@@ -130,6 +121,32 @@ func (s *Store) Append(ctx context.Context, agg domain.Aggregate, expect domain.
 		msgs[0].Header.Set(hdrExpectedSubject, agg.Filter())
 	}
 	return s.appendAlone(ctx, agg, events, msgs)
+}
+
+// messages turns events into the messages to publish: each on its
+// aggregate's subject, its envelope as JSON, its id as Nats-Msg-Id. It
+// returns ErrInvalidEvent (wrapped) for a missing or repeated id or a type
+// that cannot stand in a subject.
+func messages(events []domain.Pending) ([]*nats.Msg, error) {
+	msgs := make([]*nats.Msg, len(events))
+	seen := make(map[string]bool, len(events))
+	for i, p := range events {
+		env := p.Envelope
+		subject := p.Aggregate.Subject(env.Type)
+		if env.ID == "" || !domain.ValidID(env.Type) || seen[env.ID] {
+			return nil, fmt.Errorf("eventstore: append %s: %w: id %q, type %q", subject, ErrInvalidEvent, env.ID, env.Type)
+		}
+		seen[env.ID] = true
+		body, err := json.Marshal(env)
+		if err != nil {
+			return nil, fmt.Errorf("eventstore: append %s: %w", subject, err)
+		}
+		m := nats.NewMsg(subject)
+		m.Data = body
+		m.Header.Set(hdrMsgID, env.ID)
+		msgs[i] = m
+	}
+	return msgs, nil
 }
 
 // appendAlone publishes msgs, the messages of events, as Append does when it

@@ -2,12 +2,9 @@ package eventstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/stamp-oauth/stamp/domain"
 )
@@ -38,23 +35,9 @@ func (s *Store) AppendAll(ctx context.Context, expect domain.Expect, events ...d
 		}
 		return s.Append(ctx, first, expect, envs...)
 	}
-	msgs := make([]*nats.Msg, len(events))
-	seen := make(map[string]bool, len(events))
-	for i, p := range events {
-		env := p.Envelope
-		subject := p.Aggregate.Subject(env.Type)
-		if env.ID == "" || !domain.ValidID(env.Type) || seen[env.ID] {
-			return 0, fmt.Errorf("eventstore: append %s: %w: id %q, type %q", subject, ErrInvalidEvent, env.ID, env.Type)
-		}
-		seen[env.ID] = true
-		body, err := json.Marshal(env)
-		if err != nil {
-			return 0, fmt.Errorf("eventstore: append %s: %w", subject, err)
-		}
-		m := nats.NewMsg(subject)
-		m.Data = body
-		m.Header.Set(hdrMsgID, env.ID)
-		msgs[i] = m
+	msgs, err := messages(events)
+	if err != nil {
+		return 0, err
 	}
 	if s.closed.Load() {
 		return 0, fmt.Errorf("eventstore: append %s: %w", first.Filter(), ErrClosed)
