@@ -137,7 +137,8 @@ func (s *Service) RegisterClient(ctx context.Context, actor Actor, cmd RegisterC
 }
 
 // UpdateClient is the command to rename a client or change its redirect
-// URIs or allowed scopes (the whole new value of each).
+// URIs or allowed scopes (the whole new value of each; nil Scopes keeps
+// the client's, as Passport's update names only the name and redirect).
 type UpdateClient struct {
 	ClientID     string
 	Name         string
@@ -155,6 +156,9 @@ func (s *Service) UpdateClient(ctx context.Context, actor Actor, cmd UpdateClien
 		c, err := s.ownedClient(ctx, cmd.ClientID, cmd.UserID)
 		if err != nil {
 			return err
+		}
+		if cmd.Scopes == nil {
+			cmd.Scopes = c.Scopes
 		}
 		if err := validateClientFields(cmd.Name, cmd.RedirectURIs, cmd.Scopes, s.cfg.Scopes); err != nil {
 			return err

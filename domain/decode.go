@@ -102,6 +102,10 @@ func blank(eventType string) Event {
 		return &UserPasswordChanged{}
 	case "UserDeleted":
 		return &UserDeleted{}
+	case "UserEmailClaimed":
+		return &UserEmailClaimed{}
+	case "UserEmailReleased":
+		return &UserEmailReleased{}
 	case "AuthCodeIssued":
 		return &AuthCodeIssued{}
 	case "AuthCodeRedeemed":
@@ -136,7 +140,7 @@ func EventTypes() []string {
 		"RefreshTokenCreated", "RefreshTokenRevoked", "RefreshTokenReuseDetected",
 		"SigningKeyGenerated", "SigningKeyRetired",
 		"TokensPurged",
-		"UserRegistered", "UserPasswordChanged", "UserDeleted",
+		"UserRegistered", "UserPasswordChanged", "UserDeleted", "UserEmailClaimed", "UserEmailReleased",
 		"AuthCodeIssued", "AuthCodeRedeemed", "ClientAuthorized", "ClientAuthorizationRevoked",
 		"DeviceCodeIssued", "DeviceCodeApproved", "DeviceCodeDenied", "DeviceCodeRedeemed",
 	}

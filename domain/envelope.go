@@ -25,6 +25,7 @@ const (
 	KindPurge   = "purge"
 	KindCode    = "code"
 	KindDevice  = "device"
+	KindEmail   = "email"
 	// KindAuthorization is a user's consent to a client.
 	KindAuthorization = "authorization"
 )

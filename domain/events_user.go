@@ -1,14 +1,18 @@
 package domain
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
 
 // User events. A user's aggregate id is its user id. Passwords travel only
 // sealed: PasswordSealed is the argon2id hash encrypted with AES-GCM under
 // the instance's sealing key (kept beside the signing keys, never in the
 // log), so a reader of the stream cannot attack the hashes offline.
 
-// UserRegistered: a built-in user was created. EmailHash is the SHA-256 of
-// the normalised email, the id of the email's claim on uniqueness.
+// UserRegistered: a built-in user was created. It is appended together
+// with UserEmailClaimed, whose aggregate keeps emails unique.
 type UserRegistered struct {
 	UserID         string    `json:"user_id"`
 	Email          string    `json:"email"`
@@ -27,6 +31,57 @@ type UserPasswordChanged struct {
 // validating.
 type UserDeleted struct {
 	UserID string `json:"user_id"`
+}
+
+// UserEmailClaimed: an email became a live user's login. Its aggregate is
+// stamp.email.<EmailKey(email)>, so two concurrent registrations of one
+// email race on that aggregate's sequence and exactly one wins.
+type UserEmailClaimed struct {
+	EmailKey string `json:"email_key"`
+	UserID   string `json:"user_id"`
+}
+
+// UserEmailReleased: the user holding an email was deleted; the email may
+// be registered again.
+type UserEmailReleased struct {
+	EmailKey string `json:"email_key"`
+	UserID   string `json:"user_id"`
+}
+
+// EmailKey is the aggregate id of an email's claim: the hex SHA-256 of the
+// normalised email (the email itself is in UserRegistered).
+func EmailKey(email string) string {
+	sum := sha256.Sum256([]byte(NormalizeEmail(email)))
+	return hex.EncodeToString(sum[:])
+}
+
+func (UserEmailClaimed) EventType() string         { return "UserEmailClaimed" }
+func (UserEmailReleased) EventType() string        { return "UserEmailReleased" }
+func (UserEmailClaimed) EventVersion() int         { return 1 }
+func (UserEmailReleased) EventVersion() int        { return 1 }
+func (e UserEmailClaimed) AggregateOf() Aggregate  { return Aggregate{KindEmail, e.EmailKey} }
+func (e UserEmailReleased) AggregateOf() Aggregate { return Aggregate{KindEmail, e.EmailKey} }
+
+// EmailClaim is the state of one email's claim.
+type EmailClaim struct {
+	UserID string // the live user holding the email, or ""
+	Seq    uint64
+}
+
+// ApplyEmailClaim folds one event into an email's claim.
+func ApplyEmailClaim(c EmailClaim, e Event, seq uint64, _ time.Time) EmailClaim {
+	switch e := e.(type) {
+	case UserEmailClaimed:
+		c.UserID = e.UserID
+	case UserEmailReleased:
+		if c.UserID == e.UserID {
+			c.UserID = ""
+		}
+	default:
+		return c
+	}
+	c.Seq = seq
+	return c
 }
 
 func (UserRegistered) EventType() string      { return "UserRegistered" }

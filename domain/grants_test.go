@@ -360,3 +360,36 @@ func TestPersonalAccessTokens(t *testing.T) {
 		t.Errorf("a deleted user's PAT: got %v; want invalid", err)
 	}
 }
+
+// TestConcurrentRegistrationsOfOneEmail: the email's claim aggregate lets
+// exactly one of several concurrent registrations win; after the winner is
+// deleted the email can be registered again.
+func TestConcurrentRegistrationsOfOneEmail(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, EdDSA)
+	var wg sync.WaitGroup
+	won := make(chan User, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if u, err := h.svc.RegisterUser(ctx, Actor{Kind: ActorCLI}, "ada@example.com", "", "correct horse"); err == nil {
+				won <- u
+			} else if v, ok := AsValidation(err); !ok || v.Field != "email" {
+				t.Errorf("a loser got %v; want a validation error on email", err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(won)
+	if len(won) != 1 {
+		t.Fatalf("%d registrations won; want exactly 1", len(won))
+	}
+	u := <-won
+	if err := h.svc.DeleteUser(ctx, Actor{Kind: ActorCLI}, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.RegisterUser(ctx, Actor{Kind: ActorCLI}, "ada@example.com", "", "correct horse"); err != nil {
+		t.Errorf("registering a deleted user's email again: %v", err)
+	}
+}

@@ -13,6 +13,10 @@ type ClientLister interface {
 	Clients(ctx context.Context) ([]Client, error)
 }
 
+// ErrNoPersonalAccessClient: no live client may issue personal access
+// tokens. It is a *ValidationError on the field "client".
+var ErrNoPersonalAccessClient error = &ValidationError{Field: "client", Message: "no personal access client exists: run `stamp install` or `stamp client create --personal`"}
+
 // PersonalAccessClient returns the client personal access tokens are
 // issued through: the oldest live client allowed the personal_access
 // grant (`stamp install` creates it, as passport:install does).
@@ -32,7 +36,7 @@ func (s *Service) PersonalAccessClient(ctx context.Context) (Client, error) {
 		}
 	}
 	if best.ID == "" {
-		return Client{}, invalid("client", "no personal access client exists: run `stamp install` or `stamp client create --personal`")
+		return Client{}, ErrNoPersonalAccessClient
 	}
 	return best, nil
 }

@@ -55,11 +55,6 @@ func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, pa
 	if utf8.RuneCountInString(name) > 255 {
 		return User{}, invalid("name", "must be at most 255 characters")
 	}
-	if s.ports.Users != nil {
-		if u, err := s.ports.Users.UserByEmail(ctx, email); err == nil && u.Exists() {
-			return User{}, invalid("email", "a user with this email exists")
-		}
-	}
 	id, err := NewID(s.cfg.Random)
 	if err != nil {
 		return User{}, err
@@ -69,7 +64,23 @@ func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, pa
 		return User{}, err
 	}
 	e := UserRegistered{UserID: id, Email: email, Name: name, PasswordSealed: sealed, RegisteredAt: s.cfg.Now().UTC()}
-	seq, err := s.commit(ctx, e.AggregateOf(), ExpectNew, actor, e)
+	claim := UserEmailClaimed{EmailKey: EmailKey(email), UserID: id}
+	taken := invalid("email", "a user with this email exists")
+	var seq uint64
+	err = retry(ctx, func() error {
+		c, err := load(ctx, s.ports.Log, claim.AggregateOf(), ApplyEmailClaim)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if c.UserID != "" {
+			return taken
+		}
+		seq, err = s.record(ctx, ExpectSeq(c.Seq), actor, claim, e)
+		return err
+	})
+	if errors.Is(err, ErrConflict) {
+		return User{}, taken
+	}
 	if err != nil {
 		return User{}, err
 	}
@@ -108,8 +119,7 @@ func (s *Service) DeleteUser(ctx context.Context, actor Actor, userID string) er
 		if !u.Exists() {
 			return fmt.Errorf("domain: user %q: %w", userID, ErrNotFound)
 		}
-		e := UserDeleted{UserID: u.ID}
-		_, err = s.commit(ctx, e.AggregateOf(), ExpectSeq(u.Seq), actor, e)
+		_, err = s.record(ctx, ExpectSeq(u.Seq), actor, UserDeleted{UserID: u.ID}, UserEmailReleased{EmailKey: EmailKey(u.Email), UserID: u.ID})
 		return err
 	})
 }

@@ -88,9 +88,12 @@ func (s *Service) liveTokens(ctx context.Context, userID string, keep func(Acces
 
 // AuthorizedTokens returns the user's live tokens held by applications
 // (Passport's GET /oauth/tokens): every live access token but personal
-// access tokens and the tokens of first-party clients.
+// access tokens, the dashboard's cookie tokens and the tokens of
+// first-party clients.
 func (s *Service) AuthorizedTokens(ctx context.Context, userID string) ([]UserToken, error) {
-	ts, err := s.liveTokens(ctx, userID, func(t AccessToken) bool { return t.GrantType != GrantPersonalAccess })
+	ts, err := s.liveTokens(ctx, userID, func(t AccessToken) bool {
+		return t.GrantType != GrantPersonalAccess && t.GrantType != GrantSession
+	})
 	if err != nil {
 		return nil, err
 	}

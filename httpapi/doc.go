@@ -3,7 +3,16 @@
 // device authorization), the browser pages (login, Passport's approval
 // screen at /oauth/authorize, the device verification pages), the
 // discovery documents (RFC 8414 metadata, the JWKS), Passport's
-// GET /oauth/scopes, and the rendering of errors.
+// GET /oauth/scopes, Passport's JSON API (clients, authorized tokens,
+// personal access tokens; API.md documents every route), the dashboard's
+// cookie token (Passport's CreateFreshApiToken, cookie_token.go), the
+// forward-auth endpoint GET /auth/verify for reverse proxies, and the
+// rendering of errors.
+//
+// The JSON API authenticates a request by a bearer token, or by the
+// session cookie or the cookie token together with a CSRF header
+// (api_auth.go). Unlike Passport's, the cookie token is a real access
+// token in the log, revoked at logout.
 //
 // Handlers are thin: they parse and bound the request, call the
 // application service (domain.Service, seen through the small interfaces
@@ -22,7 +31,8 @@
 // Every JSON error reaches the client through renderError in errors.go,
 // which maps domain errors to RFC 6749 §5.2 JSON and an HTTP status, and
 // logs an unexpected error once, showing the client only a generic
-// server_error; renderPageError in html.go is its counterpart for pages.
+// server_error; renderPageError in html.go is its counterpart for pages,
+// and renderAPIError the JSON API's, in Laravel's {"message"} shapes.
 //
 // httpapi imports domain, httprouter and the standard library only, never
 // another adapter of stamp; cmd/stamp wires it to the service.

@@ -115,3 +115,94 @@ func oauthStatus(code string) int {
 	}
 	return http.StatusBadRequest
 }
+
+// apiError is a refusal the JSON API decides itself: Laravel's
+// {"message"} with status, and an RFC 6750 §3 challenge when set.
+type apiError struct {
+	status    int
+	message   string
+	challenge string // WWW-Authenticate, "" for none
+}
+
+func (e *apiError) Error() string { return "httpapi: " + e.message }
+
+// The JSON API's own refusals, with Laravel's messages.
+var (
+	// errUnauthenticated: no credentials, or a cookie without its CSRF
+	// header (RFC 6750 §3.1: no error code without a token).
+	errUnauthenticated = &apiError{http.StatusUnauthorized, "Unauthenticated.", "Bearer"}
+	// errInvalidBearer: a bearer token that does not validate.
+	errInvalidBearer = &apiError{http.StatusUnauthorized, "Unauthenticated.", `Bearer error="invalid_token"`}
+	// errNoUser: a valid token with no user (client credentials), or a
+	// route the credentials cannot use.
+	errNoUser = &apiError{http.StatusForbidden, "This action is unauthorized.", ""}
+	// errNeedsWildcard: a user's bearer token without "*".
+	errNeedsWildcard = &apiError{http.StatusForbidden, "Invalid scope(s) provided.", `Bearer error="insufficient_scope", scope="*"`}
+)
+
+// apiMessage is Laravel's error document: {"message": "..."}.
+type apiMessage struct {
+	Message string `json:"message"`
+}
+
+// renderAPIError is renderError for Passport's JSON API, which answers in
+// Laravel's shapes rather than RFC 6749's:
+//
+//   - *apiError: its status, message and challenge;
+//   - a body over the limit: 413;
+//   - *domain.ValidationError: 422 {"message", "errors": {field: [message]}};
+//   - domain.ErrInvalidToken: 401 (a cookie token that stopped validating);
+//   - domain.ErrNotFound: 404 {"message": "Not Found."}, also for someone
+//     else's client or token;
+//   - domain.ErrRateLimited: 429;
+//   - *domain.OAuthError: 400 with its description (500 for server_error,
+//     503 for temporarily_unavailable);
+//   - context errors: 503 (a deadline logged as a warning);
+//   - anything else: logged once and answered 500 "Server Error.".
+//
+// Every answer carries Cache-Control: no-store.
+func (s *server) renderAPIError(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Cache-Control", "no-store")
+	var (
+		denied   *apiError
+		tooLarge *http.MaxBytesError
+		invalid  *domain.ValidationError
+		oauthErr *domain.OAuthError
+	)
+	switch {
+	case errors.As(err, &denied):
+		if denied.challenge != "" {
+			w.Header().Set("WWW-Authenticate", denied.challenge)
+		}
+		writeJSON(w, denied.status, apiMessage{denied.message})
+	case errors.As(err, &tooLarge):
+		writeJSON(w, http.StatusRequestEntityTooLarge, apiMessage{fmt.Sprintf("The request body exceeds %d bytes.", tooLarge.Limit)})
+	case errors.As(err, &invalid):
+		writeJSON(w, http.StatusUnprocessableEntity, validationBody{
+			Message: validationMessage,
+			Errors:  map[string][]string{invalid.Field: {invalid.Message}},
+		})
+	case errors.Is(err, domain.ErrInvalidToken):
+		w.Header().Set("WWW-Authenticate", errInvalidBearer.challenge)
+		writeJSON(w, http.StatusUnauthorized, apiMessage{"Unauthenticated."})
+	case errors.Is(err, domain.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, apiMessage{"Not Found."})
+	case errors.Is(err, domain.ErrRateLimited):
+		writeJSON(w, http.StatusTooManyRequests, apiMessage{"Too Many Attempts."})
+	case errors.As(err, &oauthErr) && oauthStatus(oauthErr.Code) < http.StatusInternalServerError:
+		msg := oauthErr.Description
+		if msg == "" {
+			msg = oauthErr.Code
+		}
+		writeJSON(w, http.StatusBadRequest, apiMessage{msg})
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &oauthErr) && oauthStatus(oauthErr.Code) == http.StatusServiceUnavailable:
+		if errors.Is(err, context.DeadlineExceeded) {
+			s.log.WarnContext(r.Context(), "httpapi: request timed out", "method", r.Method, "path", r.URL.Path, "error", err)
+		}
+		writeJSON(w, http.StatusServiceUnavailable, apiMessage{"Service Unavailable."})
+	default:
+		s.log.ErrorContext(r.Context(), "httpapi: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		writeJSON(w, http.StatusInternalServerError, apiMessage{"Server Error."})
+	}
+}

@@ -74,7 +74,7 @@ const testIssuer = "https://auth.example.com"
 // testNow is the clock of every test server.
 var testNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-func mustScopes(t *testing.T, list ...domain.Scope) *domain.Scopes {
+func mustScopes(t testing.TB, list ...domain.Scope) *domain.Scopes {
 	t.Helper()
 	s, err := domain.NewScopes(list, nil)
 	if err != nil {
@@ -92,6 +92,8 @@ type harness struct {
 	svc     *fakeService
 	web     *fakeWeb
 	users   *fakeUsers
+	api     *fakeAPI
+	tokens  *fakeTokens
 	logs    *bytes.Buffer
 }
 
@@ -108,7 +110,8 @@ func newHarness(t *testing.T, svc *fakeService, keys KeyLister, opts Options) ha
 }
 
 // newHarnessWith is newHarness with every dependency given; nil ones get
-// the same defaults.
+// the same defaults (a fakeTokens validator, and a fakeAPI issuing its
+// cookie tokens into it).
 func newHarnessWith(t *testing.T, deps Deps, opts Options) harness {
 	t.Helper()
 	if deps.Service == nil {
@@ -122,6 +125,13 @@ func newHarnessWith(t *testing.T, deps Deps, opts Options) harness {
 	}
 	if deps.Users == nil {
 		deps.Users = newFakeUsers(testUser)
+	}
+	if deps.Validator == nil {
+		deps.Validator = newFakeTokens()
+	}
+	if deps.API == nil {
+		tokens, _ := deps.Validator.(*fakeTokens)
+		deps.API = newFakeAPI(tokens)
 	}
 	if opts.Issuer == "" {
 		opts.Issuer = testIssuer
@@ -141,7 +151,9 @@ func newHarnessWith(t *testing.T, deps Deps, opts Options) harness {
 	svc, _ := deps.Service.(*fakeService)
 	web, _ := deps.Web.(*fakeWeb)
 	users, _ := deps.Users.(*fakeUsers)
-	return harness{handler: h, svc: svc, web: web, users: users, logs: logs}
+	api, _ := deps.API.(*fakeAPI)
+	tokens, _ := deps.Validator.(*fakeTokens)
+	return harness{handler: h, svc: svc, web: web, users: users, api: api, tokens: tokens, logs: logs}
 }
 
 func (h harness) do(r *http.Request) *httptest.ResponseRecorder {

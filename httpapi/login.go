@@ -75,9 +75,9 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request, _ httprouter.
 }
 
 // login answers POST /login (email, password, _token, next). Success
-// starts a new session (a fresh CSRF token) and redirects to next when it
-// is a local path, else to the issuer's root, with 303 so the browser
-// GETs it. A wrong email or password shows the form again (422) with one
+// starts a new session (a fresh CSRF token), sets the cookie token and
+// XSRF-TOKEN (startCookieToken) and redirects to next when it is a local
+// path, else to the issuer's root, with 303 so the browser GETs it. A wrong email or password shows the form again (422) with one
 // message that does not tell whether the account exists; too many
 // attempts answer 429; a missing session or wrong _token 403.
 func (s *server) login(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
@@ -111,13 +111,19 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 		s.renderPageError(w, r, v, err)
 		return
 	}
-	s.sessions.write(w, r, s.sessions.login(u.ID))
+	sess := s.sessions.login(u.ID)
+	s.sessions.write(w, r, sess)
+	s.startCookieToken(w, r, sess)
 	redirect(w, s.orHome(next), http.StatusSeeOther)
 }
 
-// logout answers POST /logout (_token): it deletes the session cookie and
+// logout answers POST /logout (_token): it revokes the cookie token
+// (so, unlike Passport's, it fails at once, wherever it was copied),
+// deletes the session cookie, the cookie token and XSRF-TOKEN, and
 // redirects to the login page. A logged-in session must present its CSRF
-// token (403 otherwise), so another site cannot log the user out.
+// token (403 otherwise), so another site cannot log the user out. If the
+// cookie token cannot be revoked, the answer is an error page and every
+// cookie stays, so that logging out again retries.
 func (s *server) logout(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	s.htmlHeaders(w)
 	v, err := s.visit(r)
@@ -134,7 +140,12 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		s.forbidden(w, r, v)
 		return
 	}
+	if err := s.endCookieToken(r); err != nil {
+		s.renderPageError(w, r, v, err)
+		return
+	}
 	s.sessions.clear(w, r)
+	s.clearTokenCookies(w, r)
 	redirect(w, s.base+pathLogin, http.StatusSeeOther)
 }
 

@@ -7,11 +7,12 @@ import (
 )
 
 // The ports below are what the handlers need, declared here where they are
-// used. *domain.Service satisfies Service and Web; the users read model
-// (a domain.UserReader) satisfies Users; the keys read model satisfies
-// KeyLister. Errors are *domain.OAuthError values (*domain.RedirectError
-// from the authorization methods), *domain.ValidationError, errors
-// wrapping domain.ErrNotFound or domain.ErrRateLimited, context errors, or
+// used. *domain.Service satisfies Service, Web, API and Validator; the
+// users read model (a domain.UserReader) satisfies Users; the keys read
+// model satisfies KeyLister. Errors are *domain.OAuthError values
+// (*domain.RedirectError from the authorization methods),
+// *domain.ValidationError, errors wrapping domain.ErrNotFound,
+// domain.ErrInvalidToken or domain.ErrRateLimited, context errors, or
 // anything else (shown as a generic server error and logged once).
 
 // Deps are the collaborators of the handler New returns. All are
@@ -26,6 +27,12 @@ type Deps struct {
 	Web Web
 	// Users resolves the user a session cookie names, on every request.
 	Users Users
+	// API answers Passport's JSON API (clients, tokens, personal access
+	// tokens) and issues, refreshes and ends the dashboard's cookie token.
+	API API
+	// Validator checks the bearer tokens of the JSON API, the cookie
+	// token and GET /auth/verify.
+	Validator Validator
 }
 
 // Service is the application service as the OAuth endpoints use it.
@@ -90,4 +97,69 @@ type Web interface {
 	Authenticator
 	Authorizer
 	DeviceFlow
+}
+
+// ClientManager manages the clients a user owns (Passport's
+// /oauth/clients). Someone else's or an unknown client is an error
+// wrapping domain.ErrNotFound; a bad field is *domain.ValidationError.
+type ClientManager interface {
+	// ClientsOf returns the live clients userID owns, oldest first.
+	ClientsOf(ctx context.Context, userID string) ([]domain.Client, error)
+	// RegisterClient creates a client and returns its secret in clear
+	// ("" for a public client), once.
+	RegisterClient(ctx context.Context, actor domain.Actor, cmd domain.RegisterClient) (domain.Client, string, error)
+	// UpdateClient replaces a client's name, redirect URIs and scopes.
+	UpdateClient(ctx context.Context, actor domain.Actor, cmd domain.UpdateClient) (domain.Client, error)
+	// DeleteClient deletes a client userID owns.
+	DeleteClient(ctx context.Context, actor domain.Actor, clientID, userID string) error
+}
+
+// UserTokens lists and revokes a user's tokens (Passport's /oauth/tokens
+// and /oauth/personal-access-tokens). Someone else's or an unknown token
+// is an error wrapping domain.ErrNotFound.
+type UserTokens interface {
+	// AuthorizedTokens returns the live tokens applications hold for
+	// userID, newest first, each with its client.
+	AuthorizedTokens(ctx context.Context, userID string) ([]domain.UserToken, error)
+	// PersonalAccessTokens returns userID's live personal access tokens,
+	// newest first, each with its client.
+	PersonalAccessTokens(ctx context.Context, userID string) ([]domain.UserToken, error)
+	// CreatePersonalAccessToken issues a personal access token; a bad
+	// name or scope is *domain.ValidationError.
+	CreatePersonalAccessToken(ctx context.Context, actor domain.Actor, userID, name string, scopes []string) (domain.PersonalAccessToken, error)
+	// RevokeUserToken revokes one of userID's access tokens and the
+	// refresh token issued with it.
+	RevokeUserToken(ctx context.Context, userID, jti string) error
+}
+
+// SessionTokens are the dashboard's cookie tokens, Passport's
+// CreateFreshApiToken: short-lived access tokens of a logged-in user,
+// recorded like any other so that revoking one holds at once.
+type SessionTokens interface {
+	// IssueSessionToken issues a cookie token for userID. Without a
+	// personal access client it is a *domain.ValidationError.
+	IssueSessionToken(ctx context.Context, userID string) (string, domain.AccessToken, error)
+	// RefreshSessionToken revokes a valid cookie token and issues its
+	// successor; anything but a valid cookie token is an error wrapping
+	// domain.ErrInvalidToken.
+	RefreshSessionToken(ctx context.Context, raw string) (string, domain.AccessToken, error)
+	// EndSessionToken revokes a cookie token; an invalid one is not an
+	// error.
+	EndSessionToken(ctx context.Context, raw string) error
+}
+
+// API is everything the JSON API and the cookie token ask of the service.
+type API interface {
+	ClientManager
+	UserTokens
+	SessionTokens
+}
+
+// Validator checks an access token: signature, claims and the read model
+// (known, not revoked, not expired, client and user still there). A token
+// that fails is an error wrapping domain.ErrInvalidToken; any other error
+// is a failure to check. GET /auth/verify calls it on every request, so
+// it should be fast.
+type Validator interface {
+	ValidateAccessToken(ctx context.Context, raw string) (domain.AccessToken, domain.Claims, error)
 }

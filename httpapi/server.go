@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -36,6 +37,20 @@ const (
 	pathDevice        = "/oauth/device"
 	pathDeviceApprove = "/oauth/device/approve"
 	pathDeviceDeny    = "/oauth/device/deny"
+
+	// Passport's JSON API (api_clients.go, api_tokens.go); the cookie
+	// token's refresh route is pathTokenRefresh.
+	pathClients         = "/oauth/clients"
+	pathClient          = "/oauth/clients/:id"
+	pathTokens          = "/oauth/tokens"
+	pathTokenByID       = "/oauth/tokens/:id"
+	pathPersonalTokens  = "/oauth/personal-access-tokens"
+	pathPersonalTokenID = "/oauth/personal-access-tokens/:id"
+
+	// The forward-auth endpoint; the catch-all serves Envoy, which
+	// appends the original request's path.
+	pathVerify     = "/auth/verify"
+	pathVerifyRest = "/auth/verify/*rest"
 )
 
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0.
@@ -127,27 +142,34 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// server holds what the handlers share. It is immutable after New.
+// server holds what the handlers share. It is immutable after New, but
+// for noPersonalClientLogged.
 type server struct {
-	svc      Service
-	keys     KeyLister
-	web      Web
-	users    Users
-	scopes   *domain.Scopes
-	opts     Options
-	log      *slog.Logger
-	metadata []byte // the RFC 8414 document, encoded once
-	sessions *sessions
-	pages    pages
+	svc       Service
+	keys      KeyLister
+	web       Web
+	users     Users
+	api       API
+	validator Validator
+	scopes    *domain.Scopes
+	opts      Options
+	log       *slog.Logger
+	metadata  []byte // the RFC 8414 document, encoded once
+	sessions  *sessions
+	pages     pages
 	// base is the issuer's path without its trailing slash ("" for a
 	// host-only issuer): the prefix of every link and redirect to this
 	// server's own pages.
 	base string
+	// noPersonalClientLogged records that a login without a personal
+	// access client was logged, so it is logged once.
+	noPersonalClientLogged atomic.Bool
 }
 
 // New returns the HTTP handler of stamp's OAuth endpoints, browser pages
-// (login, approval screen, device verification), discovery documents and
-// health check. It returns an error when a dependency is missing, the
+// (login, approval screen, device verification), Passport's JSON API
+// (API.md documents it), the forward-auth endpoint, discovery documents
+// and health check. It returns an error when a dependency is missing, the
 // service has no scope catalogue, or opts does not validate. The handler
 // is safe for concurrent use as long as deps are.
 //
@@ -159,8 +181,8 @@ type server struct {
 // Allow), both as JSON; a panicking handler is logged with its stack and
 // answered 500 server_error.
 func New(deps Deps, opts Options) (http.Handler, error) {
-	if deps.Service == nil || deps.Keys == nil || deps.Web == nil || deps.Users == nil {
-		return nil, errors.New("httpapi: a service, a key lister, a web service and a user reader are required")
+	if deps.Service == nil || deps.Keys == nil || deps.Web == nil || deps.Users == nil || deps.API == nil || deps.Validator == nil {
+		return nil, errors.New("httpapi: a service, a key lister, a web service, a user reader, an API service and a token validator are required")
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -180,7 +202,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	issuer, _ := url.Parse(opts.Issuer) // validated
 	s := &server{
 		svc: deps.Service, keys: deps.Keys, web: deps.Web, users: deps.Users,
-		scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
+		api: deps.API, validator: deps.Validator, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
 		sessions: newSessions(opts.SessionKey, opts.SessionLifetime, opts.Now, issuer.Scheme == "https", opts.TrustProxyHeaders),
 		base:     strings.TrimSuffix(issuer.Path, "/"),
 	}
@@ -205,6 +227,24 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.POST(pathDevice, s.deviceConfirm)
 	r.POST(pathDeviceApprove, s.deviceDecide(true))
 	r.POST(pathDeviceDeny, s.deviceDecide(false))
+
+	r.POST(pathTokenRefresh, s.authed(s.refreshCookieToken))
+	r.GET(pathClients, s.authed(s.listClients))
+	r.POST(pathClients, s.authed(s.createClient))
+	r.PUT(pathClient, s.authed(s.updateClient))
+	r.DELETE(pathClient, s.authed(s.deleteClient))
+	r.GET(pathTokens, s.authed(s.listAuthorizedTokens))
+	r.DELETE(pathTokenByID, s.authed(s.revokeToken))
+	r.GET(pathPersonalTokens, s.authed(s.listPersonalTokens))
+	r.POST(pathPersonalTokens, s.authed(s.createPersonalToken))
+	r.DELETE(pathPersonalTokenID, s.authed(s.revokeToken))
+
+	// Every method: nginx and Envoy send the original request's.
+	for _, m := range verifyMethods {
+		r.Handle(m, pathVerify, s.verify)
+		r.Handle(m, pathVerifyRest, s.verify)
+	}
+	s.registerDashboard(r)
 
 	r.NotFound = http.HandlerFunc(s.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(s.methodNotAllowed)

@@ -52,7 +52,11 @@ func TestOptionsValidate(t *testing.T) {
 
 func TestNewRejects(t *testing.T) {
 	complete := func() Deps {
-		return Deps{Service: &fakeService{scopes: mustScopes(t)}, Keys: fakeKeys{}, Web: &fakeWeb{}, Users: newFakeUsers()}
+		tokens := newFakeTokens()
+		return Deps{
+			Service: &fakeService{scopes: mustScopes(t)}, Keys: fakeKeys{}, Web: &fakeWeb{}, Users: newFakeUsers(),
+			API: newFakeAPI(tokens), Validator: tokens,
+		}
 	}
 	opts := Options{Issuer: testIssuer, SessionKey: testSessionKey}
 	if _, err := New(complete(), opts); err != nil {
@@ -66,6 +70,8 @@ func TestNewRejects(t *testing.T) {
 		{name: "no key lister", edit: func(d *Deps, _ *Options) { d.Keys = nil }},
 		{name: "no web service", edit: func(d *Deps, _ *Options) { d.Web = nil }},
 		{name: "no user reader", edit: func(d *Deps, _ *Options) { d.Users = nil }},
+		{name: "no API service", edit: func(d *Deps, _ *Options) { d.API = nil }},
+		{name: "no validator", edit: func(d *Deps, _ *Options) { d.Validator = nil }},
 		{name: "nil scope catalogue", edit: func(d *Deps, _ *Options) { d.Service = &fakeService{} }},
 		{name: "invalid options", edit: func(_ *Deps, o *Options) { o.Issuer = "" }},
 		{name: "no session key", edit: func(_ *Deps, o *Options) { o.SessionKey = nil }},

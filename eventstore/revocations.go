@@ -1,0 +1,383 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stamp-oauth/stamp/domain"
+)
+
+// RevocationSink is told what a RevocationFeed learns. It is an alias of an
+// interface literal, not a named type, so that a *RevocationFeed satisfies
+// any consumer's interface with a Run(ctx, sink) method whose sink is the
+// same literal (httpapi/guard's Feed is one) without either package
+// importing the other. A RevocationFeed calls it from one goroutine at a
+// time.
+type RevocationSink = interface {
+	// Revoked: the access token jti stopped validating; until is when it
+	// would have expired at the latest.
+	Revoked(jti string, until time.Time)
+	// ClientDeleted: every token of the client stopped validating.
+	ClientDeleted(id string)
+	// UserDeleted: every token of the user stopped validating.
+	UserDeleted(id string)
+	// Current reports whether the sink has been told everything the log
+	// held up to a moment ago: true once the feed has caught up and while
+	// it stays connected, false when it loses the connection or the
+	// server stops answering, until it has caught up again.
+	Current(current bool)
+}
+
+// Timing of a RevocationFeed.
+const (
+	// revocationMargin widens the feed's window for clock skew between the
+	// authorization server, NATS and the resource server: the feed starts
+	// this much earlier than the longest token lifetime ago, and keeps
+	// each revocation this much longer.
+	revocationMargin = 5 * time.Minute
+	// revocationHeartbeat is the idle heartbeat the feed asks of its
+	// consumer; two missed in a row make it not current.
+	revocationHeartbeat = time.Second
+	// revocationExpiry is how long one pull request waits.
+	revocationExpiry = 5 * revocationHeartbeat
+	// revocationBackoff bounds the wait between attempts to resume.
+	revocationBackoffMin = 50 * time.Millisecond
+	revocationBackoffMax = 5 * time.Second
+)
+
+// revocationSubjects are the events that make tokens stop validating. A
+// consumer with several subject filters (nats-server 2.10 and later) reads
+// only these, not every token issued.
+var revocationSubjects = []string{
+	domain.SubjectRoot + "." + domain.KindToken + ".*." + domain.AccessTokenRevoked{}.EventType(),
+	domain.SubjectRoot + "." + domain.KindClient + ".*." + domain.ClientDeleted{}.EventType(),
+	domain.SubjectRoot + "." + domain.KindUser + ".*." + domain.UserDeleted{}.EventType(),
+}
+
+// errFeedStalled ends a feed session whose connection or consumer stopped.
+var errFeedStalled = errors.New("eventstore: revocation feed: connection lost or consumer stalled")
+
+// RevocationFeed streams the revocations a resource server needs to
+// validate access tokens locally: revoked access tokens, deleted clients
+// and deleted users, from the longest token lifetime ago on (older
+// revocations concern tokens that have expired anyway). It implements
+// httpapi/guard's Feed.
+type RevocationFeed struct {
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	lifetime time.Duration
+	margin   time.Duration // revocationMargin; tests change it
+	owned    bool          // Close closes nc
+}
+
+// RevocationFeed returns a feed reading through s's connection.
+// maxTokenLifetime is the longest lifetime of any token the authorization
+// server issues: personal access tokens last a year by default, so that is
+// the usual answer. The feed lives no longer than s; its Close does
+// nothing.
+func (s *Store) RevocationFeed(maxTokenLifetime time.Duration) *RevocationFeed {
+	return &RevocationFeed{nc: s.nc, js: s.js, lifetime: maxTokenLifetime, margin: revocationMargin}
+}
+
+// OpenRevocationFeed connects to NATS for a resource server and returns a
+// feed over its own connection (see Store.RevocationFeed for
+// maxTokenLifetime). Unlike Open it never creates, updates or appends to
+// the stream: a resource server only reads, so it needs no more than the
+// permissions to look the stream up and create ordered consumers on it,
+// and it cannot change the authorization server's stream settings
+// (Open would set them to opts' Replicas, MaxAge and DuplicateWindow).
+// Of opts it uses URL or InProcess, the credentials and Name. It fails
+// when the stream does not exist yet. The caller must call Close.
+func OpenRevocationFeed(ctx context.Context, opts Options, maxTokenLifetime time.Duration) (*RevocationFeed, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if maxTokenLifetime <= 0 {
+		return nil, fmt.Errorf("eventstore: revocation feed: maxTokenLifetime %s is not positive", maxTokenLifetime)
+	}
+	opts = opts.withDefaults()
+	copts := []nats.Option{nats.Name(opts.Name), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}
+	url := opts.URL
+	if opts.InProcess != nil {
+		copts = append(copts, nats.InProcessServer(opts.InProcess))
+		url = ""
+	}
+	if opts.User != "" {
+		copts = append(copts, nats.UserInfo(opts.User, opts.Password))
+	}
+	if opts.CredsFile != "" {
+		copts = append(copts, nats.UserCredentials(opts.CredsFile))
+	}
+	nc, err := nats.Connect(url, copts...)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: revocation feed: connect: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err == nil {
+		ctx, cancel := withTimeout(ctx)
+		_, err = js.Stream(ctx, domain.StreamName)
+		cancel()
+	}
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("eventstore: revocation feed: stream %s: %w", domain.StreamName, err)
+	}
+	return &RevocationFeed{nc: nc, js: js, lifetime: maxTokenLifetime, margin: revocationMargin, owned: true}, nil
+}
+
+// Close closes the connection OpenRevocationFeed made; a Run in progress
+// then returns. For a feed from Store.RevocationFeed it does nothing.
+func (f *RevocationFeed) Close() {
+	if f.owned {
+		f.nc.Close()
+	}
+}
+
+// Run tells sink every revocation from the longest token lifetime ago on,
+// in log order, then every new one as it is appended, until ctx ends. It
+// reads with one ordered consumer filtered to the three revocation event
+// types, starting by time. It calls sink.Current(false) first, and
+// sink.Current(true) once it has delivered every revocation stored when
+// its consumer was created. When the connection drops or the consumer's
+// heartbeats stop it calls sink.Current(false), waits for the connection,
+// resumes after the last revocation it delivered and reports Current(true)
+// again once it has caught up. An AccessTokenRevoked's until is its time
+// plus the lifetime (and a margin for clock skew): the event does not
+// carry the token's expiry.
+//
+// Run returns an error wrapping ctx.Err() when ctx ends, ErrClosed (wrapped)
+// when the connection is closed, and the error for a stored revocation it
+// cannot read (ErrNotEnvelope, or a *domain.FutureVersionError for an event
+// written by a newer stamp), so that a guard fails closed rather than
+// miss a revocation. Its last call to the sink is Current(false). Run may
+// be called concurrently; each call has its own consumer.
+func (f *RevocationFeed) Run(ctx context.Context, sink RevocationSink) error {
+	if f.lifetime <= 0 {
+		return fmt.Errorf("eventstore: revocation feed: maxTokenLifetime %s is not positive", f.lifetime)
+	}
+	status := f.nc.StatusChanged(nats.CONNECTED, nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
+	defer f.nc.RemoveStatusListener(status)
+	sink.Current(false)
+	var next uint64 // the stream sequence to resume at; 0: by time
+	backoff := revocationBackoffMin
+	for {
+		drain(status)
+		caughtUp, err := f.session(ctx, sink, status, &next)
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("eventstore: revocation feed: %w", ctx.Err())
+		case f.nc.IsClosed():
+			return fmt.Errorf("eventstore: revocation feed: %w", ErrClosed)
+		case errors.Is(err, errUnreadable):
+			return err
+		}
+		if caughtUp {
+			backoff = revocationBackoffMin
+		}
+		// Wait for the connection, and a little more after a failure, so
+		// that a server that refuses consumers is not asked in a loop.
+		t := time.NewTimer(backoff)
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("eventstore: revocation feed: %w", ctx.Err())
+			case s := <-status:
+				if s == nats.CONNECTED {
+					waiting = false // reconnected: resume at once
+				}
+			case <-t.C:
+				if f.nc.IsConnected() || f.nc.IsClosed() {
+					waiting = false
+				} else {
+					t.Reset(backoff)
+				}
+			}
+		}
+		t.Stop()
+		backoff = min(2*backoff, revocationBackoffMax)
+	}
+}
+
+// drain discards the status changes already reported: a session watches
+// for those that follow.
+func drain(status <-chan nats.Status) {
+	for {
+		select {
+		case <-status:
+		default:
+			return
+		}
+	}
+}
+
+// errUnreadable marks a stored revocation the feed cannot read: retrying
+// would meet it again, so Run returns.
+var errUnreadable = errors.New("eventstore: revocation feed: unreadable revocation")
+
+// session reads with one ordered consumer from *next (or by time) until the
+// connection drops, the consumer stalls, a revocation cannot be read or ctx
+// ends; it reports whether it caught up. It leaves the sink not current.
+func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, status <-chan nats.Status, next *uint64) (caughtUp bool, err error) {
+	if !f.nc.IsConnected() {
+		return false, errFeedStalled
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: revocationSubjects}
+	if *next > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, *next
+	} else {
+		since := time.Now().Add(-f.lifetime - f.margin)
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	cons, err := f.createConsumer(ctx, status, cfg)
+	if err != nil {
+		return false, err
+	}
+
+	// The handler runs on the client's goroutine; mu orders it against the
+	// end of the session, after which it tells the sink nothing more.
+	var mu sync.Mutex
+	live, current := true, false
+	ended := make(chan error, 1)
+	end := func(err error) { // mu held
+		if live {
+			live = false
+			ended <- err
+		}
+	}
+	markCurrent := func() { // mu held
+		if live && !current {
+			current = true
+			sink.Current(true)
+		}
+	}
+	handle := func(msg jetstream.Msg) {
+		meta, err := msg.Metadata()
+		var rec domain.Recorded
+		if err == nil {
+			rec, err = decode(meta.Sequence.Stream, msg.Subject(), msg.Data())
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !live {
+			return
+		}
+		if err == nil {
+			err = f.deliver(sink, rec)
+		}
+		if err != nil {
+			end(fmt.Errorf("%w: %w", errUnreadable, err))
+			return
+		}
+		*next = meta.Sequence.Stream + 1
+		if meta.NumPending == 0 {
+			markCurrent()
+		}
+	}
+	cc, err := cons.Consume(handle,
+		jetstream.PullHeartbeat(revocationHeartbeat),
+		jetstream.PullExpiry(revocationExpiry),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			mu.Lock()
+			end(fmt.Errorf("%w: %w", errFeedStalled, err))
+			mu.Unlock()
+		}))
+	if err != nil {
+		return false, fmt.Errorf("eventstore: revocation feed: consume: %w", err)
+	}
+	// Nothing to catch up with: everything from now on is new.
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		mu.Lock()
+		markCurrent()
+		mu.Unlock()
+	}
+
+	for err == nil {
+		select {
+		case err = <-ended:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case s, ok := <-status:
+			if !ok || s != nats.CONNECTED {
+				err = errFeedStalled
+			}
+		}
+	}
+	mu.Lock()
+	live = false
+	caughtUp = current
+	mu.Unlock()
+	cc.Stop()
+	sink.Current(false)
+	f.deleteConsumer(cons)
+	return caughtUp, err
+}
+
+// createConsumer creates the session's consumer, giving up when the
+// connection changes state meanwhile: a request sent just before a
+// disconnect is never answered, and waiting for its timeout would leave the
+// sink not current for that long after a reconnect.
+func (f *RevocationFeed) createConsumer(ctx context.Context, status <-chan nats.Status, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	cctx, cancel := withTimeout(ctx)
+	defer cancel()
+	type result struct {
+		cons jetstream.Consumer
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		cons, err := f.js.OrderedConsumer(cctx, domain.StreamName, cfg)
+		done <- result{cons, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, fmt.Errorf("eventstore: revocation feed: consumer: %w", r.err)
+		}
+		return r.cons, nil
+	case <-status:
+		cancel()
+		if r := <-done; r.err == nil {
+			f.deleteConsumer(r.cons)
+		}
+		return nil, errFeedStalled
+	}
+}
+
+// deleteConsumer removes a session's consumer at once rather than leaving
+// it to expire; failure is harmless.
+func (f *RevocationFeed) deleteConsumer(cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil || !f.nc.IsConnected() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = f.js.DeleteConsumer(ctx, domain.StreamName, info.Name)
+}
+
+// deliver tells sink about one revocation.
+func (f *RevocationFeed) deliver(sink RevocationSink, rec domain.Recorded) error {
+	e, err := domain.Decode(rec.Envelope)
+	if errors.Is(err, domain.ErrUnknownEventType) {
+		return nil // not one of ours: the filters rule it out
+	}
+	if err != nil {
+		return fmt.Errorf("sequence %d on %s: %w", rec.Seq, rec.Subject, err)
+	}
+	switch e := e.(type) {
+	case domain.AccessTokenRevoked:
+		sink.Revoked(e.TokenID, rec.Envelope.Time.Add(f.lifetime+f.margin))
+	case domain.ClientDeleted:
+		sink.ClientDeleted(e.ClientID)
+	case domain.UserDeleted:
+		sink.UserDeleted(e.UserID)
+	}
+	return nil
+}
