@@ -26,7 +26,7 @@ func goldenEvents() []Event {
 		ClientSecretRegenerated{ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", SecretHash: "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"},
 		ClientDeleted{ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10"},
 		AccessTokenCreated{TokenID: "5a1e2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b", ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", Scopes: []string{"read"}, GrantType: "client_credentials", KeyID: "kid-1", IssuedAt: at, ExpiresAt: at.Add(time.Hour)},
-		AccessTokenRevoked{TokenID: "5a1e2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b", ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", Reason: ReasonRevokedByClient},
+		AccessTokenRevoked{TokenID: "5a1e2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b", ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", ExpiresAt: at.Add(time.Hour), Reason: ReasonRevokedByClient},
 		RefreshTokenCreated{FamilyID: "f-1", RefreshTokenID: "r-2", ParentID: "r-1", TokenHash: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae", AccessTokenID: "5a1e2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b", ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", UserID: "u-1", Scopes: []string{"read"}, IssuedAt: at, ExpiresAt: at.Add(720 * time.Hour)},
 		RefreshTokenRevoked{FamilyID: "f-1", RefreshTokenID: "r-2", ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", UserID: "u-1", Reason: ReasonPruned},
 		RefreshTokenReuseDetected{FamilyID: "f-1", RefreshTokenID: "r-1", ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", UserID: "u-1"},

@@ -19,13 +19,15 @@ type AccessTokenCreated struct {
 }
 
 // AccessTokenRevoked: an access token stopped validating before its expiry.
-// ClientID and UserID repeat the token's, so subscribers can filter
-// revocations by client or user without a look-up.
+// ClientID, UserID and ExpiresAt repeat the token's, so subscribers can
+// filter revocations by client or user without a look-up, and a resource
+// server knows how long to remember the revocation.
 type AccessTokenRevoked struct {
-	TokenID  string `json:"token_id"`
-	ClientID string `json:"client_id"`
-	UserID   string `json:"user_id,omitempty"`
-	Reason   string `json:"reason"`
+	TokenID   string    `json:"token_id"`
+	ClientID  string    `json:"client_id"`
+	UserID    string    `json:"user_id,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Reason    string    `json:"reason"`
 }
 
 // Revocation reasons.

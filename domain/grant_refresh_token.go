@@ -82,7 +82,7 @@ func (s *Service) refreshToken(ctx context.Context, req TokenRequest) (TokenResp
 	rc.Scopes = f.Scopes // a narrower access token does not narrow the family
 	events := []Event{rc, at}
 	if f.AccessTokenID != "" {
-		events = append(events, AccessTokenRevoked{TokenID: f.AccessTokenID, ClientID: f.ClientID, UserID: f.UserID, Reason: ReasonRotated})
+		events = append(events, AccessTokenRevoked{TokenID: f.AccessTokenID, ClientID: f.ClientID, UserID: f.UserID, ExpiresAt: f.IssuedAt.Add(s.cfg.AccessToken), Reason: ReasonRotated})
 	}
 	_, err = s.record(ctx, ExpectSeq(f.Seq), actorFor(c.ID, f.UserID), events...)
 	if errors.Is(err, ErrConflict) {
@@ -105,7 +105,7 @@ func (s *Service) revokeFamilyForReuse(ctx context.Context, f RefreshFamily, has
 		if !f.Revoked {
 			events = append(events, RefreshTokenRevoked{FamilyID: f.ID, RefreshTokenID: f.TokenID, ClientID: f.ClientID, UserID: f.UserID, Reason: ReasonReuseDetected})
 			if f.AccessTokenID != "" {
-				events = append(events, AccessTokenRevoked{TokenID: f.AccessTokenID, ClientID: f.ClientID, UserID: f.UserID, Reason: ReasonReuseDetected})
+				events = append(events, AccessTokenRevoked{TokenID: f.AccessTokenID, ClientID: f.ClientID, UserID: f.UserID, ExpiresAt: f.IssuedAt.Add(s.cfg.AccessToken), Reason: ReasonReuseDetected})
 			}
 		}
 		_, err := s.record(ctx, ExpectSeq(f.Seq), Actor{Kind: ActorSystem, ID: "reuse-detection"}, events...)

@@ -68,7 +68,7 @@ func (s *Service) RevokeAccessTokenCausedBy(ctx context.Context, actor Actor, jt
 		if t.Revoked {
 			return nil
 		}
-		e := AccessTokenRevoked{TokenID: jti, ClientID: t.ClientID, UserID: t.UserID, Reason: reason}
+		e := AccessTokenRevoked{TokenID: jti, ClientID: t.ClientID, UserID: t.UserID, ExpiresAt: t.ExpiresAt, Reason: reason}
 		_, err = s.commitCaused(ctx, cause, e.AggregateOf(), ExpectSeq(t.Seq), actor, e)
 		return err
 	})

@@ -147,9 +147,9 @@ func (f *RevocationFeed) Close() {
 // its consumer was created. When the connection drops or the consumer's
 // heartbeats stop it calls sink.Current(false), waits for the connection,
 // resumes after the last revocation it delivered and reports Current(true)
-// again once it has caught up. An AccessTokenRevoked's until is its time
-// plus the lifetime (and a margin for clock skew): the event does not
-// carry the token's expiry.
+// again once it has caught up. An AccessTokenRevoked's until is the
+// token's expiry, which the event carries, plus a margin for clock skew
+// (its time plus the lifetime when an event lacks it).
 //
 // Run returns an error wrapping ctx.Err() when ctx ends, ErrClosed (wrapped)
 // when the connection is closed, and the error for a stored revocation it
@@ -373,7 +373,11 @@ func (f *RevocationFeed) deliver(sink RevocationSink, rec domain.Recorded) error
 	}
 	switch e := e.(type) {
 	case domain.AccessTokenRevoked:
-		sink.Revoked(e.TokenID, rec.Envelope.Time.Add(f.lifetime+f.margin))
+		until := rec.Envelope.Time.Add(f.lifetime + f.margin)
+		if !e.ExpiresAt.IsZero() {
+			until = e.ExpiresAt.Add(f.margin)
+		}
+		sink.Revoked(e.TokenID, until)
 	case domain.ClientDeleted:
 		sink.ClientDeleted(e.ClientID)
 	case domain.UserDeleted:
