@@ -39,6 +39,7 @@ const (
 	PhaseSigning       = "signing"
 	PhaseIssuance      = "issuance"
 	PhaseIntrospection = "introspection"
+	PhaseVerify        = "verify"
 )
 
 // BenchOptions configures one bounded load run against a running server.
@@ -106,7 +107,9 @@ func (r BenchResult) Rate() float64 {
 //  2. issuance: POST {URL}/oauth/token grant_type=client_credentials,
 //     the client authenticated with HTTP Basic (RFC 6749 §2.3.1);
 //  3. introspection: POST {URL}/oauth/introspect (RFC 7662) of a token
-//     obtained just before the phase, authenticated the same way.
+//     obtained just before the phase, authenticated the same way;
+//  4. verify: GET {URL}/auth/verify with that token as the bearer, as a
+//     reverse proxy's forward-auth check sends it.
 //
 // It prints a table to out (phase, requests, errors, rate/s, p50, p99), a
 // row as each phase ends, then issuance as a percentage of the raw signing
@@ -189,8 +192,14 @@ func Bench(ctx context.Context, opts BenchOptions, out io.Writer) ([]BenchResult
 	if err := b.post(ctx, "/oauth/introspect", introspectForm, &probe); err == nil && !probe.Active {
 		fmt.Fprintf(out, "note: the server calls a fresh token inactive, so %s measures the rejection path\n", PhaseIntrospection)
 	}
-	err := finish(b.run(ctx, PhaseIntrospection, func(ctx context.Context) error {
+	if err := finish(b.run(ctx, PhaseIntrospection, func(ctx context.Context) error {
 		return b.post(ctx, "/oauth/introspect", introspectForm, nil)
+	})); err != nil {
+		return results, err
+	}
+	bearer := "Bearer " + tok.AccessToken
+	err := finish(b.run(ctx, PhaseVerify, func(ctx context.Context) error {
+		return b.send(ctx, http.MethodGet, "/auth/verify", "", bearer, nil)
 	}))
 	return results, err
 }
@@ -297,13 +306,24 @@ func (b *bencher) signOp(ts *domain.TokenSigner) func(context.Context) error {
 // *BenchStatusError. The body is always read to the end, so the connection
 // is reused.
 func (b *bencher) post(ctx context.Context, path, form string, into any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+path, strings.NewReader(form))
+	return b.send(ctx, http.MethodPost, path, form, b.auth, into)
+}
+
+// send is post with any method (a form only for POST) and Authorization.
+func (b *bencher) send(ctx context.Context, method, path, form, auth string, into any) error {
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader(form)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, b.base+path, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", b.auth)
+	req.Header.Set("Authorization", auth)
 	resp, err := b.client.Do(req)
 	if err != nil {
 		return err

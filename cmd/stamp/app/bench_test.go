@@ -29,7 +29,7 @@ const (
 // fakeOAuthServer imitates stamp's token and introspection endpoints for
 // one confidential client, counting the requests each one answered.
 type fakeOAuthServer struct {
-	tokens, introspections atomic.Int64
+	tokens, introspections, verifies atomic.Int64
 }
 
 func (f *fakeOAuthServer) authenticated(r *http.Request) bool {
@@ -44,6 +44,13 @@ func (f *fakeOAuthServer) authenticated(r *http.Request) bool {
 
 func (f *fakeOAuthServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	if r.Method == http.MethodGet && r.URL.Path == "/auth/verify" {
+		f.verifies.Add(1)
+		if r.Header.Get("Authorization") != "Bearer "+benchTestToken {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+		return
+	}
 	if r.Method != http.MethodPost || !f.authenticated(r) {
 		w.WriteHeader(http.StatusUnauthorized)
 		w.Write([]byte(`{"error":"invalid_client"}`))
@@ -104,7 +111,7 @@ func TestBench(t *testing.T) {
 			t.Errorf("the table has no row for %s", r.Name)
 		}
 	}
-	if want := []string{PhaseSigning, PhaseIssuance, PhaseIntrospection}; !slices.Equal(names, want) {
+	if want := []string{PhaseSigning, PhaseIssuance, PhaseIntrospection, PhaseVerify}; !slices.Equal(names, want) {
 		t.Fatalf("phases %v; want %v", names, want)
 	}
 	// One more token than measured is fetched for introspection, and one
@@ -114,6 +121,9 @@ func TestBench(t *testing.T) {
 	}
 	if got, want := fake.introspections.Load(), int64(results[2].Requests+1); got != want {
 		t.Errorf("server answered %d introspections; want %d", got, want)
+	}
+	if got, want := fake.verifies.Load(), int64(results[3].Requests); got != want {
+		t.Errorf("server answered %d verifications; want %d", got, want)
 	}
 	for _, s := range []string{"rate/s", "p99", "issuance/raw signing: ", "EdDSA"} {
 		if !strings.Contains(out.String(), s) {
