@@ -21,9 +21,11 @@
 // authentication, §3.2 parameter rules) and the browser session, which
 // only HTTP knows about.
 //
-// The browser pages are server-rendered with html/template from embedded
-// files (templates/), work without JavaScript and load nothing from
-// elsewhere. A login is a signed session cookie (session.go); every form
+// The browser pages (login, approval, device) are server-rendered with
+// html/template from embedded files (templates/), work without JavaScript
+// and load nothing from elsewhere. The dashboard (dashboard.go,
+// dashboard/) is the one page with a script: its own, embedded, calling
+// the JSON API. A login is a signed session cookie (session.go); every form
 // carries the session's CSRF token, and the approval and device
 // confirmation screens also a screen token binding the decision to what
 // the screen showed.
