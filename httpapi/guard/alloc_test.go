@@ -15,9 +15,6 @@ import (
 // value, the context and the request copy), however many revocations the
 // guard holds.
 func TestGuardAllocations(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measures allocations")
-	}
 	f := newFixture(t)
 	for i := range 1000 {
 		f.sink.Revoked(fmt.Sprintf("other-%d", i), f.clock.Now().Add(time.Hour))
