@@ -102,19 +102,7 @@ func OpenRevocationFeed(ctx context.Context, opts Options, maxTokenLifetime time
 		return nil, fmt.Errorf("eventstore: revocation feed: maxTokenLifetime %s is not positive", maxTokenLifetime)
 	}
 	opts = opts.withDefaults()
-	copts := []nats.Option{nats.Name(opts.Name), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}
-	url := opts.URL
-	if opts.InProcess != nil {
-		copts = append(copts, nats.InProcessServer(opts.InProcess))
-		url = ""
-	}
-	if opts.User != "" {
-		copts = append(copts, nats.UserInfo(opts.User, opts.Password))
-	}
-	if opts.CredsFile != "" {
-		copts = append(copts, nats.UserCredentials(opts.CredsFile))
-	}
-	nc, err := nats.Connect(url, copts...)
+	nc, err := opts.connect(nats.ReconnectWait(500 * time.Millisecond))
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: revocation feed: connect: %w", err)
 	}

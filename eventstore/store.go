@@ -133,16 +133,9 @@ type Store struct {
 	closeOnce sync.Once
 }
 
-// Open connects to NATS, creates the STAMP stream or updates its
-// configuration to match opts, and returns the Store. An update can only
-// tighten what the stream allows: the server refuses to lift DenyDelete or
-// DenyPurge, or to change the storage type. The caller must call Close.
-func Open(ctx context.Context, opts Options) (*Store, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	opts = opts.withDefaults()
-
+// connect opens the NATS connection opts describe: in-process or by URL,
+// with credentials, reconnecting forever; extra options are added last.
+func (opts Options) connect(extra ...nats.Option) (*nats.Conn, error) {
 	copts := []nats.Option{nats.Name(opts.Name), nats.MaxReconnects(-1)}
 	url := opts.URL
 	if opts.InProcess != nil {
@@ -155,7 +148,20 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.CredsFile != "" {
 		copts = append(copts, nats.UserCredentials(opts.CredsFile))
 	}
-	nc, err := nats.Connect(url, copts...)
+	return nats.Connect(url, append(copts, extra...)...)
+}
+
+// Open connects to NATS, creates the STAMP stream or updates its
+// configuration to match opts, and returns the Store. An update can only
+// tighten what the stream allows: the server refuses to lift DenyDelete or
+// DenyPurge, or to change the storage type. The caller must call Close.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+
+	nc, err := opts.connect()
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: open: connect: %w", err)
 	}

@@ -89,36 +89,29 @@ func cmdClientCreate(ctx context.Context, args []string, io IO) error {
 	if *name == "" {
 		return usageErrorf("--name is required")
 	}
-	l, err := openCLILog(ctx, c, newLogger(c, io.Stderr))
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	svc, err := cliService(c, l)
-	if err != nil {
-		return err
-	}
-	cl, secret, err := svc.RegisterClient(ctx, domain.Actor{Kind: domain.ActorCLI}, domain.RegisterClient{
-		Name: *name, Grants: grants, RedirectURIs: redirects, Scopes: splitList(*scopeList),
-		UserID: *user, Public: *public, FirstParty: *firstParty,
-	})
-	if v, ok := domain.AsValidation(err); ok {
-		return fmt.Errorf("%s: %s", v.Field, v.Message)
-	}
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(io.Stdout).Encode(map[string]any{
-			"client_id": cl.ID, "client_secret": secret, "name": cl.Name, "grants": cl.Grants,
-			"redirect_uris": cl.RedirectURIs, "scopes": cl.Scopes,
+	return withCLIService(ctx, c, io, func(svc *domain.Service, _ *cliLog) error {
+		cl, secret, err := svc.RegisterClient(ctx, domain.Actor{Kind: domain.ActorCLI}, domain.RegisterClient{
+			Name: *name, Grants: grants, RedirectURIs: redirects, Scopes: splitList(*scopeList),
+			UserID: *user, Public: *public, FirstParty: *firstParty,
 		})
-	}
-	fmt.Fprintf(io.Stdout, "Client created.\nClient ID: %s\n", cl.ID)
-	if secret != "" {
-		fmt.Fprintf(io.Stdout, "Client secret: %s\nStore the secret now: it is not shown again.\n", secret)
-	}
-	return nil
+		if v, ok := domain.AsValidation(err); ok {
+			return fmt.Errorf("%s: %s", v.Field, v.Message)
+		}
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(io.Stdout).Encode(map[string]any{
+				"client_id": cl.ID, "client_secret": secret, "name": cl.Name, "grants": cl.Grants,
+				"redirect_uris": cl.RedirectURIs, "scopes": cl.Scopes,
+			})
+		}
+		fmt.Fprintf(io.Stdout, "Client created.\nClient ID: %s\n", cl.ID)
+		if secret != "" {
+			fmt.Fprintf(io.Stdout, "Client secret: %s\nStore the secret now: it is not shown again.\n", secret)
+		}
+		return nil
+	})
 }
 
 func cmdClientList(ctx context.Context, args []string, io IO) error {
@@ -180,22 +173,15 @@ func cmdClientDelete(ctx context.Context, args []string, io IO) error {
 	if len(pos) != 1 {
 		return usageErrorf("want exactly one client id")
 	}
-	l, err := openCLILog(ctx, c, newLogger(c, io.Stderr))
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	svc, err := cliService(c, l)
-	if err != nil {
-		return err
-	}
-	err = svc.DeleteClient(ctx, domain.Actor{Kind: domain.ActorCLI}, pos[0], "")
-	if errors.Is(err, domain.ErrNotFound) {
-		return fmt.Errorf("no client %q (or it is already deleted)", pos[0])
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(io.Stdout, "Client %s deleted.\n", pos[0])
-	return nil
+	return withCLIService(ctx, c, io, func(svc *domain.Service, _ *cliLog) error {
+		err = svc.DeleteClient(ctx, domain.Actor{Kind: domain.ActorCLI}, pos[0], "")
+		if errors.Is(err, domain.ErrNotFound) {
+			return fmt.Errorf("no client %q (or it is already deleted)", pos[0])
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Stdout, "Client %s deleted.\n", pos[0])
+		return nil
+	})
 }

@@ -104,17 +104,12 @@ func cmdKeys(ctx context.Context, args []string, io IO) error {
 	return nil
 }
 
-func announceKey(ctx context.Context, c Config, io IO, key crypto.Signer) (string, error) {
-	l, err := openCLILog(ctx, c, newLogger(c, io.Stderr))
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	svc, err := cliService(c, l)
-	if err != nil {
-		return "", err
-	}
-	return svc.AnnounceSigningKey(ctx, domain.Actor{Kind: domain.ActorCLI}, key)
+func announceKey(ctx context.Context, c Config, io IO, key crypto.Signer) (kid string, err error) {
+	err = withCLIService(ctx, c, io, func(svc *domain.Service, _ *cliLog) error {
+		kid, err = svc.AnnounceSigningKey(ctx, domain.Actor{Kind: domain.ActorCLI}, key)
+		return err
+	})
+	return kid, err
 }
 
 // cmdKeysRotate makes a new signing key the current one: the old key file
@@ -154,24 +149,17 @@ func cmdKeysRotate(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	l, err := openCLILog(ctx, c, newLogger(c, io.Stderr))
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	svc, err := cliService(c, l)
-	if err != nil {
-		return err
-	}
-	kid, retiredKids, err := svc.RotateSigningKey(ctx, domain.Actor{Kind: domain.ActorCLI}, next)
-	if err != nil {
-		return fmt.Errorf("the new key is in %s but the rotation is not complete (run it again): %w", c.PrivateKeyFile, err)
-	}
-	fmt.Fprintf(io.Stdout, "Signing key rotated: %s (%s, kid %s); old key archived in %s.\n", c.PrivateKeyFile, c.SigningAlgorithm, kid, retired)
-	for _, k := range retiredKids {
-		fmt.Fprintf(io.Stdout, "Retired %s: it stays in the JWKS until the last token it signed has expired.\n", k)
-	}
-	return nil
+	return withCLIService(ctx, c, io, func(svc *domain.Service, _ *cliLog) error {
+		kid, retiredKids, err := svc.RotateSigningKey(ctx, domain.Actor{Kind: domain.ActorCLI}, next)
+		if err != nil {
+			return fmt.Errorf("the new key is in %s but the rotation is not complete (run it again): %w", c.PrivateKeyFile, err)
+		}
+		fmt.Fprintf(io.Stdout, "Signing key rotated: %s (%s, kid %s); old key archived in %s.\n", c.PrivateKeyFile, c.SigningAlgorithm, kid, retired)
+		for _, k := range retiredKids {
+			fmt.Fprintf(io.Stdout, "Retired %s: it stays in the JWKS until the last token it signed has expired.\n", k)
+		}
+		return nil
+	})
 }
 
 func copyFile(from, to string) error {

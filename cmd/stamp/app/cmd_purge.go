@@ -32,20 +32,13 @@ func cmdPurge(ctx context.Context, args []string, io IO) error {
 	if !*revoked && !*expired {
 		*revoked, *expired = true, true
 	}
-	l, err := openCLILog(ctx, c, newLogger(c, io.Stderr))
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	svc, err := cliService(c, l)
-	if err != nil {
-		return err
-	}
-	e, err := svc.Purge(ctx, domain.Actor{Kind: domain.ActorCLI}, *revoked, *expired, time.Duration(*hours)*time.Hour)
-	if err != nil {
-		return err
-	}
-	what := map[[2]bool]string{{true, true}: "revoked or expired", {true, false}: "revoked", {false, true}: "expired"}[[2]bool{e.Revoked, e.Expired}]
-	fmt.Fprintf(io.Stdout, "Purging tokens %s before %s from the read models (the log keeps every event).\n", what, e.Before.Format(time.RFC3339))
-	return nil
+	return withCLIService(ctx, c, io, func(svc *domain.Service, _ *cliLog) error {
+		e, err := svc.Purge(ctx, domain.Actor{Kind: domain.ActorCLI}, *revoked, *expired, time.Duration(*hours)*time.Hour)
+		if err != nil {
+			return err
+		}
+		what := map[[2]bool]string{{true, true}: "revoked or expired", {true, false}: "revoked", {false, true}: "expired"}[[2]bool{e.Revoked, e.Expired}]
+		fmt.Fprintf(io.Stdout, "Purging tokens %s before %s from the read models (the log keeps every event).\n", what, e.Before.Format(time.RFC3339))
+		return nil
+	})
 }
