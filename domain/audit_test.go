@@ -132,3 +132,46 @@ func TestDerivedIDIsStable(t *testing.T) {
 		t.Errorf("DerivedID is not a stable, distinct, valid id: %s", a)
 	}
 }
+
+// TestAuditAcrossRefresh asks about the access tokens of a refresh token
+// family before and after a rotation: the rotated-out token was valid
+// until the refresh, revoked by it after, and the family's history names
+// both tokens.
+func TestAuditAcrossRefresh(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, EdDSA)
+	u := h.user(t, "ada@example.com")
+	c, secret := h.client(t, RegisterClient{Name: "app", Grants: []string{GrantPassword, GrantRefreshToken}})
+	cred := ClientCredentials{ID: c.ID, Secret: secret}
+	t0 := h.clock.t
+	first, err := h.svc.Token(ctx, TokenRequest{GrantType: GrantPassword, Client: cred, Form: map[string]string{"username": "ada@example.com", "password": "correct horse"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c1, _ := h.svc.ValidateAccessToken(ctx, first.AccessToken)
+	h.clock.t = t0.Add(10 * time.Minute)
+	second, err := h.svc.Token(ctx, TokenRequest{GrantType: GrantRefreshToken, Client: cred, Form: map[string]string{"refresh_token": first.RefreshToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c2, _ := h.svc.ValidateAccessToken(ctx, second.AccessToken)
+
+	before, err := AuditToken(h.log.recs, c1.ID, t0.Add(5*time.Minute))
+	if err != nil || !before.Valid {
+		t.Errorf("the first token before the refresh: got %+v, %v; want valid", before.Reasons, err)
+	}
+	after, _ := AuditToken(h.log.recs, c1.ID, t0.Add(15*time.Minute))
+	if after.Valid || after.Revoked == nil || after.Token.RevokeReason != ReasonRotated {
+		t.Errorf("the first token after the refresh: got valid=%v %v; want revoked by the rotation", after.Valid, after.Reasons)
+	}
+	if a, _ := AuditToken(h.log.recs, c2.ID, t0.Add(5*time.Minute)); a.Valid {
+		t.Errorf("the second token before it was issued: got valid")
+	}
+	if a, _ := AuditToken(h.log.recs, c2.ID, t0.Add(15*time.Minute)); !a.Valid {
+		t.Errorf("the second token after the refresh: got %v; want valid", a.Reasons)
+	}
+	ua, err := AuditSubject(h.log.recs, KindUser, u.ID, t0.Add(15*time.Minute))
+	if err != nil || len(ua.Tokens) != 2 || len(ua.Families) != 1 || len(ua.Families[0].Rotated) != 1 {
+		t.Errorf("the user as of +15m: got %d tokens, %d families, %v; want 2 tokens in one family rotated once", len(ua.Tokens), len(ua.Families), err)
+	}
+}
