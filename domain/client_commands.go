@@ -129,7 +129,7 @@ func (s *Service) RegisterClient(ctx context.Context, actor Actor, cmd RegisterC
 	if err != nil {
 		return Client{}, "", err
 	}
-	seq, err := s.commit(ctx, e.AggregateOf(), ExpectNew, actor, e)
+	seq, err := s.record(ctx, ExpectNew, actor, e)
 	if err != nil {
 		return Client{}, "", err
 	}
@@ -167,7 +167,7 @@ func (s *Service) UpdateClient(ctx context.Context, actor Actor, cmd UpdateClien
 			return invalid("redirect_uris", "a redirect URI is required for this client")
 		}
 		e := ClientUpdated{ClientID: c.ID, Name: strings.TrimSpace(cmd.Name), RedirectURIs: cmd.RedirectURIs, Scopes: cmd.Scopes}
-		seq, err := s.commit(ctx, e.AggregateOf(), ExpectSeq(c.Seq), actor, e)
+		seq, err := s.record(ctx, ExpectSeq(c.Seq), actor, e)
 		if err != nil {
 			return err
 		}
@@ -194,7 +194,7 @@ func (s *Service) RegenerateSecret(ctx context.Context, actor Actor, clientID, u
 			return err
 		}
 		e := ClientSecretRegenerated{ClientID: c.ID, SecretHash: HashSecret(secret)}
-		seq, err := s.commit(ctx, e.AggregateOf(), ExpectSeq(c.Seq), actor, e)
+		seq, err := s.record(ctx, ExpectSeq(c.Seq), actor, e)
 		if err != nil {
 			return err
 		}
@@ -214,7 +214,7 @@ func (s *Service) DeleteClient(ctx context.Context, actor Actor, clientID, userI
 			return err
 		}
 		e := ClientDeleted{ClientID: c.ID}
-		_, err = s.commit(ctx, e.AggregateOf(), ExpectSeq(c.Seq), actor, e)
+		_, err = s.record(ctx, ExpectSeq(c.Seq), actor, e)
 		return err
 	})
 }

@@ -56,7 +56,7 @@ func (s *Service) DeviceAuthorize(ctx context.Context, cred ClientCredentials, s
 	interval := int64(s.cfg.DeviceInterval / time.Second)
 	e := DeviceCodeIssued{DeviceCodeID: id, DeviceCodeHash: HashSecret(device), UserCodeHash: HashSecret(user), ClientID: c.ID,
 		Scopes: scopes, Interval: int(interval), IssuedAt: now, ExpiresAt: now.Add(s.cfg.DeviceCode)}
-	if _, err := s.commit(ctx, e.AggregateOf(), ExpectNew, Actor{Kind: ActorClient, ID: c.ID}, e); err != nil {
+	if _, err := s.record(ctx, ExpectNew, Actor{Kind: ActorClient, ID: c.ID}, e); err != nil {
 		return DeviceAuthorization{}, err
 	}
 	verify := s.cfg.Issuer + "/oauth/device"

@@ -24,7 +24,7 @@ func (s *Service) Purge(ctx context.Context, actor Actor, revoked, expired bool,
 		return TokensPurged{}, err
 	}
 	e := TokensPurged{PurgeID: id, Before: s.cfg.Now().UTC().Add(-olderThan), Revoked: revoked, Expired: expired}
-	_, err = s.commit(ctx, e.AggregateOf(), ExpectNew, actor, e)
+	_, err = s.record(ctx, ExpectNew, actor, e)
 	return e, err
 }
 
@@ -64,7 +64,7 @@ func (s *Service) RotateSigningKey(ctx context.Context, actor Actor, next crypto
 			continue
 		}
 		e := SigningKeyRetired{KeyID: k.ID, RetiredAt: now, VerifyUntil: now.Add(s.MaxTokenLifetime() + retireMargin)}
-		_, err := s.commit(ctx, e.AggregateOf(), ExpectSeq(k.Seq), actor, e)
+		_, err := s.record(ctx, ExpectSeq(k.Seq), actor, e)
 		if err != nil && !errors.Is(err, ErrConflict) {
 			return kid, retired, fmt.Errorf("domain: retire key %s: %w", k.ID, err)
 		}

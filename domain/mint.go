@@ -1,9 +1,7 @@
 package domain
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -58,38 +56,6 @@ func (s *Service) mintRefresh(family, parentID string, access AccessTokenCreated
 		AccessTokenID: access.TokenID, ClientID: access.ClientID, UserID: access.UserID, Scopes: access.Scopes,
 		IssuedAt: access.IssuedAt, ExpiresAt: access.IssuedAt.Add(s.cfg.RefreshToken),
 	}, nil
-}
-
-// record appends events, each on its own aggregate, as one atomic unit
-// with expect applying to the first, and waits for the local read models.
-func (s *Service) record(ctx context.Context, expect Expect, actor Actor, events ...Event) (uint64, error) {
-	now := s.cfg.Now()
-	ps := make([]Pending, len(events))
-	for i, e := range events {
-		id, err := NewID(s.cfg.Random)
-		if err != nil {
-			return 0, err
-		}
-		env, err := NewEnvelope(id, e, now, actor)
-		if err != nil {
-			return 0, err
-		}
-		ps[i] = Pending{Aggregate: e.AggregateOf(), Envelope: env}
-	}
-	var seq uint64
-	var err error
-	if len(ps) == 1 {
-		seq, err = s.ports.Log.Append(ctx, ps[0].Aggregate, expect, ps[0].Envelope)
-	} else {
-		seq, err = s.ports.Log.AppendAll(ctx, expect, ps...)
-	}
-	if err != nil {
-		return 0, err
-	}
-	if err := s.ports.Wait.WaitFor(ctx, seq); err != nil {
-		return 0, fmt.Errorf("domain: wait for projection at %d: %w", seq, err)
-	}
-	return seq, nil
 }
 
 // tokenSet mints an access token and, when withRefresh, a new refresh

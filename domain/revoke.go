@@ -69,7 +69,7 @@ func (s *Service) RevokeAccessTokenCausedBy(ctx context.Context, actor Actor, jt
 			return nil
 		}
 		e := AccessTokenRevoked{TokenID: jti, ClientID: t.ClientID, UserID: t.UserID, ExpiresAt: t.ExpiresAt, Reason: reason}
-		_, err = s.commitCaused(ctx, cause, e.AggregateOf(), ExpectSeq(t.Seq), actor, e)
+		_, err = s.recordCaused(ctx, cause, ExpectSeq(t.Seq), actor, e)
 		return err
 	})
 }
@@ -91,7 +91,7 @@ func (s *Service) RevokeRefreshFamily(ctx context.Context, actor Actor, familyID
 			return nil
 		}
 		e := RefreshTokenRevoked{FamilyID: f.ID, RefreshTokenID: f.TokenID, ClientID: f.ClientID, UserID: f.UserID, Reason: reason}
-		_, err = s.commitCaused(ctx, cause, e.AggregateOf(), ExpectSeq(f.Seq), actor, e)
+		_, err = s.recordCaused(ctx, cause, ExpectSeq(f.Seq), actor, e)
 		return err
 	})
 	if err != nil || accessID == "" {

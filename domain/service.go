@@ -185,29 +185,37 @@ func (s *Service) Scopes() *Scopes { return s.cfg.Scopes }
 // Issuer returns the issuer URL.
 func (s *Service) Issuer() string { return s.cfg.Issuer }
 
-// commit wraps events in envelopes, appends them on agg with expect, and
-// waits for the local read models to apply them. It returns the sequence
-// of the last event.
-func (s *Service) commit(ctx context.Context, agg Aggregate, expect Expect, actor Actor, events ...Event) (uint64, error) {
-	return s.commitCaused(ctx, "", agg, expect, actor, events...)
+// record appends events, each on its own aggregate, as one atomic unit
+// with expect applying to the first, and waits until the local read
+// models have applied them. It returns the sequence of the last event.
+func (s *Service) record(ctx context.Context, expect Expect, actor Actor, events ...Event) (uint64, error) {
+	return s.recordCaused(ctx, "", expect, actor, events...)
 }
 
-// commitCaused is commit for events caused by another event (a listener's
-// reaction): their ids derive from the cause's id, so a redelivered cause
-// appends nothing new. An empty cause gives random ids.
-func (s *Service) commitCaused(ctx context.Context, cause string, agg Aggregate, expect Expect, actor Actor, events ...Event) (uint64, error) {
+// recordCaused is record with event ids derived from cause, or random
+// ones when cause is empty.
+func (s *Service) recordCaused(ctx context.Context, cause string, expect Expect, actor Actor, events ...Event) (uint64, error) {
 	now := s.cfg.Now()
-	envs := make([]Envelope, len(events))
+	ps := make([]Pending, len(events))
 	for i, e := range events {
+		agg := e.AggregateOf()
 		id, err := s.eventID(cause, agg, e)
 		if err != nil {
 			return 0, err
 		}
-		if envs[i], err = NewEnvelope(id, e, now, actor); err != nil {
+		env, err := NewEnvelope(id, e, now, actor)
+		if err != nil {
 			return 0, err
 		}
+		ps[i] = Pending{Aggregate: agg, Envelope: env}
 	}
-	seq, err := s.ports.Log.Append(ctx, agg, expect, envs...)
+	var seq uint64
+	var err error
+	if len(ps) == 1 {
+		seq, err = s.ports.Log.Append(ctx, ps[0].Aggregate, expect, ps[0].Envelope)
+	} else {
+		seq, err = s.ports.Log.AppendAll(ctx, expect, ps...)
+	}
 	if err != nil {
 		return 0, err
 	}

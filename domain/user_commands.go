@@ -103,7 +103,7 @@ func (s *Service) ChangePassword(ctx context.Context, actor Actor, userID, passw
 			return err
 		}
 		e := UserPasswordChanged{UserID: u.ID, PasswordSealed: sealed}
-		_, err = s.commit(ctx, e.AggregateOf(), ExpectSeq(u.Seq), actor, e)
+		_, err = s.record(ctx, ExpectSeq(u.Seq), actor, e)
 		return err
 	})
 }

@@ -160,7 +160,7 @@ func (s *Service) RevokeClientAuthorization(ctx context.Context, userID, clientI
 	}
 	if err == nil && !a.Revoked {
 		e := ClientAuthorizationRevoked{UserID: userID, ClientID: clientID}
-		if _, err := s.commit(ctx, e.AggregateOf(), ExpectSeq(a.Seq), actor, e); err != nil && !errors.Is(err, ErrConflict) {
+		if _, err := s.record(ctx, ExpectSeq(a.Seq), actor, e); err != nil && !errors.Is(err, ErrConflict) {
 			return err
 		}
 	}
