@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 
 	"github.com/stamp-oauth/stamp/domain"
 )
@@ -38,7 +39,15 @@ func Rebuild(ctx context.Context, dir string, opts Options, src Replayer, progre
 	if err != nil {
 		return nil, err
 	}
-	if err := s.CatchUp(ctx, src, progress); err != nil {
+	// Every key a fold can read in a fresh store is one the rebuild writes
+	// (the layout key, written by open, is read by no fold), so loads can
+	// skip looking up keys it has not written yet.
+	s.w.written, s.w.seed = make(map[uint64]struct{}), maphash.MakeSeed()
+	err = s.CatchUp(ctx, src, progress)
+	s.writeMu.Lock()
+	s.w.written = nil
+	s.writeMu.Unlock()
+	if err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
 	if err := s.db.Flush(); err != nil {
@@ -72,18 +81,32 @@ func (s *Store) CatchUp(ctx context.Context, src Replayer, progress func(done, t
 		return nil
 	}
 
-	// The log fills the next batch while the last one is applied.
+	// The log fills the next batch while the last one is decoded and the
+	// one before applied.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	type decodedBatch struct {
+		recs []domain.Recorded
+		evs  []domain.Event
+		errs []error
+	}
 	batches := make(chan []domain.Recorded, 4)
+	decoded := make(chan decodedBatch, 2)
+	go func() {
+		defer close(decoded)
+		for batch := range batches {
+			evs, errs := decodeAll(batch, s.Checkpoint())
+			decoded <- decodedBatch{batch, evs, errs}
+		}
+	}()
 	applied := make(chan error, 1)
 	go func() {
 		var err error
-		for batch := range batches {
+		for d := range decoded {
 			if err != nil {
 				continue // drain until Replay has stopped
 			}
-			if err = s.ApplyBatch(batch); err != nil {
+			if err = s.applyBatch(d.recs, d.evs, d.errs); err != nil {
 				cancel(err)
 				continue
 			}

@@ -85,6 +85,13 @@ func open(dir string, opts Options, fresh bool) (*Store, error) {
 	// Most applies look up an aggregate that does not exist yet (a new
 	// token); bloom filters answer those without reading data blocks.
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	// A rebuild writes the whole store at once: a big memtable flushes it
+	// in few, large tables instead of compacting many small ones as it
+	// goes, which was most of a rebuild's CPU time. The store stays open
+	// with it, at the cost of the memory it fills.
+	if fresh {
+		po.MemTableSize = 64 << 20
+	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("projections: open %s: %w", dir, err)
