@@ -14,55 +14,31 @@ import (
 func (w *writer) foldCode(rec domain.Recorded, ev domain.Event) error {
 	if p, ok := ev.(domain.TokensPurged); ok {
 		return w.purgeExpired(expiringCodes, p, func(val []byte) (ticket, error) {
-			var c domain.AuthCode
-			err := json.Unmarshal(val, &c)
-			return codeTicket(c), err
+			var x domain.AuthCode
+			err := json.Unmarshal(val, &x)
+			return codeTicket(x), err
 		})
 	}
-	agg := ev.AggregateOf()
-	if agg.Kind != domain.KindCode {
-		return nil
-	}
-	key := expiringCodes.idKey(agg.ID)
-	var old domain.AuthCode
-	if _, err := w.load(key, &old); err != nil {
-		return err
-	}
-	c := domain.ApplyAuthCode(old, ev, rec.Seq, rec.Envelope.Time)
-	if c.Seq != rec.Seq || c.ID == "" {
-		return nil
-	}
-	if err := w.reticket(expiringCodes, codeTicket(old), codeTicket(c)); err != nil {
-		return err
-	}
-	return w.store(key, c)
+	return foldState(w, rec, ev, domain.KindCode, expiringCodes.idKey, domain.ApplyAuthCode,
+		func(x domain.AuthCode) (uint64, string) { return x.Seq, x.ID },
+		func(old, next domain.AuthCode) error {
+			return w.reticket(expiringCodes, codeTicket(old), codeTicket(next))
+		})
 }
 
 func (w *writer) foldDevice(rec domain.Recorded, ev domain.Event) error {
 	if p, ok := ev.(domain.TokensPurged); ok {
 		return w.purgeExpired(expiringDevices, p, func(val []byte) (ticket, error) {
-			var d domain.DeviceCode
-			err := json.Unmarshal(val, &d)
-			return deviceTicket(d), err
+			var x domain.DeviceCode
+			err := json.Unmarshal(val, &x)
+			return deviceTicket(x), err
 		})
 	}
-	agg := ev.AggregateOf()
-	if agg.Kind != domain.KindDevice {
-		return nil
-	}
-	key := expiringDevices.idKey(agg.ID)
-	var old domain.DeviceCode
-	if _, err := w.load(key, &old); err != nil {
-		return err
-	}
-	d := domain.ApplyDeviceCode(old, ev, rec.Seq, rec.Envelope.Time)
-	if d.Seq != rec.Seq || d.ID == "" {
-		return nil
-	}
-	if err := w.reticket(expiringDevices, deviceTicket(old), deviceTicket(d)); err != nil {
-		return err
-	}
-	return w.store(key, d)
+	return foldState(w, rec, ev, domain.KindDevice, expiringDevices.idKey, domain.ApplyDeviceCode,
+		func(x domain.DeviceCode) (uint64, string) { return x.Seq, x.ID },
+		func(old, next domain.DeviceCode) error {
+			return w.reticket(expiringDevices, deviceTicket(old), deviceTicket(next))
+		})
 }
 
 // reticket moves a record's index entries from what was to what is; was

@@ -17,55 +17,31 @@ import (
 func (w *writer) foldToken(rec domain.Recorded, ev domain.Event) error {
 	if p, ok := ev.(domain.TokensPurged); ok {
 		return w.purge(filedTokens, p, func(val []byte) (filing, error) {
-			var t domain.AccessToken
-			err := json.Unmarshal(val, &t)
-			return tokenFiling(t), err
+			var x domain.AccessToken
+			err := json.Unmarshal(val, &x)
+			return tokenFiling(x), err
 		})
 	}
-	agg := ev.AggregateOf()
-	if agg.Kind != domain.KindToken {
-		return nil
-	}
-	key := filedTokens.idKey(agg.ID)
-	var old domain.AccessToken
-	if _, err := w.load(key, &old); err != nil {
-		return err
-	}
-	t := domain.ApplyAccessToken(old, ev, rec.Seq, rec.Envelope.Time)
-	if t.Seq != rec.Seq || t.ID == "" {
-		return nil
-	}
-	if err := w.refile(filedTokens, tokenFiling(old), tokenFiling(t)); err != nil {
-		return err
-	}
-	return w.store(key, t)
+	return foldState(w, rec, ev, domain.KindToken, filedTokens.idKey, domain.ApplyAccessToken,
+		func(x domain.AccessToken) (uint64, string) { return x.Seq, x.ID },
+		func(old, next domain.AccessToken) error {
+			return w.refile(filedTokens, tokenFiling(old), tokenFiling(next))
+		})
 }
 
 func (w *writer) foldFamily(rec domain.Recorded, ev domain.Event) error {
 	if p, ok := ev.(domain.TokensPurged); ok {
 		return w.purge(filedFamilies, p, func(val []byte) (filing, error) {
-			var f domain.RefreshFamily
-			err := json.Unmarshal(val, &f)
-			return familyFiling(f), err
+			var x domain.RefreshFamily
+			err := json.Unmarshal(val, &x)
+			return familyFiling(x), err
 		})
 	}
-	agg := ev.AggregateOf()
-	if agg.Kind != domain.KindRefresh {
-		return nil
-	}
-	key := filedFamilies.idKey(agg.ID)
-	var old domain.RefreshFamily
-	if _, err := w.load(key, &old); err != nil {
-		return err
-	}
-	f := domain.ApplyRefreshFamily(old, ev, rec.Seq, rec.Envelope.Time)
-	if f.Seq != rec.Seq || f.ID == "" {
-		return nil
-	}
-	if err := w.refile(filedFamilies, familyFiling(old), familyFiling(f)); err != nil {
-		return err
-	}
-	return w.store(key, f)
+	return foldState(w, rec, ev, domain.KindRefresh, filedFamilies.idKey, domain.ApplyRefreshFamily,
+		func(x domain.RefreshFamily) (uint64, string) { return x.Seq, x.ID },
+		func(old, next domain.RefreshFamily) error {
+			return w.refile(filedFamilies, familyFiling(old), familyFiling(next))
+		})
 }
 
 // refile moves a record's index entries from what was to what is: those of

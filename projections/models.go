@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"time"
+
 	"github.com/stamp-oauth/stamp/domain"
 )
 
@@ -14,38 +16,42 @@ import (
 // creating event never reached this model, and a record without an id
 // would only mislead a reader.
 
-func (w *writer) foldClient(rec domain.Recorded, ev domain.Event) error {
+// foldState is what every fold shares: for an event of aggregate kind, it
+// loads the aggregate's state stored at key(id), applies the pure domain
+// fold, and, unless the state did not move (ident's sequence is not the
+// event's) or has no identity, lets index keep the model's index entries
+// in step with the move from old to next and stores next.
+func foldState[T any](w *writer, rec domain.Recorded, ev domain.Event, kind string, key func(id string) []byte,
+	apply func(T, domain.Event, uint64, time.Time) T, ident func(T) (seq uint64, id string), index func(old, next T) error) error {
 	agg := ev.AggregateOf()
-	if agg.Kind != domain.KindClient {
+	if agg.Kind != kind {
 		return nil
 	}
-	key := clientKey(agg.ID)
-	var c domain.Client
-	if _, err := w.load(key, &c); err != nil {
+	k := key(agg.ID)
+	var old T
+	if _, err := w.load(k, &old); err != nil {
 		return err
 	}
-	c = domain.ApplyClient(c, ev, rec.Seq, rec.Envelope.Time)
-	if c.Seq != rec.Seq || c.ID == "" {
+	next := apply(old, ev, rec.Seq, rec.Envelope.Time)
+	if seq, id := ident(next); seq != rec.Seq || id == "" {
 		return nil
 	}
-	return w.store(key, c)
+	if index != nil {
+		if err := index(old, next); err != nil {
+			return err
+		}
+	}
+	return w.store(k, next)
+}
+
+func (w *writer) foldClient(rec domain.Recorded, ev domain.Event) error {
+	return foldState(w, rec, ev, domain.KindClient, clientKey, domain.ApplyClient,
+		func(c domain.Client) (uint64, string) { return c.Seq, c.ID }, nil)
 }
 
 func (w *writer) foldSigningKey(rec domain.Recorded, ev domain.Event) error {
-	agg := ev.AggregateOf()
-	if agg.Kind != domain.KindKey {
-		return nil
-	}
-	key := signingKeyKey(agg.ID)
-	var k domain.SigningKey
-	if _, err := w.load(key, &k); err != nil {
-		return err
-	}
-	k = domain.ApplySigningKey(k, ev, rec.Seq, rec.Envelope.Time)
-	if k.Seq != rec.Seq || k.ID == "" {
-		return nil
-	}
-	return w.store(key, k)
+	return foldState(w, rec, ev, domain.KindKey, signingKeyKey, domain.ApplySigningKey,
+		func(k domain.SigningKey) (uint64, string) { return k.Seq, k.ID }, nil)
 }
 
 // foldUser folds a user event, and keeps the email index: a user not
@@ -55,28 +61,17 @@ func (w *writer) foldSigningKey(rec domain.Recorded, ev domain.Event) error {
 // claimant or, with none, can be registered again, while the deleted
 // user's record stays, flagged.
 func (w *writer) foldUser(rec domain.Recorded, ev domain.Event) error {
-	agg := ev.AggregateOf()
-	if agg.Kind != domain.KindUser {
-		return nil
-	}
-	key := userKey(agg.ID)
-	var old domain.User
-	if _, err := w.load(key, &old); err != nil {
-		return err
-	}
-	u := domain.ApplyUser(old, ev, rec.Seq, rec.Envelope.Time)
-	if u.Seq != rec.Seq || u.ID == "" {
-		return nil
-	}
-	if was, is := emailOf(old), emailOf(u); was != is {
-		if err := w.leave(usersByEmail, was, old.ID); err != nil {
-			return err
-		}
-		if err := w.join(usersByEmail, is, u.ID); err != nil {
-			return err
-		}
-	}
-	return w.store(key, u)
+	return foldState(w, rec, ev, domain.KindUser, userKey, domain.ApplyUser,
+		func(u domain.User) (uint64, string) { return u.Seq, u.ID },
+		func(old, u domain.User) error {
+			if was, is := emailOf(old), emailOf(u); was != is {
+				if err := w.leave(usersByEmail, was, old.ID); err != nil {
+					return err
+				}
+				return w.join(usersByEmail, is, u.ID)
+			}
+			return nil
+		})
 }
 
 // emailOf returns the email u holds in the email index: its normalized
@@ -92,28 +87,18 @@ func emailOf(u domain.User) string {
 // its user. The aggregate id names the user and the client, so a consent
 // never moves to another user; a revoked one stays, flagged.
 func (w *writer) foldAuthorization(rec domain.Recorded, ev domain.Event) error {
-	agg := ev.AggregateOf()
-	if agg.Kind != domain.KindAuthorization {
-		return nil
-	}
-	key := authorizationKey(agg.ID)
-	var old domain.Authorization
-	if _, err := w.load(key, &old); err != nil {
-		return err
-	}
-	a := domain.ApplyAuthorization(old, ev, rec.Seq, rec.Envelope.Time)
-	if a.Seq != rec.Seq || a.UserID == "" {
-		return nil
-	}
-	if old.UserID != a.UserID {
-		if old.UserID != "" {
-			if err := w.batch.Delete(authorizationByUserKey(old.UserID, agg.ID), nil); err != nil {
-				return err
+	return foldState(w, rec, ev, domain.KindAuthorization, authorizationKey, domain.ApplyAuthorization,
+		func(a domain.Authorization) (uint64, string) { return a.Seq, a.UserID },
+		func(old, a domain.Authorization) error {
+			if old.UserID == a.UserID {
+				return nil
 			}
-		}
-		if err := w.batch.Set(authorizationByUserKey(a.UserID, agg.ID), []byte(agg.ID), nil); err != nil {
-			return err
-		}
-	}
-	return w.store(key, a)
+			id := domain.AuthorizationID(a.UserID, a.ClientID)
+			if old.UserID != "" {
+				if err := w.batch.Delete(authorizationByUserKey(old.UserID, id), nil); err != nil {
+					return err
+				}
+			}
+			return w.batch.Set(authorizationByUserKey(a.UserID, id), []byte(id), nil)
+		})
 }
