@@ -35,15 +35,7 @@ func (s *Store) Client(ctx context.Context, id string) (domain.Client, error) {
 // Clients returns every client, deleted ones included, sorted by id (an
 // empty slice, not nil, if there is none).
 func (s *Store) Clients(ctx context.Context) ([]domain.Client, error) {
-	out := []domain.Client{}
-	err := s.scan(ctx, []byte(prefixClientsID), func(v []byte) error {
-		var c domain.Client
-		if err := json.Unmarshal(v, &c); err != nil {
-			return err
-		}
-		out = append(out, c)
-		return nil
-	})
+	out, err := scanAll[domain.Client](ctx, s, prefixClientsID)
 	if err != nil {
 		return nil, fmt.Errorf("projections: clients: %w", err)
 	}
@@ -129,15 +121,7 @@ func byCreation(a, b domain.RefreshFamily) int {
 // SigningKeys returns every signing key, retired ones included, sorted by
 // creation time, then id (an empty slice, not nil, if there is none).
 func (s *Store) SigningKeys(ctx context.Context) ([]domain.SigningKey, error) {
-	out := []domain.SigningKey{}
-	err := s.scan(ctx, []byte(prefixKeysID), func(v []byte) error {
-		var k domain.SigningKey
-		if err := json.Unmarshal(v, &k); err != nil {
-			return err
-		}
-		out = append(out, k)
-		return nil
-	})
+	out, err := scanAll[domain.SigningKey](ctx, s, prefixKeysID)
 	if err != nil {
 		return nil, fmt.Errorf("projections: signing keys: %w", err)
 	}
@@ -145,6 +129,21 @@ func (s *Store) SigningKeys(ctx context.Context) ([]domain.SigningKey, error) {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
+}
+
+// scanAll decodes every JSON value under prefix, in key order (an empty
+// slice, not nil, if there is none).
+func scanAll[T any](ctx context.Context, s *Store, prefix string) ([]T, error) {
+	out := []T{}
+	err := s.scan(ctx, []byte(prefix), func(v []byte) error {
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return err
+		}
+		out = append(out, x)
+		return nil
+	})
+	return out, err
 }
 
 // get reads the JSON value at key into v; domain.ErrNotFound if absent.

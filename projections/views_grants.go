@@ -50,15 +50,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (domain.User, err
 // Users returns every user, deleted ones included (flagged), sorted by
 // creation time, then id (an empty slice, not nil, if there is none).
 func (s *Store) Users(ctx context.Context) ([]domain.User, error) {
-	out := []domain.User{}
-	err := s.scan(ctx, []byte(prefixUsersID), func(v []byte) error {
-		var u domain.User
-		if err := json.Unmarshal(v, &u); err != nil {
-			return err
-		}
-		out = append(out, u)
-		return nil
-	})
+	out, err := scanAll[domain.User](ctx, s, prefixUsersID)
 	if err != nil {
 		return nil, fmt.Errorf("projections: users: %w", err)
 	}
