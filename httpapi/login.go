@@ -27,8 +27,10 @@ type visitor struct {
 }
 
 // visit resolves the session of r. A session whose user is unknown or
-// deleted is void: the visitor is then a stranger (ok false). An error is
-// a failure to read the user, to render as unexpected.
+// deleted, or whose user changed since the login (a new password: a
+// user's record changes only with its password or its deletion), is void:
+// the visitor is then a stranger (ok false). An error is a failure to read
+// the user, to render as unexpected.
 func (s *server) visit(r *http.Request) (visitor, error) {
 	sess, ok := s.sessions.read(r)
 	if !ok {
@@ -38,7 +40,7 @@ func (s *server) visit(r *http.Request) (visitor, error) {
 		return visitor{sess: sess, ok: true}, nil
 	}
 	u, err := s.users.User(r.Context(), sess.UserID)
-	if errors.Is(err, domain.ErrNotFound) || err == nil && !u.Exists() {
+	if errors.Is(err, domain.ErrNotFound) || err == nil && (!u.Exists() || u.UpdatedAt.Unix() > sess.LoginAt) {
 		return visitor{}, nil
 	}
 	if err != nil {

@@ -216,8 +216,9 @@ func TestLogout(t *testing.T) {
 	wantStatus(t, b.get(pathDevice), http.StatusFound)
 }
 
-// TestSessionUserGone: a session is void once its user is deleted or
-// unknown; a failure to read the user is a logged 500.
+// TestSessionUserGone: a session is void once its user is deleted,
+// unknown or has changed its password; a failure to read the user is a
+// logged 500.
 func TestSessionUserGone(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -226,6 +227,11 @@ func TestSessionUserGone(t *testing.T) {
 	}{
 		{name: "deleted", edit: func(f *fakeUsers) { u := f.byID[testUser.ID]; u.Deleted = true; f.byID[u.ID] = u }, want: http.StatusFound},
 		{name: "unknown", edit: func(f *fakeUsers) { delete(f.byID, testUser.ID) }, want: http.StatusFound},
+		{name: "password changed", edit: func(f *fakeUsers) {
+			u := f.byID[testUser.ID]
+			u.UpdatedAt = time.Now().Add(24 * time.Hour)
+			f.byID[u.ID] = u
+		}, want: http.StatusFound},
 		{name: "read fails", edit: func(f *fakeUsers) { f.err = errors.New("pebble: closed") }, want: http.StatusInternalServerError},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
