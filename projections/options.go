@@ -50,8 +50,10 @@ func (o Options) withDefaults() Options {
 // pebbleLogger adapts a slog.Logger to pebble.Logger.
 type pebbleLogger struct{ l *slog.Logger }
 
+// Infof logs Pebble's routine messages (WAL recovery, compactions) at
+// the debug level: they say nothing an operator acts on.
 func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Info("pebble: " + fmt.Sprintf(format, args...))
+	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
 }
 
 func (p pebbleLogger) Errorf(format string, args ...any) {
