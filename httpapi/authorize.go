@@ -143,14 +143,8 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request, _ httprouter.
 // client (RFC 9700 §4.12).
 func (s *server) decideAuthorization(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	s.htmlHeaders(w)
-	v, err := s.visit(r)
-	if err != nil {
-		s.renderPageError(w, r, v, err)
-		return
-	}
-	form, err := readForm(w, r, s.opts.MaxBodyBytes)
-	if err != nil {
-		s.renderPageError(w, r, v, err)
+	v, form, ok := s.pageForm(w, r)
+	if !ok {
 		return
 	}
 	deny := r.Method == http.MethodDelete

@@ -149,10 +149,10 @@ func (s *server) deviceDecide(approve bool) httprouter.Handle {
 	}
 }
 
-// deviceForm reads a device page's POST and checks it comes from a
-// logged-in session with its CSRF token. When it returns false it has
-// answered the request.
-func (s *server) deviceForm(w http.ResponseWriter, r *http.Request) (visitor, map[string]string, bool) {
+// pageForm resolves the session of a page's POST and reads its bounded
+// form body. When it returns false it has answered the request with an
+// error page.
+func (s *server) pageForm(w http.ResponseWriter, r *http.Request) (visitor, map[string]string, bool) {
 	v, err := s.visit(r)
 	if err != nil {
 		s.renderPageError(w, r, v, err)
@@ -161,6 +161,17 @@ func (s *server) deviceForm(w http.ResponseWriter, r *http.Request) (visitor, ma
 	form, err := readForm(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
 		s.renderPageError(w, r, v, err)
+		return v, nil, false
+	}
+	return v, form, true
+}
+
+// deviceForm reads a device page's POST and checks it comes from a
+// logged-in session with its CSRF token. When it returns false it has
+// answered the request.
+func (s *server) deviceForm(w http.ResponseWriter, r *http.Request) (visitor, map[string]string, bool) {
+	v, form, ok := s.pageForm(w, r)
+	if !ok {
 		return v, nil, false
 	}
 	if v.user == nil || !v.sess.validCSRF(form["_token"]) {

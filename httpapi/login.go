@@ -84,14 +84,8 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request, _ httprouter.
 // attempts answer 429; a missing session or wrong _token 403.
 func (s *server) login(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	s.htmlHeaders(w)
-	v, err := s.visit(r)
-	if err != nil {
-		s.renderPageError(w, r, v, err)
-		return
-	}
-	form, err := readForm(w, r, s.opts.MaxBodyBytes)
-	if err != nil {
-		s.renderPageError(w, r, v, err)
+	v, form, ok := s.pageForm(w, r)
+	if !ok {
 		return
 	}
 	next := localPath(form["next"])
@@ -128,14 +122,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 // cookie stays, so that logging out again retries.
 func (s *server) logout(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	s.htmlHeaders(w)
-	v, err := s.visit(r)
-	if err != nil {
-		s.renderPageError(w, r, v, err)
-		return
-	}
-	form, err := readForm(w, r, s.opts.MaxBodyBytes)
-	if err != nil {
-		s.renderPageError(w, r, v, err)
+	v, form, ok := s.pageForm(w, r)
+	if !ok {
 		return
 	}
 	if v.user != nil && !v.sess.validCSRF(form["_token"]) {

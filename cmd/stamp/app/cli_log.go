@@ -1,10 +1,12 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 
 	"os"
 	"time"
@@ -81,28 +83,11 @@ func cliService(c Config, l *cliLog) (*domain.Service, error) {
 type logKeys struct{ l *cliLog }
 
 func (k logKeys) SigningKeys(ctx context.Context) ([]domain.SigningKey, error) {
-	byID := map[string]domain.SigningKey{}
-	var order []string
-	err := k.l.Replay(ctx, 0, domain.SubjectRoot+"."+domain.KindKey+".>", func(r domain.Recorded) error {
-		e, err := domain.Decode(r.Envelope)
-		if errors.Is(err, domain.ErrUnknownEventType) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		id := e.AggregateOf().ID
-		if _, ok := byID[id]; !ok {
-			order = append(order, id)
-		}
-		byID[id] = domain.ApplySigningKey(byID[id], e, r.Seq, r.Envelope.Time)
-		return nil
-	})
-	out := make([]domain.SigningKey, 0, len(order))
-	for _, id := range order {
-		out = append(out, byID[id])
+	w, err := foldLog(ctx, k.l, domain.KindKey)
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	return w.SigningKeys(ctx)
 }
 
 // logWorld serves clients and users folded from the log, for CLI commands
@@ -135,6 +120,17 @@ func (v logWorld) Clients(context.Context) ([]domain.Client, error) {
 	for _, c := range v.w.Clients {
 		out = append(out, c)
 	}
+	return out, nil
+}
+
+func (v logWorld) SigningKeys(context.Context) ([]domain.SigningKey, error) {
+	out := make([]domain.SigningKey, 0, len(v.w.Keys))
+	for _, k := range v.w.Keys {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b domain.SigningKey) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 
