@@ -37,10 +37,33 @@ func Decode(env Envelope) (Event, error) {
 type upcaster func(eventType string, version int, data json.RawMessage) (json.RawMessage, error)
 
 // upcast holds the schema history: one case per (type, version) that has a
-// successor. Every event is at version 1 so far, so none has one; a new
-// version adds its case here and a golden file under testdata/.
+// successor. A new version adds its case here and a golden file under
+// testdata/.
 func upcast(eventType string, version int, data json.RawMessage) (json.RawMessage, error) {
+	switch {
+	case eventType == "UserRegistered" && version == 1:
+		return upcastUserRegisteredV1(data)
+	}
 	return nil, fmt.Errorf("domain: no upcaster from %s version %d", eventType, version)
+}
+
+// upcastUserRegisteredV1: version 1 carried email and name in clear and no
+// email_key; its email's claim is named by LegacyEmailKey.
+func upcastUserRegisteredV1(data json.RawMessage) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("domain: upcast UserRegistered v1: %w", err)
+	}
+	var email string
+	if raw, ok := m["email"]; ok {
+		if err := json.Unmarshal(raw, &email); err != nil {
+			return nil, fmt.Errorf("domain: upcast UserRegistered v1: email: %w", err)
+		}
+	}
+	if _, ok := m["email_key"]; !ok {
+		m["email_key"], _ = json.Marshal(LegacyEmailKey(email))
+	}
+	return json.Marshal(m)
 }
 
 func decodeWith(env Envelope, up upcaster) (Event, error) {

@@ -30,7 +30,7 @@ func goldenEvents() []Event {
 		RefreshTokenCreated{FamilyID: "f-1", RefreshTokenID: "r-2", ParentID: "r-1", TokenHash: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae", AccessTokenID: "5a1e2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b", ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", UserID: "u-1", Scopes: []string{"read"}, IssuedAt: at, ExpiresAt: at.Add(720 * time.Hour)},
 		RefreshTokenRevoked{FamilyID: "f-1", RefreshTokenID: "r-2", ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", UserID: "u-1", Reason: ReasonPruned},
 		RefreshTokenReuseDetected{FamilyID: "f-1", RefreshTokenID: "r-1", ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", UserID: "u-1"},
-		UserRegistered{UserID: "u-1", Email: "ada@example.com", Name: "Ada", PasswordSealed: "c2VhbGVkLWFyZ29uMmlkLWhhc2g", RegisteredAt: at},
+		UserRegistered{UserID: "u-1", EmailSealed: "q7yXfZ0mY2x1c2VhbGVkLWVtYWlsLWNpcGhlcnRleHQ", NameSealed: "bm9uY2Utbm9uY2Utc2VhbGVkLW5hbWU", EmailKey: "5c1b7a3e0f0e4d8a9b2c6d1e3f4a5b6c7d8e9f0a1b2c3d4e5f60718293a4b5c6", PasswordSealed: "c2VhbGVkLWFyZ29uMmlkLWhhc2g", RegisteredAt: at},
 		UserPasswordChanged{UserID: "u-1", PasswordSealed: "bmV3LXNlYWxlZC1oYXNo"},
 		UserDeleted{UserID: "u-1"},
 		UserEmailClaimed{EmailKey: "3a5e6c4e2cbbd2d1d9e4b0a9a1f0b7d1c0c0f2f6a1f7f2c1e0d9b8a7c6b5a4f3", UserID: "u-1"},

@@ -1,10 +1,6 @@
 package domain
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"time"
-)
+import "time"
 
 // User events. A user's aggregate id is its user id. Passwords travel only
 // sealed: PasswordSealed is the argon2id hash encrypted with AES-GCM under
@@ -13,10 +9,21 @@ import (
 
 // UserRegistered: a built-in user was created. It is appended together
 // with UserEmailClaimed, whose aggregate keeps emails unique.
+//
+// Version 2 carries the personal fields only sealed (see personal.go):
+// EmailSealed and NameSealed, encrypted under the user's own key, which
+// deleting the user destroys; and EmailKey, the keyed hash of the email
+// that names its claim. Version 1 carried Email and Name in clear; it
+// stays readable (its upcast fills EmailKey with LegacyEmailKey). New
+// writes leave Email and Name empty: they are filled by Reveal, for
+// readers holding the key, and never written by this version.
 type UserRegistered struct {
 	UserID         string    `json:"user_id"`
-	Email          string    `json:"email"`
-	Name           string    `json:"name"`
+	Email          string    `json:"email,omitempty"`
+	Name           string    `json:"name,omitempty"`
+	EmailSealed    string    `json:"email_sealed,omitempty"`
+	NameSealed     string    `json:"name_sealed,omitempty"`
+	EmailKey       string    `json:"email_key,omitempty"`
 	PasswordSealed string    `json:"password_sealed"`
 	RegisteredAt   time.Time `json:"registered_at"`
 }
@@ -34,7 +41,8 @@ type UserDeleted struct {
 }
 
 // UserEmailClaimed: an email became a live user's login. Its aggregate is
-// stamp.email.<EmailKey(email)>, so two concurrent registrations of one
+// stamp.email.<Sealer.EmailKey(email)> (LegacyEmailKey for users of
+// UserRegistered version 1), so two concurrent registrations of one
 // email race on that aggregate's sequence and exactly one wins.
 type UserEmailClaimed struct {
 	EmailKey string `json:"email_key"`
@@ -46,13 +54,6 @@ type UserEmailClaimed struct {
 type UserEmailReleased struct {
 	EmailKey string `json:"email_key"`
 	UserID   string `json:"user_id"`
-}
-
-// EmailKey is the aggregate id of an email's claim: the hex SHA-256 of the
-// normalised email (the email itself is in UserRegistered).
-func EmailKey(email string) string {
-	sum := sha256.Sum256([]byte(NormalizeEmail(email)))
-	return hex.EncodeToString(sum[:])
 }
 
 func (UserEmailClaimed) EventType() string         { return "UserEmailClaimed" }
@@ -88,7 +89,7 @@ func (UserRegistered) EventType() string      { return "UserRegistered" }
 func (UserPasswordChanged) EventType() string { return "UserPasswordChanged" }
 func (UserDeleted) EventType() string         { return "UserDeleted" }
 
-func (UserRegistered) EventVersion() int      { return 1 }
+func (UserRegistered) EventVersion() int      { return 2 }
 func (UserPasswordChanged) EventVersion() int { return 1 }
 func (UserDeleted) EventVersion() int         { return 1 }
 
@@ -96,11 +97,15 @@ func (e UserRegistered) AggregateOf() Aggregate      { return Aggregate{KindUser
 func (e UserPasswordChanged) AggregateOf() Aggregate { return Aggregate{KindUser, e.UserID} }
 func (e UserDeleted) AggregateOf() Aggregate         { return Aggregate{KindUser, e.UserID} }
 
-// User is the state of one built-in user.
+// User is the state of one built-in user. Email and Name are empty when
+// the user's personal fields could not be revealed (its key is destroyed
+// or missing) and once the user is deleted: a deleted user keeps only its
+// id, times and the keyed hash of its email.
 type User struct {
 	ID             string    `json:"id"`
 	Email          string    `json:"email"`
 	Name           string    `json:"name"`
+	EmailKey       string    `json:"email_key,omitempty"`
 	PasswordSealed string    `json:"password_sealed"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
@@ -115,7 +120,7 @@ func (u User) Exists() bool { return u.ID != "" && !u.Deleted }
 func ApplyUser(u User, e Event, seq uint64, at time.Time) User {
 	switch e := e.(type) {
 	case UserRegistered:
-		u = User{ID: e.UserID, Email: e.Email, Name: e.Name, PasswordSealed: e.PasswordSealed, CreatedAt: e.RegisteredAt, UpdatedAt: e.RegisteredAt}
+		u = User{ID: e.UserID, Email: e.Email, Name: e.Name, EmailKey: e.EmailKey, PasswordSealed: e.PasswordSealed, CreatedAt: e.RegisteredAt, UpdatedAt: e.RegisteredAt}
 	case UserPasswordChanged:
 		if u.ID == "" {
 			return u
@@ -125,7 +130,10 @@ func ApplyUser(u User, e Event, seq uint64, at time.Time) User {
 		if u.ID == "" {
 			return u
 		}
+		// The personal fields go with the user: the state a replay
+		// reaches once the user's key is destroyed.
 		u.Deleted, u.UpdatedAt = true, at
+		u.Email, u.Name, u.PasswordSealed = "", "", ""
 	default:
 		return u
 	}

@@ -15,6 +15,9 @@ type memLog struct {
 	recs  []Recorded
 	ids   map[string]uint64
 	world World
+	// keys, when set, reveals the sealed personal fields of users as they
+	// are appended, as the read models do.
+	keys *memKeys
 	// beforeAppend, when set, runs once inside the next append before its
 	// check: tests use it to slip in a concurrent change.
 	beforeAppend func()
@@ -61,6 +64,11 @@ func (m *memLog) AppendAll(ctx context.Context, expect Expect, ps ...Pending) (u
 		}
 		m.recs = append(m.recs, r)
 		m.ids[p.Envelope.ID] = r.Seq
+		if u, ok := e.(UserRegistered); ok && m.keys != nil {
+			if key, err := m.keys.UserKey(ctx, u.UserID); err == nil {
+				e, _ = u.Reveal(key)
+			}
+		}
 		m.world.Apply(e, r.Seq, p.Envelope.Time)
 	}
 	return uint64(len(m.recs)), nil

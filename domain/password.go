@@ -3,6 +3,8 @@ package domain
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -65,7 +67,8 @@ func PasswordMatches(password, hash string) bool {
 // Sealer encrypts password hashes for the log with AES-256-GCM. The key
 // never enters the log. It is safe for concurrent use.
 type Sealer struct {
-	aead cipher.AEAD
+	aead     cipher.AEAD
+	emailMAC []byte // the key of EmailKey, derived from the sealing key
 }
 
 // SealingKeySize is the length of a sealing key.
@@ -84,7 +87,9 @@ func NewSealer(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead}, nil
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(emailKeyLabel))
+	return &Sealer{aead: aead, emailMAC: mac.Sum(nil)}, nil
 }
 
 // Seal encrypts plaintext, bound to aad (the user id), and returns

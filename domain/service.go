@@ -66,6 +66,9 @@ type Ports struct {
 	Grants  GrantReader
 	// Limiter guards password checks; nil allows everything.
 	Limiter Limiter
+	// UserKeys keeps the per-user keys of personal fields; required to
+	// register and delete users.
+	UserKeys UserKeys
 }
 
 // Lifetimes of issued tokens and codes.

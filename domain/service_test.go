@@ -23,6 +23,7 @@ type harness struct {
 func newHarness(t *testing.T, alg string) harness {
 	t.Helper()
 	log := newMemLog()
+	log.keys = newMemKeys()
 	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	scopes, err := NewScopes([]Scope{{"read", "Read your data"}, {"write", "Change your data"}, {"admin", "Everything"}}, []string{"read"})
 	if err != nil {
@@ -44,7 +45,7 @@ func newHarness(t *testing.T, alg string) harness {
 		Lifetimes: Lifetimes{AccessToken: time.Hour, ClientCredentials: 30 * time.Minute},
 		Grants:    Grants{Password: true, Implicit: true},
 		Now:       clock.Now, Sealer: sealer,
-	}, Ports{Log: log, Wait: log, Clients: log, Tokens: log, Keys: log, Users: log, Grants: log}, signer)
+	}, Ports{Log: log, Wait: log, Clients: log, Tokens: log, Keys: log, Users: log, Grants: log, UserKeys: log.keys}, signer)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,8 +41,10 @@ func (s *Service) sealPassword(userID, password string) (string, error) {
 }
 
 // RegisterUser creates a built-in user. The email must be new (among
-// users not deleted); the password is hashed with argon2id and sealed.
-// Errors: *ValidationError.
+// users not deleted); the password is hashed with argon2id and sealed;
+// the email and name are sealed under a key created for the user in the
+// key store before anything is appended (see personal.go). Errors:
+// *ValidationError.
 func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, password string) (User, error) {
 	email = NormalizeEmail(email)
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
@@ -55,6 +57,13 @@ func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, pa
 	if utf8.RuneCountInString(name) > 255 {
 		return User{}, invalid("name", "must be at most 255 characters")
 	}
+	if s.ports.UserKeys == nil {
+		return User{}, errors.New("domain: no user key store: users need one")
+	}
+	sealer, err := s.sealer()
+	if err != nil {
+		return User{}, err
+	}
 	id, err := NewID(s.cfg.Random)
 	if err != nil {
 		return User{}, err
@@ -63,9 +72,29 @@ func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, pa
 	if err != nil {
 		return User{}, err
 	}
-	e := UserRegistered{UserID: id, Email: email, Name: name, PasswordSealed: sealed, RegisteredAt: s.cfg.Now().UTC()}
-	claim := UserEmailClaimed{EmailKey: EmailKey(email), UserID: id}
 	taken := invalid("email", "a user with this email exists")
+	// A user of UserRegistered version 1 holds its email by the legacy
+	// claim. Such a claim is never made any more, only released, so a
+	// check outside the append below cannot miss a concurrent claim.
+	legacy, err := load(ctx, s.ports.Log, Aggregate{KindEmail, LegacyEmailKey(email)}, ApplyEmailClaim)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return User{}, err
+	}
+	if legacy.UserID != "" {
+		return User{}, taken
+	}
+	key, err := s.ports.UserKeys.CreateUserKey(ctx, id)
+	if err != nil {
+		return User{}, fmt.Errorf("domain: create the user's key: %w", err)
+	}
+	e := UserRegistered{UserID: id, EmailKey: sealer.EmailKey(email), PasswordSealed: sealed, RegisteredAt: s.cfg.Now().UTC()}
+	if e.EmailSealed, err = SealField(key, id, FieldEmail, email, s.cfg.Random); err != nil {
+		return User{}, err
+	}
+	if e.NameSealed, err = SealField(key, id, FieldName, name, s.cfg.Random); err != nil {
+		return User{}, err
+	}
+	claim := UserEmailClaimed{EmailKey: e.EmailKey, UserID: id}
 	var seq uint64
 	err = retry(ctx, func() error {
 		c, err := load(ctx, s.ports.Log, claim.AggregateOf(), ApplyEmailClaim)
@@ -79,11 +108,18 @@ func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, pa
 		return err
 	})
 	if errors.Is(err, ErrConflict) {
-		return User{}, taken
+		err = taken
+	}
+	if errors.Is(err, taken) {
+		// Nothing was appended: the key serves no one. Any other error
+		// may follow an append, so the key must stay.
+		s.ports.UserKeys.DestroyUserKey(context.WithoutCancel(ctx), id)
+		return User{}, err
 	}
 	if err != nil {
 		return User{}, err
 	}
+	e.Email, e.Name = email, name
 	return ApplyUser(User{}, e, seq, e.RegisteredAt), nil
 }
 
@@ -109,19 +145,43 @@ func (s *Service) ChangePassword(ctx context.Context, actor Actor, userID, passw
 }
 
 // DeleteUser deletes a user: it logs in no more and its tokens stop
-// validating. Errors: ErrNotFound.
+// validating; then it destroys the user's key, which erases the user's
+// personal fields from every replay of the log. The key is destroyed only
+// after the log acknowledged UserDeleted; if that fails the error wraps
+// ErrUserKeyNotDestroyed, and deleting the user again (already deleted, it
+// only destroys the key again) retries and returns nil. Errors:
+// ErrNotFound, ErrUserKeyNotDestroyed.
 func (s *Service) DeleteUser(ctx context.Context, actor Actor, userID string) error {
-	return retry(ctx, func() error {
+	if s.ports.UserKeys == nil {
+		return errors.New("domain: no user key store: users need one")
+	}
+	err := retry(ctx, func() error {
 		u, err := load(ctx, s.ports.Log, Aggregate{KindUser, userID}, ApplyUser)
 		if err != nil {
 			return err
 		}
+		if u.Deleted {
+			return nil // only the key is left to destroy
+		}
 		if !u.Exists() {
 			return fmt.Errorf("domain: user %q: %w", userID, ErrNotFound)
 		}
-		_, err = s.record(ctx, ExpectSeq(u.Seq), actor, UserDeleted{UserID: u.ID}, UserEmailReleased{EmailKey: EmailKey(u.Email), UserID: u.ID})
+		_, err = s.record(ctx, ExpectSeq(u.Seq), actor, UserDeleted{UserID: u.ID}, UserEmailReleased{EmailKey: u.EmailKey, UserID: u.ID})
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	var derr error
+	for range maxAttempts {
+		if derr = s.ports.UserKeys.DestroyUserKey(ctx, userID); derr == nil || ctx.Err() != nil {
+			break
+		}
+	}
+	if derr != nil {
+		return fmt.Errorf("domain: user %s is deleted, but %w (delete it again to retry): %w", userID, ErrUserKeyNotDestroyed, derr)
+	}
+	return nil
 }
 
 // ErrRateLimited: too many password attempts for an account or address.
