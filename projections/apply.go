@@ -36,8 +36,9 @@ func (s *Store) Apply(rec domain.Recorded) error {
 // *domain.FutureVersionError), a malformed event (ErrMalformed), or
 // sequence 0 — ApplyBatch commits the events before it and returns the
 // error; nothing of that event or those after it is written, so the
-// projection stops exactly there. A storage error writes nothing of the
-// batch (since its last purge). recs must be in stream order; gaps (a
+// projection stops exactly there. A storage error, or a user key store
+// that keeps failing (see reveal), writes nothing of the batch (since its
+// last purge). recs must be in stream order; gaps (a
 // filtered replay) are fine. Safe for concurrent use: writers are
 // serialized.
 func (s *Store) ApplyBatch(recs []domain.Recorded) error {
@@ -63,6 +64,9 @@ func (s *Store) applyBatch(recs []domain.Recorded, evs []domain.Event, errs []er
 	defer w.end()
 	if evs == nil {
 		evs, errs = decodeAll(recs, w.lowest())
+	}
+	if err := s.reveal(recs, evs, errs, w.lowest()); err != nil {
+		return err // nothing written: the batch is tried again
 	}
 	var stop error
 	for i, rec := range recs {

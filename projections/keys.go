@@ -84,8 +84,10 @@ func modelAt(i int) Model {
 const (
 	keyLayout = "meta/layout"
 	// layoutVersion 2 added the users, codes, authorizations and devices
-	// models and the refresh families' token hash index.
-	layoutVersion = "2"
+	// models and the refresh families' token hash index; 3 keeps users'
+	// email_key, and drops a deleted user's personal fields (crypto-
+	// shredding: a rebuild cannot read them any more).
+	layoutVersion = "3"
 
 	prefixClientsID = "clients/id/"
 	prefixKeysID    = "keys/id/"

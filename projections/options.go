@@ -22,6 +22,9 @@ type Options struct {
 	CacheSize int64
 	// Logger receives Pebble's messages; nil discards them.
 	Logger *slog.Logger
+	// UserKeys opens users' sealed personal fields for the users model
+	// (login by email); nil reads every sealed user as erased.
+	UserKeys UserKeys
 }
 
 // Validate reports the first invalid option, as an error prefixed

@@ -37,6 +37,7 @@ var (
 type Store struct {
 	db     *pebble.DB
 	logger *slog.Logger
+	keys   UserKeys // see reveal.go
 
 	// closeMu is held for reading by every use of db and for writing by
 	// Close, so Close waits for running calls and no call outlives db.
@@ -96,7 +97,7 @@ func open(dir string, opts Options, fresh bool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("projections: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, logger: opts.Logger, done: make(chan struct{}), waitCh: make(chan struct{})}
+	s := &Store{db: db, logger: opts.Logger, keys: opts.UserKeys, done: make(chan struct{}), waitCh: make(chan struct{})}
 	if err := s.load(); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}

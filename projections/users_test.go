@@ -88,8 +88,8 @@ func TestUserEmailReregistration(t *testing.T) {
 		t.Errorf("UserByEmail after the holder's deletion = %q; want the other claimant, u2", got)
 	}
 	u1, err := s.User(ctx, "u1")
-	if err != nil || !u1.Deleted || u1.Exists() || u1.Email != "Alice@Example.com" {
-		t.Errorf("User(u1) after deletion = %+v, %v; want the record, deleted", u1, err)
+	if err != nil || !u1.Deleted || u1.Exists() || u1.Email != "" || u1.Name != "" {
+		t.Errorf("User(u1) after deletion = %+v, %v; want the record, deleted, without personal fields", u1, err)
 	}
 
 	// With no live user left, the email is free, and a new user takes it.
