@@ -24,6 +24,7 @@ import (
 type cliLog struct {
 	*eventstore.Store
 	server *eventstore.Server
+	keys   *cliUserKeys // see personal.go
 }
 
 func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, error) {
@@ -35,7 +36,7 @@ func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, er
 			})
 			cancel()
 			if err == nil {
-				return &cliLog{Store: store}, nil
+				return &cliLog{Store: store, keys: &cliUserKeys{c: c, store: store}}, nil
 			}
 			logger.Debug("the server in serve.json is not reachable; opening the store", "url", info.NATSURL, "err", err)
 		}
@@ -47,7 +48,7 @@ func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, er
 	if err != nil {
 		return nil, err
 	}
-	return &cliLog{Store: store, server: srv}, nil
+	return &cliLog{Store: store, server: srv, keys: &cliUserKeys{c: c, store: store}}, nil
 }
 
 func (l *cliLog) Close() {
@@ -75,7 +76,7 @@ func (noWait) WaitFor(context.Context, uint64) error { return nil }
 // cliService returns an application service over the log alone, for the
 // commands that decide on aggregates loaded from the log.
 func cliService(c Config, l *cliLog) (*domain.Service, error) {
-	return newService(c, domain.Ports{Log: l, Wait: noWait{}, Keys: logKeys{l}}, nil)
+	return newService(c, domain.Ports{Log: l, Wait: noWait{}, Keys: logKeys{l}, UserKeys: l.keys}, nil)
 }
 
 // logKeys is a domain.KeyReader over the log, for CLI commands that decide
@@ -103,6 +104,10 @@ func foldLog(ctx context.Context, l *cliLog, kinds ...string) (logWorld, error) 
 		}); err != nil {
 			return logWorld{}, err
 		}
+	}
+	recs, err := revealRecords(ctx, l.keys, recs)
+	if err != nil {
+		return logWorld{}, err
 	}
 	w, _, err := domain.FoldWorld(recs, time.Time{})
 	return logWorld{w}, err
@@ -143,7 +148,7 @@ func (v logWorld) User(_ context.Context, id string) (domain.User, error) {
 
 func (v logWorld) UserByEmail(_ context.Context, email string) (domain.User, error) {
 	for _, u := range v.w.Users {
-		if u.Exists() && u.Email == domain.NormalizeEmail(email) {
+		if u.Exists() && u.Email != domain.Erased && u.Email == domain.NormalizeEmail(email) {
 			return u, nil
 		}
 	}
@@ -165,5 +170,5 @@ func signingCLIService(ctx context.Context, c Config, l *cliLog) (*domain.Servic
 	if err != nil {
 		return nil, err
 	}
-	return newService(c, domain.Ports{Log: l, Wait: noWait{}, Keys: logKeys{l}, Clients: w, Users: w}, signer)
+	return newService(c, domain.Ports{Log: l, Wait: noWait{}, Keys: logKeys{l}, Clients: w, Users: w, UserKeys: l.keys}, signer)
 }

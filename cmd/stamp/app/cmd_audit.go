@@ -49,6 +49,9 @@ func cmdAudit(ctx context.Context, args []string, cio IO) error {
 	}); err != nil {
 		return err
 	}
+	if recs, err = revealRecords(ctx, l.keys, recs); err != nil {
+		return err
+	}
 	if kind == "token" {
 		a, err := domain.AuditToken(recs, id, at)
 		if err != nil {

@@ -71,9 +71,13 @@ func cmdEvents(ctx context.Context, args []string, io IO) error {
 	}
 	defer l.Close()
 	enc := json.NewEncoder(io.Stdout)
+	rv := recordRevealer{keys: l.keys}
 	err = l.Read(ctx, ro, func(r domain.Recorded) error {
 		if !matches(r, wantTypes, *client, *user) {
 			return nil
+		}
+		if r, err = rv.reveal(ctx, r); err != nil {
+			return err
 		}
 		return enc.Encode(eventLine{Seq: r.Seq, Subject: r.Subject, Event: r.Envelope})
 	})

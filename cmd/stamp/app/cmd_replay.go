@@ -131,7 +131,7 @@ func printReplay(w io.Writer, res replayResult) error {
 func replayHere(ctx context.Context, l *cliLog, c Config, meter *progressMeter) (replayResult, error) {
 	dir := projectionsDir(c)
 	freshDir := dir + ".rebuild"
-	opts := projections.Options{Logger: storeLogger(c, meter.w)}
+	opts := projections.Options{Logger: storeLogger(c, meter.w), UserKeys: l.keys}
 	var live *projections.Store
 	replaceOld := false
 	if _, err := os.Stat(dir); err == nil {

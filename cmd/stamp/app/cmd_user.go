@@ -145,6 +145,9 @@ func logUsers(ctx context.Context, l *cliLog) ([]domain.User, error) {
 	if err != nil {
 		return nil, err
 	}
+	if recs, err = revealRecords(ctx, l.keys, recs); err != nil {
+		return nil, err
+	}
 	return domain.FoldUsers(recs)
 }
 
@@ -155,7 +158,7 @@ func findUser(ctx context.Context, l *cliLog, ref string) (domain.User, error) {
 		return domain.User{}, err
 	}
 	for _, u := range users {
-		if u.Exists() && (u.ID == ref || u.Email == domain.NormalizeEmail(ref)) {
+		if u.Exists() && (u.ID == ref || (u.Email != domain.Erased && u.Email == domain.NormalizeEmail(ref))) {
 			return u, nil
 		}
 	}
@@ -246,12 +249,24 @@ func cmdUserDelete(ctx context.Context, args []string, cio IO) error {
 	return withCLIService(ctx, c, cio, func(svc *domain.Service, l *cliLog) error {
 		u, err := findUser(ctx, l, pos[0])
 		if err != nil {
+			// A deleted user, by id: deleting again destroys its key, in
+			// case that failed the first time.
+			if !domain.ValidID(pos[0]) {
+				return err
+			}
+			switch derr := svc.DeleteUser(ctx, domain.Actor{Kind: domain.ActorCLI}, pos[0]); {
+			case derr == nil:
+				fmt.Fprintf(cio.Stdout, "User %s was deleted already; their personal data is erased.\n", pos[0])
+				return nil
+			case !errors.Is(derr, domain.ErrNotFound):
+				return derr
+			}
 			return err
 		}
 		if err := svc.DeleteUser(ctx, domain.Actor{Kind: domain.ActorCLI}, u.ID); err != nil {
 			return err
 		}
-		fmt.Fprintf(cio.Stdout, "User %s deleted; their tokens stop validating.\n", u.Email)
+		fmt.Fprintf(cio.Stdout, "User %s deleted; their tokens stop validating and their personal data is erased.\n", u.Email)
 		return nil
 	})
 }

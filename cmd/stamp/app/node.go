@@ -32,6 +32,7 @@ type Node struct {
 	views  *projections.Store
 	runner *projections.Runner
 	svc    *domain.Service
+	keys   *eventstore.UserKeys // the users' personal-data keys
 
 	httpServer *http.Server
 	listener   net.Listener
@@ -76,7 +77,10 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err e
 	if n.nats, n.store, err = openEventStore(ctx, cfg, logger, cfg.NATSPort); err != nil {
 		return nil, err
 	}
-	if n.views, err = openViews(filepath.Join(cfg.DataDir, "projections"), logger); err != nil {
+	if n.keys, err = openUserKeys(ctx, cfg, n.store); err != nil {
+		return nil, err
+	}
+	if n.views, err = openViews(filepath.Join(cfg.DataDir, "projections"), logger, n.keys); err != nil {
 		return nil, err
 	}
 	n.runner = projections.NewRunner(n.views, n.store, logger)
@@ -107,7 +111,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err e
 	}
 	ports := domain.Ports{
 		Log: n.store, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views,
-		Users: n.views, Grants: n.views, Limiter: newLimiter(6*time.Second, 10),
+		Users: n.views, Grants: n.views, Limiter: newLimiter(6*time.Second, 10), UserKeys: n.keys,
 	}
 	if n.svc, err = newService(cfg, ports, signer); err != nil {
 		return nil, err
@@ -215,8 +219,8 @@ func (n *Node) reloadSigner(ctx context.Context, seq uint64) {
 // openViews opens the read models. Read models of an older layout are
 // deleted and rebuilt from the log (the runner replays from the start):
 // they are derived data, and the log is the truth.
-func openViews(dir string, logger *slog.Logger) (*projections.Store, error) {
-	views, err := projections.Open(dir, projections.Options{Logger: logger})
+func openViews(dir string, logger *slog.Logger, keys projections.UserKeys) (*projections.Store, error) {
+	views, err := projections.Open(dir, projections.Options{Logger: logger, UserKeys: keys})
 	if !errors.Is(err, projections.ErrLayout) {
 		return views, err
 	}
@@ -224,7 +228,7 @@ func openViews(dir string, logger *slog.Logger) (*projections.Store, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
-	return projections.Open(dir, projections.Options{Logger: logger})
+	return projections.Open(dir, projections.Options{Logger: logger, UserKeys: keys})
 }
 
 // catchUp waits until the read models have applied everything the log

@@ -132,7 +132,7 @@ func (rc *replayControl) run() {
 func (rc *replayControl) replay(set func(func(*replayStatus)), publish func(replayStatus)) (replayResult, error) {
 	n := rc.n
 	dir := projectionsDir(n.cfg)
-	opts := projections.Options{Logger: n.logger}
+	opts := projections.Options{Logger: n.logger, UserKeys: n.keys}
 	fresh, res, err := rebuildFresh(rc.ctx, n.store, dir, opts, func(done, total uint64) {
 		set(func(s *replayStatus) { s.Done, s.Total = done, total })
 	})
