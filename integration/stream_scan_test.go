@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -10,10 +11,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// emailInClear matches what looks like an email address.
+var emailInClear = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+`)
+
 // assertNoSecretInStream reads every message of the STAMP stream with a
 // plain NATS client, as anyone allowed to read the stream would, and fails
-// if any header or body contains one of secrets. It returns how many
-// messages it read.
+// if any header or body contains one of secrets, or an email address in
+// clear (users' emails travel sealed). It returns how many messages it
+// read.
 func assertNoSecretInStream(t *testing.T, natsURL string, secrets ...string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -55,6 +60,9 @@ func assertNoSecretInStream(t *testing.T, natsURL string, secrets ...string) int
 			if s != "" && strings.Contains(text, s) {
 				t.Errorf("message on %s contains a secret (%.8s…): %s", msg.Subject(), s, msg.Data())
 			}
+		}
+		if m := emailInClear.FindString(text); m != "" {
+			t.Errorf("message on %s contains an email address in clear (%q): %s", msg.Subject(), m, msg.Data())
 		}
 	}
 	if read == 0 {
