@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stamp-oauth/stamp/domain"
@@ -26,6 +28,7 @@ const UserKeysBucket = "STAMP_USER_KEYS"
 // It implements domain.UserKeys and is safe for concurrent use. It lives
 // as long as the Store it was opened from.
 type UserKeys struct {
+	nc     *nats.Conn
 	kv     jetstream.KeyValue
 	sealer *domain.Sealer
 }
@@ -55,7 +58,7 @@ func (s *Store) UserKeys(ctx context.Context, sealer *domain.Sealer) (*UserKeys,
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: user keys: bucket %s: %w", UserKeysBucket, err)
 	}
-	return &UserKeys{kv: kv, sealer: sealer}, nil
+	return &UserKeys{nc: s.nc, kv: kv, sealer: sealer}, nil
 }
 
 func userKeyAAD(userID string) string { return "stamp/user-key/" + userID }
@@ -96,14 +99,19 @@ func (u *UserKeys) UserKey(ctx context.Context, userID string) ([]byte, error) {
 	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
+	var value []byte
 	e, err := u.kv.Get(ctx, userID)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		e, err = u.latest(ctx, userID)
+	switch {
+	case err == nil:
+		value = e.Value()
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		if value, err = u.latest(ctx, userID); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("eventstore: user key %s: %w", userID, err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	plain, err := u.sealer.Open(string(e.Value()), userKeyAAD(userID))
+	plain, err := u.sealer.Open(string(value), userKeyAAD(userID))
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: user key %s: %w", userID, err)
 	}
@@ -114,22 +122,47 @@ func (u *UserKeys) UserKey(ctx context.Context, userID string) ([]byte, error) {
 	return key, nil
 }
 
-// latest reads userID's history from the bucket's leader, after a Get
-// found no value: a Get may be answered by a replica that lags (direct
-// get), and it does not tell a purged key from one never written.
-func (u *UserKeys) latest(ctx context.Context, userID string) (jetstream.KeyValueEntry, error) {
-	h, err := u.kv.History(ctx, userID)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || (err == nil && len(h) == 0) {
-		return nil, fmt.Errorf("eventstore: user key %s: %w", userID, domain.ErrUserKeyMissing)
-	}
+// latest asks the bucket's stream leader for the last message of
+// userID's key, after a Get found no value: a Get may be answered by a
+// replica that lags (direct get), and it does not tell a purged key from
+// one never written. The purge marker does.
+func (u *UserKeys) latest(ctx context.Context, userID string) ([]byte, error) {
+	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + UserKeysBucket + "." + userID})
+	msg, err := u.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+UserKeysBucket, req)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: user key %s: %w", userID, err)
 	}
-	last := h[len(h)-1]
-	if last.Operation() != jetstream.KeyValuePut {
-		return nil, fmt.Errorf("eventstore: user key %s: %w", userID, domain.ErrUserKeyErased)
+	var resp struct {
+		Message *struct {
+			Header []byte `json:"hdrs"`
+			Data   []byte `json:"data"`
+		} `json:"message"`
+		Error *struct {
+			Code        int    `json:"code"`
+			Description string `json:"description"`
+		} `json:"error"`
 	}
-	return last, nil
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, fmt.Errorf("eventstore: user key %s: %w", userID, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.Code == 404:
+		return nil, fmt.Errorf("eventstore: user key %s: %w", userID, domain.ErrUserKeyMissing)
+	case resp.Error != nil:
+		return nil, fmt.Errorf("eventstore: user key %s: %s (%d)", userID, resp.Error.Description, resp.Error.Code)
+	case resp.Message == nil:
+		return nil, fmt.Errorf("eventstore: user key %s: an empty answer", userID)
+	}
+	if h := resp.Message.Header; len(h) > 0 {
+		hdr, err := nats.DecodeHeadersMsg(h)
+		if err != nil {
+			return nil, fmt.Errorf("eventstore: user key %s: %w", userID, err)
+		}
+		if op := hdr.Get("KV-Operation"); op == "DEL" || op == "PURGE" || hdr.Get(jetstream.MarkerReasonHeader) != "" {
+			return nil, fmt.Errorf("eventstore: user key %s: %w", userID, domain.ErrUserKeyErased)
+		}
+	}
+	return resp.Message.Data, nil
 }
 
 // DestroyUserKey purges userID's key: its value and every revision are

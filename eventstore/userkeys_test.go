@@ -152,3 +152,41 @@ func TestUserKeysClosed(t *testing.T) {
 		t.Errorf("after Close: got %v; want a connection error, not an answer", err)
 	}
 }
+
+// BenchmarkUserKey measures reading a user's key, as a rebuild does once
+// per registered user: a live key (one get), and a destroyed one (a get,
+// then the key's history to tell erased from missing).
+func BenchmarkUserKey(b *testing.B) {
+	ctx := testContext(b)
+	st := openStore(b, startServer(b, ServerOptions{}))
+	key := make([]byte, domain.SealingKeySize)
+	rand.Read(key)
+	sealer, _ := domain.NewSealer(key)
+	keys, err := st.UserKeys(ctx, sealer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const live, gone = "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a11"
+	for _, id := range []string{live, gone} {
+		if _, err := keys.CreateUserKey(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := keys.DestroyUserKey(ctx, gone); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("live", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := keys.UserKey(ctx, live); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("destroyed", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := keys.UserKey(ctx, gone); !errors.Is(err, domain.ErrUserKeyErased) {
+				b.Fatal(err)
+			}
+		}
+	})
+}
