@@ -42,8 +42,10 @@
 // The by-hash and by-email entries are unique indexes: a value names one
 // record (the first of its users holds an email; more than one only if two
 // registrations raced), and is looked up whole, never by prefix. A deleted
-// user keeps its record, flagged, and leaves its email's entry, so the
-// email can be registered again.
+// user keeps its record, flagged and without its email and name, and
+// leaves its email's entry, so the email can be registered again. Emails
+// and names arrive sealed under each user's key; the users model opens them
+// through Options.UserKeys (see reveal.go).
 //
 // Times in keys are UTC with a fixed width (2006-01-02T15:04:05.000000000Z),
 // so key order is time order.
