@@ -148,6 +148,7 @@ type SubjectAudit struct {
 	ID       string          `json:"id"`
 	At       time.Time       `json:"at"`
 	Client   *Client         `json:"client,omitempty"`
+	User     *User           `json:"user,omitempty"`
 	Tokens   []AccessToken   `json:"tokens"`
 	Families []RefreshFamily `json:"refresh_families"`
 	History  []AuditEntry    `json:"history"`
@@ -167,6 +168,9 @@ func AuditSubject(recs []Recorded, kind, id string, at time.Time) (SubjectAudit,
 	a := SubjectAudit{Kind: kind, ID: id, At: at, Tokens: []AccessToken{}, Families: []RefreshFamily{}}
 	if c, ok := w.Clients[id]; ok && kind == KindClient {
 		a.Client = &c
+	}
+	if u, ok := w.Users[id]; ok && kind == KindUser {
+		a.User = &u
 	}
 	for _, t := range w.Tokens {
 		if (kind == KindClient && t.ClientID == id) || (kind == KindUser && t.UserID == id) {

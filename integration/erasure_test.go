@@ -49,6 +49,9 @@ func TestUserErasure(t *testing.T) {
 	if code, out, errOut := e.run("audit", "user", id, "--json"); code != 0 || !strings.Contains(out, email) || !strings.Contains(out, name) {
 		t.Errorf("audit before deletion: exit %d, %s %s; want the email and name", code, out, errOut)
 	}
+	if code, out, errOut := e.run("audit", "user", id); code != 0 || !strings.Contains(out, "email "+email) {
+		t.Errorf("audit before deletion: exit %d, %s %s; want the email", code, out, errOut)
+	}
 	if code, out, errOut := e.run("events", "--user", id, "--no-follow"); code != 0 || !strings.Contains(out, email) || strings.Contains(out, "email_sealed") {
 		t.Errorf("events before deletion: exit %d, %s %s; want the email in clear", code, out, errOut)
 	}
@@ -90,6 +93,10 @@ func TestUserErasure(t *testing.T) {
 		if args[0] != "user" && !strings.Contains(out, `"email":"[erased]"`) {
 			t.Errorf("%v: %s; want the email shown as [erased]", args, out)
 		}
+	}
+
+	if code, out, errOut := e.run("audit", "user", id); code != 0 || !strings.Contains(out, "email [erased]") || !strings.Contains(out, "deleted") {
+		t.Errorf("audit user: exit %d: %s %s; want the user deleted, email [erased]", code, out, errOut)
 	}
 
 	// A rebuild cannot read the user's fields any more, and gives the

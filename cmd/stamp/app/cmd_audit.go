@@ -106,6 +106,16 @@ func printSubjectAudit(w io.Writer, a domain.SubjectAudit) {
 		}
 		fmt.Fprintf(w, "  name %q, grants %s, %s\n", a.Client.Name, strings.Join(a.Client.Grants, ","), status)
 	}
+	if u := a.User; u != nil {
+		status, email, name := "active", u.Email, u.Name
+		if u.Deleted {
+			status = "deleted"
+		}
+		if email == "" { // erased, or dropped with the user
+			email, name = domain.Erased, domain.Erased
+		}
+		fmt.Fprintf(w, "  email %s, name %q, %s\n", email, name, status)
+	}
 	live := 0
 	for _, t := range a.Tokens {
 		if t.Active(a.At) {
