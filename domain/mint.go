@@ -24,7 +24,7 @@ func (s *Service) mintAccess(c Client, userID, grant, name string, scopes []stri
 	}
 	exp := now.Add(ttl)
 	raw, err := signer.Sign(Claims{
-		Issuer: s.cfg.Issuer, Audience: c.ID, Subject: sub, ClientID: c.ID, ID: jti,
+		Issuer: s.cfg.Issuer, Audience: Audience{c.ID}, Subject: sub, ClientID: c.ID, ID: jti,
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: exp.Unix(),
 		Scopes: scopes, Scope: FormatScope(scopes),
 	})

@@ -106,6 +106,9 @@ type AccessToken struct {
 	RevokedAt    time.Time `json:"revoked_at,omitzero"`
 	RevokeReason string    `json:"revoke_reason,omitempty"`
 	Seq          uint64    `json:"seq"`
+	// Audience is the resources the token was requested for (RFC 8707);
+	// empty when none was, and its aud is the client id.
+	Audience []string `json:"audience,omitempty"`
 }
 
 // Active reports whether the token validates at now: known, not revoked,
@@ -121,7 +124,7 @@ func ApplyAccessToken(t AccessToken, e Event, seq uint64, at time.Time) AccessTo
 		t = AccessToken{
 			ID: e.TokenID, ClientID: e.ClientID, UserID: e.UserID, Scopes: e.Scopes,
 			GrantType: e.GrantType, Name: e.Name, KeyID: e.KeyID,
-			IssuedAt: e.IssuedAt, ExpiresAt: e.ExpiresAt,
+			IssuedAt: e.IssuedAt, ExpiresAt: e.ExpiresAt, Audience: e.Audience,
 		}
 	case AccessTokenRevoked:
 		if t.ID == "" || t.Revoked {
