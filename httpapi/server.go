@@ -238,7 +238,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.POST(pathPersonalTokens, s.authed(s.createPersonalToken))
 	r.DELETE(pathPersonalTokenID, s.authed(s.revokeToken))
 
-	// Every method: nginx and Envoy send the original request's.
+	// Every method: nginx sends the original request's.
 	for _, m := range verifyMethods {
 		r.Handle(m, pathVerify, s.verify)
 	}

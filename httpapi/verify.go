@@ -30,7 +30,7 @@ const (
 )
 
 // verifyMethods are the methods GET /auth/verify also answers: nginx's
-// auth_request and Envoy's ext_authz send the original request's method.
+// auth_request sends the original request's method.
 var verifyMethods = []string{
 	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
 	http.MethodPatch, http.MethodDelete, http.MethodOptions,

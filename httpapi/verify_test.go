@@ -163,7 +163,7 @@ func TestVerifyQueryRefused(t *testing.T) {
 	}
 }
 
-// TestVerifyMethods: nginx and Envoy send the original request's method.
+// TestVerifyMethods: nginx sends the original request's method.
 func TestVerifyMethods(t *testing.T) {
 	h := apiHarness(t)
 	for _, m := range verifyMethods {
