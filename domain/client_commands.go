@@ -21,6 +21,9 @@ type RegisterClient struct {
 	UserID       string
 	Public       bool
 	FirstParty   bool
+	// Audiences are the resources (RFC 8707 §2: absolute URIs without a
+	// fragment) the client's tokens may be requested for; none if empty.
+	Audiences []string
 }
 
 // knownGrants lists the grant types a client may be given.
@@ -53,6 +56,9 @@ func decideRegisterClient(cmd RegisterClient, scopes *Scopes, now time.Time, ran
 	if cmd.UserID != "" && !ValidID(cmd.UserID) {
 		return ClientRegistered{}, "", invalid("user_id", "is not a valid id")
 	}
+	if err := validateAudiences(cmd.Audiences); err != nil {
+		return ClientRegistered{}, "", err
+	}
 	id, err := NewID(random)
 	if err != nil {
 		return ClientRegistered{}, "", err
@@ -60,7 +66,7 @@ func decideRegisterClient(cmd RegisterClient, scopes *Scopes, now time.Time, ran
 	e := ClientRegistered{
 		ClientID: id, Name: strings.TrimSpace(cmd.Name), Grants: dedupe(cmd.Grants),
 		RedirectURIs: cmd.RedirectURIs, Scopes: cmd.Scopes, UserID: cmd.UserID,
-		FirstParty: cmd.FirstParty, RegisteredAt: now.UTC(),
+		FirstParty: cmd.FirstParty, RegisteredAt: now.UTC(), Audiences: cmd.Audiences,
 	}
 	var secret string
 	if !cmd.Public {
@@ -144,6 +150,9 @@ type UpdateClient struct {
 	Name         string
 	RedirectURIs []string
 	Scopes       []string
+	// Audiences is the whole new list of resource audiences; nil keeps
+	// the client's, an empty non-nil list removes them all.
+	Audiences []string
 	// UserID, when set, requires the client to belong to that user.
 	UserID string
 }
@@ -160,13 +169,19 @@ func (s *Service) UpdateClient(ctx context.Context, actor Actor, cmd UpdateClien
 		if cmd.Scopes == nil {
 			cmd.Scopes = c.Scopes
 		}
+		if cmd.Audiences == nil {
+			cmd.Audiences = c.Audiences
+		}
+		if err := validateAudiences(cmd.Audiences); err != nil {
+			return err
+		}
 		if err := validateClientFields(cmd.Name, cmd.RedirectURIs, cmd.Scopes, s.cfg.Scopes); err != nil {
 			return err
 		}
 		if (c.HasGrant(GrantAuthorizationCode) || c.HasGrant(GrantImplicit)) && len(cmd.RedirectURIs) == 0 {
 			return invalid("redirect_uris", "a redirect URI is required for this client")
 		}
-		e := ClientUpdated{ClientID: c.ID, Name: strings.TrimSpace(cmd.Name), RedirectURIs: cmd.RedirectURIs, Scopes: cmd.Scopes}
+		e := ClientUpdated{ClientID: c.ID, Name: strings.TrimSpace(cmd.Name), RedirectURIs: cmd.RedirectURIs, Scopes: cmd.Scopes, Audiences: cmd.Audiences}
 		seq, err := s.record(ctx, ExpectSeq(c.Seq), actor, e)
 		if err != nil {
 			return err

@@ -16,15 +16,21 @@ type ClientRegistered struct {
 	UserID       string    `json:"user_id,omitempty"`
 	FirstParty   bool      `json:"first_party,omitempty"`
 	RegisteredAt time.Time `json:"registered_at"`
+	// Audiences are the resources (RFC 8707) its tokens may be requested
+	// for. Absent in events from before resource indicators: none.
+	Audiences []string `json:"audiences,omitempty"`
 }
 
-// ClientUpdated: a client's name, redirect URIs or allowed scopes changed.
-// It carries the whole new value of each.
+// ClientUpdated: a client's name, redirect URIs, allowed scopes or
+// resource audiences changed. It carries the whole new value of each (an
+// absent audiences field, as in events from before resource indicators,
+// means none).
 type ClientUpdated struct {
 	ClientID     string   `json:"client_id"`
 	Name         string   `json:"name"`
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
 	Scopes       []string `json:"scopes,omitempty"`
+	Audiences    []string `json:"audiences,omitempty"`
 }
 
 // ClientSecretRegenerated: a client got a new secret; the old one stops

@@ -25,6 +25,9 @@ type AuthCodeIssued struct {
 	ChallengeMethod string    `json:"challenge_method,omitempty"`
 	IssuedAt        time.Time `json:"issued_at"`
 	ExpiresAt       time.Time `json:"expires_at"`
+	// Resources are the RFC 8707 resources of the authorization request;
+	// the code's tokens may narrow them. Empty for none.
+	Resources []string `json:"resources,omitempty"`
 }
 
 // AuthCodeRedeemed: a code was exchanged for tokens (it is single-use).
@@ -90,6 +93,8 @@ type AuthCode struct {
 	AccessTokenID   string    `json:"access_token_id,omitempty"`
 	FamilyID        string    `json:"family_id,omitempty"`
 	Seq             uint64    `json:"seq"`
+	// Resources are the RFC 8707 resources of the authorization request.
+	Resources []string `json:"resources,omitempty"`
 }
 
 // ApplyAuthCode folds one event into a code's state.
@@ -97,7 +102,8 @@ func ApplyAuthCode(c AuthCode, e Event, seq uint64, at time.Time) AuthCode {
 	switch e := e.(type) {
 	case AuthCodeIssued:
 		c = AuthCode{ID: e.CodeID, Hash: e.CodeHash, ClientID: e.ClientID, UserID: e.UserID, RedirectURI: e.RedirectURI,
-			Scopes: e.Scopes, ChallengeS256: e.ChallengeS256, ChallengeMethod: e.ChallengeMethod, IssuedAt: e.IssuedAt, ExpiresAt: e.ExpiresAt}
+			Scopes: e.Scopes, ChallengeS256: e.ChallengeS256, ChallengeMethod: e.ChallengeMethod, IssuedAt: e.IssuedAt, ExpiresAt: e.ExpiresAt,
+			Resources: e.Resources}
 	case AuthCodeRedeemed:
 		if c.ID == "" || c.Redeemed {
 			return c

@@ -21,6 +21,9 @@ type RefreshTokenCreated struct {
 	Scopes         []string  `json:"scopes"`
 	IssuedAt       time.Time `json:"issued_at"`
 	ExpiresAt      time.Time `json:"expires_at"`
+	// Resources are the RFC 8707 resources the family is bound to; its
+	// access tokens may narrow them, never widen. Empty for none.
+	Resources []string `json:"resources,omitempty"`
 }
 
 // RefreshTokenRevoked: a family's live refresh token was revoked; the
@@ -85,6 +88,8 @@ type RefreshFamily struct {
 	RevokeReason  string         `json:"revoke_reason,omitempty"`
 	ReuseDetected bool           `json:"reuse_detected,omitempty"`
 	Seq           uint64         `json:"seq"`
+	// Resources are the RFC 8707 resources the family is bound to.
+	Resources []string `json:"resources,omitempty"`
 }
 
 // Live reports whether the family's current token is usable at now.
@@ -110,6 +115,7 @@ func ApplyRefreshFamily(f RefreshFamily, e Event, seq uint64, at time.Time) Refr
 		}
 		f.Scopes, f.TokenID, f.TokenHash, f.AccessTokenID = e.Scopes, e.RefreshTokenID, e.TokenHash, e.AccessTokenID
 		f.IssuedAt, f.ExpiresAt = e.IssuedAt, e.ExpiresAt
+		f.Resources = e.Resources
 	case RefreshTokenRevoked:
 		if f.ID == "" || f.Revoked {
 			return f

@@ -16,6 +16,9 @@ type AccessTokenCreated struct {
 	KeyID     string    `json:"key_id"`
 	IssuedAt  time.Time `json:"issued_at"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Audience is the token's aud when resources were requested (RFC
+	// 8707); empty means the client id, as before resource indicators.
+	Audience []string `json:"audience,omitempty"`
 }
 
 // AccessTokenRevoked: an access token stopped validating before its expiry.

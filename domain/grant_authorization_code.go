@@ -21,6 +21,9 @@ type AuthorizeRequest struct {
 	CodeChallengeMethod string
 	// Prompt is Passport 13's prompt: "", "none", "consent" or "login".
 	Prompt string
+	// Resource is RFC 8707's resource parameter, repeated parameters
+	// joined with spaces: the APIs the tokens of this grant are for.
+	Resource string
 }
 
 // AuthorizePrompt is a validated authorization request: what the approval
@@ -30,6 +33,9 @@ type AuthorizePrompt struct {
 	Client      Client
 	RedirectURI string
 	Scopes      []Scope
+	// Resources are the requested resources (RFC 8707), each one of the
+	// client's audiences.
+	Resources []string
 	// Skip is set when the user need not be asked: a first-party client,
 	// or scopes the user already approved for the client (a durable
 	// consent), unless prompt=consent.
@@ -136,7 +142,11 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest, user *Use
 	default:
 		return fail(ErrInvalidRequest.WithDescription("prompt must be none, consent or login"))
 	}
-	p := AuthorizePrompt{Request: req, Client: c, RedirectURI: redirect}
+	resources, err := decideResources(c, req.Resource, nil)
+	if err != nil {
+		return fail(err.(*OAuthError))
+	}
+	p := AuthorizePrompt{Request: req, Client: c, RedirectURI: redirect, Resources: resources}
 	for _, id := range scopes {
 		d, _ := s.cfg.Scopes.Describe(id)
 		p.Scopes = append(p.Scopes, d)
@@ -185,7 +195,7 @@ func (s *Service) Approve(ctx context.Context, req AuthorizeRequest, user User) 
 	consent := s.consentEvent(ctx, user.ID, p.Client.ID, scopes)
 	actor := Actor{Kind: ActorUser, ID: user.ID}
 	if req.ResponseType == "token" {
-		resp, events, err := s.tokenSet(p.Client, user.ID, GrantImplicit, scopes, s.cfg.AccessToken, false)
+		resp, events, err := s.tokenSetFor(p.Client, user.ID, GrantImplicit, scopes, p.Resources, s.cfg.AccessToken, false)
 		if err != nil {
 			return "", err
 		}
@@ -211,7 +221,7 @@ func (s *Service) Approve(ctx context.Context, req AuthorizeRequest, user User) 
 	}
 	now := s.cfg.Now().UTC()
 	e := AuthCodeIssued{CodeID: id, CodeHash: HashSecret(code), ClientID: p.Client.ID, UserID: user.ID, RedirectURI: p.RedirectURI,
-		Scopes: scopes, IssuedAt: now, ExpiresAt: now.Add(s.cfg.AuthCode)}
+		Scopes: scopes, IssuedAt: now, ExpiresAt: now.Add(s.cfg.AuthCode), Resources: p.Resources}
 	if req.CodeChallenge != "" {
 		e.ChallengeMethod = req.CodeChallengeMethod
 		if e.ChallengeMethod == "" {
@@ -265,7 +275,8 @@ func (s *Service) Deny(ctx context.Context, req AuthorizeRequest, user User) (st
 }
 
 // authorizationCode implements the code exchange (RFC 6749 §4.1.3, RFC
-// 7636 §4.5). A code is single-use: presenting it again is invalid_grant
+// 7636 §4.5); a resource parameter (RFC 8707 §2.2) may narrow the
+// resources of the authorization request. A code is single-use: presenting it again is invalid_grant
 // and revokes every token it produced (§4.1.2); so does losing a race to
 // redeem it.
 func (s *Service) authorizationCode(ctx context.Context, req TokenRequest) (TokenResponse, error) {
@@ -313,13 +324,22 @@ func (s *Service) authorizationCode(ctx context.Context, req TokenRequest) (Toke
 	if s.userGone(ctx, code.UserID) {
 		return TokenResponse{}, bad
 	}
-	resp, events, err := s.tokenSet(c, code.UserID, GrantAuthorizationCode, code.Scopes, s.cfg.AccessToken, c.HasGrant(GrantRefreshToken))
+	resources, err := decideResources(c, req.Form["resource"], code.Resources)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	resp, events, err := s.tokenSetFor(c, code.UserID, GrantAuthorizationCode, code.Scopes, resources, s.cfg.AccessToken, c.HasGrant(GrantRefreshToken))
 	if err != nil {
 		return TokenResponse{}, err
 	}
 	redeemed := AuthCodeRedeemed{CodeID: code.ID, ClientID: c.ID, UserID: code.UserID, AccessTokenID: events[0].(AccessTokenCreated).TokenID}
 	if len(events) > 1 {
-		redeemed.FamilyID = events[1].(RefreshTokenCreated).FamilyID
+		rc := events[1].(RefreshTokenCreated)
+		if len(code.Resources) > 0 {
+			rc.Resources = code.Resources // a narrower token does not narrow the grant
+			events[1] = rc
+		}
+		redeemed.FamilyID = rc.FamilyID
 	}
 	_, err = s.record(ctx, ExpectSeq(code.Seq), actorFor(c.ID, code.UserID), append([]Event{redeemed}, events...)...)
 	if errors.Is(err, ErrConflict) {

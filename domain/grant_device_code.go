@@ -199,7 +199,11 @@ func (s *Service) deviceCode(ctx context.Context, req TokenRequest) (TokenRespon
 	if s.userGone(ctx, d.UserID) {
 		return TokenResponse{}, bad
 	}
-	resp, events, err := s.tokenSet(c, d.UserID, GrantDeviceCode, d.Scopes, s.cfg.AccessToken, c.HasGrant(GrantRefreshToken))
+	resources, err := decideResources(c, req.Form["resource"], nil)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	resp, events, err := s.tokenSetFor(c, d.UserID, GrantDeviceCode, d.Scopes, resources, s.cfg.AccessToken, c.HasGrant(GrantRefreshToken))
 	if err != nil {
 		return TokenResponse{}, err
 	}

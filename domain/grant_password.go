@@ -29,6 +29,10 @@ func (s *Service) password(ctx context.Context, req TokenRequest) (TokenResponse
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	resources, err := decideResources(c, req.Form["resource"], nil)
+	if err != nil {
+		return TokenResponse{}, err
+	}
 	u, err := s.AuthenticateUser(ctx, username, password, req.Remote)
 	switch {
 	case errors.Is(err, ErrRateLimited):
@@ -38,7 +42,7 @@ func (s *Service) password(ctx context.Context, req TokenRequest) (TokenResponse
 	case err != nil:
 		return TokenResponse{}, err
 	}
-	resp, events, err := s.tokenSet(c, u.ID, GrantPassword, scopes, s.cfg.AccessToken, true)
+	resp, events, err := s.tokenSetFor(c, u.ID, GrantPassword, scopes, resources, s.cfg.AccessToken, true)
 	if err != nil {
 		return TokenResponse{}, err
 	}

@@ -9,7 +9,8 @@ import (
 // rotation (RFC 9700 §4.14.2): the presented token is replaced by a new
 // one in the same family, a new access token is issued and the old access
 // token revoked (as Passport does). A narrower scope may be asked for; a
-// broader one is invalid_scope.
+// broader one is invalid_scope. Likewise a resource parameter (RFC 8707
+// §2.2) may narrow the family's resources; another one is invalid_target.
 //
 // Presenting a rotated-out token of a family is reuse: the family is
 // revoked with its live access token (RefreshTokenReuseDetected, then the
@@ -71,7 +72,11 @@ func (s *Service) refreshToken(ctx context.Context, req TokenRequest) (TokenResp
 		}
 		scopes = sortedCopy(narrower)
 	}
-	raw, at, err := s.mintAccess(c, f.UserID, GrantRefreshToken, "", scopes, s.cfg.AccessToken)
+	resources, err := decideResources(c, req.Form["resource"], f.Resources)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	raw, at, err := s.mintAccessFor(c, f.UserID, GrantRefreshToken, "", scopes, resources, s.cfg.AccessToken)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -79,7 +84,8 @@ func (s *Service) refreshToken(ctx context.Context, req TokenRequest) (TokenResp
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	rc.Scopes = f.Scopes // a narrower access token does not narrow the family
+	rc.Scopes = f.Scopes       // a narrower access token does not narrow the family
+	rc.Resources = f.Resources // nor do narrower resources (RFC 8707 §2.2)
 	events := []Event{rc, at}
 	if f.AccessTokenID != "" {
 		events = append(events, AccessTokenRevoked{TokenID: f.AccessTokenID, ClientID: f.ClientID, UserID: f.UserID, ExpiresAt: f.IssuedAt.Add(s.cfg.AccessToken), Reason: ReasonRotated})

@@ -18,7 +18,7 @@ type Introspection struct {
 	Iat       int64    `json:"iat,omitempty"`
 	Nbf       int64    `json:"nbf,omitempty"`
 	Sub       string   `json:"sub,omitempty"`
-	Aud       string   `json:"aud,omitempty"`
+	Aud       Audience `json:"aud,omitempty"`
 	Iss       string   `json:"iss,omitempty"`
 	Jti       string   `json:"jti,omitempty"`
 }

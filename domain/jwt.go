@@ -18,7 +18,7 @@ const AccessTokenType = "at+jwt"
 // Passport's "scopes" array.
 type Claims struct {
 	Issuer    string   `json:"iss"`
-	Audience  string   `json:"aud"`
+	Audience  Audience `json:"aud"`
 	Subject   string   `json:"sub"`
 	ClientID  string   `json:"client_id"`
 	ID        string   `json:"jti"`

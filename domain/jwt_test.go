@@ -31,7 +31,7 @@ func TestTokenSignAndParse(t *testing.T) {
 				t.Fatal(err)
 			}
 			keys := func(k string) (any, string, bool) { return pub.Key, alg, k == kid }
-			c := Claims{Issuer: "https://a.example", Audience: "c1", Subject: "c1", ClientID: "c1", ID: "j1",
+			c := Claims{Issuer: "https://a.example", Audience: Audience{"c1"}, Subject: "c1", ClientID: "c1", ID: "j1",
 				IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(time.Hour).Unix(), Scopes: []string{"read"}, Scope: "read"}
 			raw, err := signer.Sign(c)
 			if err != nil {

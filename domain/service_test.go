@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -121,7 +122,7 @@ func TestClientCredentialsGrant(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the issued token does not validate: %v", err)
 			}
-			if claims.Subject != tt.req.Client.ID || claims.Audience != tt.req.Client.ID || claims.ClientID != tt.req.Client.ID || tok.ID != claims.ID {
+			if claims.Subject != tt.req.Client.ID || !slices.Equal(claims.Audience, Audience{tt.req.Client.ID}) || claims.ClientID != tt.req.Client.ID || tok.ID != claims.ID {
 				t.Errorf("got claims %+v; want sub, aud and client_id = %s", claims, tt.req.Client.ID)
 			}
 			if claims.Scope != tt.wantScope || strings.Join(claims.Scopes, " ") != tt.wantScope {

@@ -35,6 +35,9 @@ type Client struct {
 	UpdatedAt    time.Time `json:"updated_at"`
 	Deleted      bool      `json:"deleted,omitempty"`
 	Seq          uint64    `json:"seq"`
+	// Audiences are the resources (RFC 8707) the client's tokens may be
+	// requested for; see decideResources.
+	Audiences []string `json:"audiences,omitempty"`
 }
 
 // Exists reports whether the client was registered and not deleted.
@@ -61,7 +64,7 @@ func ApplyClient(c Client, e Event, seq uint64, at time.Time) Client {
 		c = Client{
 			ID: e.ClientID, Name: e.Name, SecretHash: e.SecretHash,
 			Grants: e.Grants, RedirectURIs: e.RedirectURIs, Scopes: e.Scopes,
-			UserID: e.UserID, FirstParty: e.FirstParty,
+			UserID: e.UserID, FirstParty: e.FirstParty, Audiences: e.Audiences,
 			CreatedAt: e.RegisteredAt, UpdatedAt: e.RegisteredAt,
 		}
 	case ClientUpdated, ClientSecretRegenerated, ClientDeleted:
@@ -79,7 +82,7 @@ func ApplyClient(c Client, e Event, seq uint64, at time.Time) Client {
 func applyClientChange(c Client, e Event, at time.Time) Client {
 	switch e := e.(type) {
 	case ClientUpdated:
-		c.Name, c.RedirectURIs, c.Scopes = e.Name, e.RedirectURIs, e.Scopes
+		c.Name, c.RedirectURIs, c.Scopes, c.Audiences = e.Name, e.RedirectURIs, e.Scopes, e.Audiences
 		c.UpdatedAt = at
 	case ClientSecretRegenerated:
 		c.SecretHash = e.SecretHash
@@ -106,6 +109,9 @@ type AccessToken struct {
 	RevokedAt    time.Time `json:"revoked_at,omitzero"`
 	RevokeReason string    `json:"revoke_reason,omitempty"`
 	Seq          uint64    `json:"seq"`
+	// Audience is the resources the token was requested for (RFC 8707);
+	// empty when none was, and its aud is the client id.
+	Audience []string `json:"audience,omitempty"`
 }
 
 // Active reports whether the token validates at now: known, not revoked,
@@ -121,7 +127,7 @@ func ApplyAccessToken(t AccessToken, e Event, seq uint64, at time.Time) AccessTo
 		t = AccessToken{
 			ID: e.TokenID, ClientID: e.ClientID, UserID: e.UserID, Scopes: e.Scopes,
 			GrantType: e.GrantType, Name: e.Name, KeyID: e.KeyID,
-			IssuedAt: e.IssuedAt, ExpiresAt: e.ExpiresAt,
+			IssuedAt: e.IssuedAt, ExpiresAt: e.ExpiresAt, Audience: e.Audience,
 		}
 	case AccessTokenRevoked:
 		if t.ID == "" || t.Revoked {

@@ -19,7 +19,9 @@ type ClientCredentials struct {
 }
 
 // TokenRequest is a POST /oauth/token request, already parsed from the
-// form. Form holds the grant-specific parameters.
+// form. Form holds the grant-specific parameters, and RFC 8707's
+// resource, which every grant accepts (repeated parameters joined with
+// spaces).
 type TokenRequest struct {
 	GrantType string
 	Client    ClientCredentials
@@ -89,11 +91,12 @@ func (s *Service) AuthenticateClient(ctx context.Context, cred ClientCredentials
 	return c, nil
 }
 
-// issueAccessToken signs a new access token, records AccessTokenCreated and
+// issueAccessToken signs a new access token for resources (nil: its aud is
+// the client id), records AccessTokenCreated and
 // waits for the projection. The token reaches the caller only after the
 // log has acknowledged its event.
-func (s *Service) issueAccessToken(ctx context.Context, c Client, userID, grant string, scopes []string, ttl time.Duration) (TokenResponse, error) {
-	resp, events, err := s.tokenSet(c, userID, grant, scopes, ttl, false)
+func (s *Service) issueAccessToken(ctx context.Context, c Client, userID, grant string, scopes, resources []string, ttl time.Duration) (TokenResponse, error) {
+	resp, events, err := s.tokenSetFor(c, userID, grant, scopes, resources, ttl, false)
 	if err != nil {
 		return TokenResponse{}, err
 	}

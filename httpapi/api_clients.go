@@ -28,6 +28,9 @@ type clientJSON struct {
 	Revoked              bool      `json:"revoked"`
 	CreatedAt            time.Time `json:"created_at"`
 	UpdatedAt            time.Time `json:"updated_at"`
+	// Audiences are the resources (RFC 8707) the client's tokens may be
+	// requested for; absent when there are none.
+	Audiences []string `json:"audiences,omitempty"`
 }
 
 func clientView(c domain.Client) clientJSON {
@@ -39,6 +42,7 @@ func clientView(c domain.Client) clientJSON {
 		PasswordClient:       c.HasGrant(domain.GrantPassword),
 		Revoked:              c.Deleted,
 		CreatedAt:            c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Audiences: c.Audiences,
 	}
 }
 
@@ -70,18 +74,42 @@ func orEmpty(list []string) []string {
 // clientBody is the body of POST /oauth/clients and PUT
 // /oauth/clients/{id}: Passport's name and redirect (one URI, several
 // joined by commas, or a list), or redirect_uris (a list, Passport 13's);
-// and, on creation, confidential (default true).
+// and, on creation, confidential (default true); audiences (RFC 8707
+// resource URIs, one or a list), absent on an update to keep the
+// client's.
 type clientBody struct {
-	Name         string     `json:"name"`
-	Redirect     stringList `json:"redirect"`
-	RedirectURIs stringList `json:"redirect_uris"`
-	Confidential *bool      `json:"confidential"`
+	Name         string      `json:"name"`
+	Redirect     stringList  `json:"redirect"`
+	RedirectURIs stringList  `json:"redirect_uris"`
+	Confidential *bool       `json:"confidential"`
+	Audiences    *stringList `json:"audiences"`
+}
+
+// audiences returns the audiences b gives, trimmed and without empty
+// ones (so "audiences": [] or a form's empty audiences= clears them); nil
+// when it gives none.
+func (b clientBody) audiences() []string {
+	if b.Audiences == nil {
+		return nil
+	}
+	out := []string{}
+	for _, a := range *b.Audiences {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func (b *clientBody) bindForm(v url.Values) (err error) {
 	b.Name = v.Get("name")
 	b.Redirect = formList(v, "redirect")
 	b.RedirectURIs = formList(v, "redirect_uris")
+	if _, ok := v["audiences"]; ok {
+		b.Audiences = new(formList(v, "audiences"))
+	} else if _, ok := v["audiences[]"]; ok {
+		b.Audiences = new(formList(v, "audiences"))
+	}
 	b.Confidential, err = formBool(v, "confidential")
 	return err
 }
@@ -143,6 +171,7 @@ func (s *server) createClient(w http.ResponseWriter, r *http.Request, _ httprout
 		RedirectURIs: uris,
 		UserID:       p.userID,
 		Public:       b.Confidential != nil && !*b.Confidential,
+		Audiences:    b.audiences(),
 	})
 	if err != nil {
 		s.renderAPIError(w, r, renameField(err, "redirect_uris", field))
@@ -153,7 +182,8 @@ func (s *server) createClient(w http.ResponseWriter, r *http.Request, _ httprout
 }
 
 // updateClient answers PUT /oauth/clients/{id}: the new name and redirect
-// URIs of one of the user's clients; its allowed scopes are kept. Success
+// URIs (and, when given, audiences) of one of the user's clients; its
+// allowed scopes are kept. Success
 // is 200 with the client; someone else's client is 404.
 func (s *server) updateClient(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p principal) {
 	current, err := s.ownedClient(r.Context(), p.userID, ps.ByName("id"))
@@ -173,6 +203,7 @@ func (s *server) updateClient(w http.ResponseWriter, r *http.Request, ps httprou
 	}
 	c, err := s.api.UpdateClient(r.Context(), p.actor(), domain.UpdateClient{
 		ClientID: current.ID, Name: b.Name, RedirectURIs: uris, Scopes: current.Scopes, UserID: p.userID,
+		Audiences: b.audiences(),
 	})
 	if err != nil {
 		s.renderAPIError(w, r, renameField(err, "redirect_uris", field))

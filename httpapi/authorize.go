@@ -22,7 +22,7 @@ const (
 // order the approval screen carries them.
 var authorizeParams = []string{
 	"response_type", "client_id", "redirect_uri", "scope", "state",
-	"code_challenge", "code_challenge_method", "prompt",
+	"code_challenge", "code_challenge_method", "prompt", paramResource,
 }
 
 // authorizeRequest takes an authorization request out of parsed
@@ -31,7 +31,7 @@ func authorizeRequest(p map[string]string) domain.AuthorizeRequest {
 	return domain.AuthorizeRequest{
 		ResponseType: p["response_type"], ClientID: p["client_id"], RedirectURI: p["redirect_uri"],
 		Scope: p["scope"], State: p["state"], CodeChallenge: p["code_challenge"],
-		CodeChallengeMethod: p["code_challenge_method"], Prompt: p["prompt"],
+		CodeChallengeMethod: p["code_challenge_method"], Prompt: p["prompt"], Resource: p[paramResource],
 	}
 }
 
@@ -40,7 +40,7 @@ func authorizeRequest(p map[string]string) domain.AuthorizeRequest {
 // its screen token signs.
 func authorizeFields(req domain.AuthorizeRequest) []field {
 	values := []string{req.ResponseType, req.ClientID, req.RedirectURI, req.Scope, req.State,
-		req.CodeChallenge, req.CodeChallengeMethod, req.Prompt}
+		req.CodeChallenge, req.CodeChallengeMethod, req.Prompt, req.Resource}
 	var out []field
 	for i, v := range values {
 		if v != "" {

@@ -50,7 +50,7 @@ func (f *fakeTokens) ValidateAccessToken(_ context.Context, raw string) (domain.
 	if !ok || !t.Active(testNow) {
 		return domain.AccessToken{}, domain.Claims{}, fmt.Errorf("fake: %w", domain.ErrInvalidToken)
 	}
-	return t, domain.Claims{ID: t.ID}, nil
+	return t, domain.Claims{ID: t.ID, Audience: domain.Audience(t.Audience)}, nil
 }
 
 // revoke marks raw revoked and reports whether it was live.

@@ -53,11 +53,23 @@ func readQuery(r *http.Request) (map[string]string, error) {
 	return singleValues(values)
 }
 
+// paramResource is RFC 8707's resource parameter, the one OAuth parameter
+// that may be given more than once (§2).
+const paramResource = "resource"
+
 // singleValues returns the one value of each parameter, leaving out empty
-// ones, or domain.ErrInvalidRequest naming a parameter given twice.
+// ones, or domain.ErrInvalidRequest naming a parameter given twice. The
+// values of a repeated resource parameter are joined with spaces, which no
+// absolute URI holds (domain.ParseResources splits them).
 func singleValues(values url.Values) (map[string]string, error) {
 	out := make(map[string]string, len(values))
 	for name, vs := range values {
+		if name == paramResource {
+			if joined := strings.TrimSpace(strings.Join(vs, " ")); joined != "" {
+				out[name] = joined
+			}
+			continue
+		}
 		if len(vs) > 1 {
 			return nil, domain.ErrInvalidRequest.WithDescription("the parameter %q is given more than once", name)
 		}

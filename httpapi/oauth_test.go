@@ -248,7 +248,7 @@ func TestTokenContentTypeWithCharset(t *testing.T) {
 func TestIntrospect(t *testing.T) {
 	svc := &fakeService{introspection: domain.Introspection{
 		Active: true, Scope: "read", Scopes: []string{"read"}, ClientID: "client-1", TokenType: "Bearer",
-		Exp: 200, Iat: 100, Nbf: 100, Sub: "client-1", Aud: "client-1", Iss: testIssuer, Jti: "jti-1",
+		Exp: 200, Iat: 100, Nbf: 100, Sub: "client-1", Aud: domain.Audience{"client-1"}, Iss: testIssuer, Jti: "jti-1",
 	}}
 	h := newHarness(t, svc, nil, Options{})
 	r := formPost(pathIntrospect, "token=eyJ.a.b&token_type_hint=access_token")

@@ -47,10 +47,8 @@ const (
 	pathPersonalTokens  = "/oauth/personal-access-tokens"
 	pathPersonalTokenID = "/oauth/personal-access-tokens/:id"
 
-	// The forward-auth endpoint; the catch-all serves Envoy, which
-	// appends the original request's path.
-	pathVerify     = "/auth/verify"
-	pathVerifyRest = "/auth/verify/*rest"
+	// The forward-auth endpoint: this exact path only (exactVerify).
+	pathVerify = "/auth/verify"
 )
 
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0.
@@ -177,7 +175,8 @@ type server struct {
 // when the issuer has a path, a proxy (or http.StripPrefix) must remove
 // it; links and redirects to the pages carry it.
 //
-// Unknown paths answer 404 and known paths with another method 405 (with
+// Unknown paths answer 404 (so does any path that only resembles
+// /auth/verify: see exactVerify) and known paths with another method 405 (with
 // Allow), both as JSON; a panicking handler is logged with its stack and
 // answered 500 server_error.
 func New(deps Deps, opts Options) (http.Handler, error) {
@@ -239,17 +238,16 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.POST(pathPersonalTokens, s.authed(s.createPersonalToken))
 	r.DELETE(pathPersonalTokenID, s.authed(s.revokeToken))
 
-	// Every method: nginx and Envoy send the original request's.
+	// Every method: nginx sends the original request's.
 	for _, m := range verifyMethods {
 		r.Handle(m, pathVerify, s.verify)
-		r.Handle(m, pathVerifyRest, s.verify)
 	}
 	s.registerDashboard(r)
 
 	r.NotFound = http.HandlerFunc(s.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(s.methodNotAllowed)
 	r.PanicHandler = s.panicked
-	return r, nil
+	return exactVerify(r, s.notFound), nil
 }
 
 // health answers GET /healthz. It checks nothing beyond the process

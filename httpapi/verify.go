@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/julienschmidt/httprouter"
@@ -25,56 +24,80 @@ const (
 const (
 	challengeNoToken      = "Bearer" // §3.1: no error code when no token was sent
 	challengeInvalidToken = `Bearer error="invalid_token"`
+	// challengeWrongAudience: a valid token meant for another resource
+	// (RFC 6750 §3.1: "invalid for other reasons"; RFC 9068 §4).
+	challengeWrongAudience = `Bearer error="invalid_token", error_description="the token is not meant for this audience"`
 )
 
 // verifyMethods are the methods GET /auth/verify also answers: nginx's
-// auth_request and Envoy's ext_authz send the original request's method.
+// auth_request sends the original request's method.
 var verifyMethods = []string{
 	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
 	http.MethodPatch, http.MethodDelete, http.MethodOptions,
 }
 
 // verify answers GET /auth/verify, the forward-auth endpoint of nginx
-// auth_request, Traefik ForwardAuth and Envoy ext_authz (HTTP): is the
-// request's bearer token (the Authorization header, as the proxy passes
-// it; the X-Forwarded-* headers are not read) valid, and does it carry the
-// scopes the route needs?
+// auth_request and Traefik ForwardAuth: is the request's bearer token (the
+// Authorization header, as the proxy passes it; the X-Forwarded-* headers
+// are not read) valid, meant for the route's audience, and does it carry
+// the scopes the route needs?
 //
-// The query states what the route needs: scopes=a,b requires all of them
-// and scope=a,b any one of them (Passport's scopes and scope middleware);
-// each parameter given is a further requirement, so adding one can only
-// narrow. Envoy appends the original path (/auth/verify/<path>), and the
-// query then is the original request's, so it is not read there.
+// The query states what the route needs: scopes=a,b requires all of them,
+// scope=a,b any one of them (Passport's scopes and scope middleware), and
+// audience=URI that the token's aud claim holds URI (RFC 8707: a token
+// requested for one API does not pass at another). Each parameter given is
+// a further requirement, so adding one can only narrow. The check fails
+// closed: only the exact path /auth/verify answers (exactVerify turns
+// every look-alike into 404), and a query it does not fully understand (a
+// parameter it does not know, in any spelling or case; one given twice;
+// one without "="; a value that does not unescape; an empty audience) is
+// 400 with a JSON error naming the problem and the known parameters, so a
+// typo in a proxy's configuration never turns a check off.
 //
-// The answers have no body:
+// The other answers have no body:
 //
 //   - 200 with X-Stamp-User-Id (empty for client credentials),
 //     X-Stamp-Client-Id, X-Stamp-Scopes (space-separated) and
 //     X-Stamp-Token-Id;
 //   - 401 with WWW-Authenticate: Bearer when no bearer token was sent, or
-//     Bearer error="invalid_token" for one that does not validate;
+//     Bearer error="invalid_token" for one that does not validate or whose
+//     aud lacks the required audience (as the guard answers it);
 //   - 403 with Bearer error="insufficient_scope", scope="..." naming the
 //     unmet requirement.
 //
 // It logs nothing but failures to check (500; a cancelled or timed-out
 // request is 503), and allocates little beyond what validation does: it is on the
 // path of every proxied request.
-func (s *server) verify(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *server) verify(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	h := w.Header()
+	q, problem := parseVerifyQuery(r.URL.RawQuery)
+	if problem != "" {
+		h.Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "invalid_request", Description: problem + "; " + verifyKnownParams})
+		return
+	}
 	raw, ok := bearerToken(r)
 	if !ok || raw == "" {
 		h.Set("WWW-Authenticate", challengeNoToken)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	t, _, err := s.validator.ValidateAccessToken(r.Context(), raw)
+	t, claims, err := s.validator.ValidateAccessToken(r.Context(), raw)
 	if err != nil {
 		s.verifyFailed(w, r, err)
 		return
 	}
-	if len(ps) == 0 {
-		if unmet, ok := scopesMet(r.URL.RawQuery, t.Scopes); !ok {
-			h.Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+challengeScope(unmet)+`"`)
+	if q.given&paramAudience != 0 && !claims.Audience.Contains(q.audience) {
+		h.Set("WWW-Authenticate", challengeWrongAudience)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	for _, req := range [...]struct {
+		list string
+		all  bool
+	}{{q.scopes, true}, {q.scope, false}} {
+		if !listMet(req.list, t.Scopes, req.all) {
+			h.Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+challengeScope(req.list)+`"`)
 			w.WriteHeader(http.StatusForbidden)
 			return
 		}
@@ -108,35 +131,6 @@ func (s *server) verifyFailed(w http.ResponseWriter, r *http.Request, err error)
 		s.log.ErrorContext(r.Context(), "httpapi: verify token", "error", err)
 		w.WriteHeader(http.StatusInternalServerError)
 	}
-}
-
-// scopesMet checks the requirements of a raw query string against granted
-// (a token's scopes, where "*" covers all): every scopes parameter needs
-// all the comma-separated scopes it lists, every scope parameter one of
-// them; an empty list needs nothing. It returns the first unmet list and
-// false; a value that does not unescape counts as unmet. Other parameters
-// are ignored. It allocates only to unescape an escaped value.
-func scopesMet(rawQuery string, granted []string) (string, bool) {
-	for rawQuery != "" {
-		var pair string
-		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
-		key, list, _ := strings.Cut(pair, "=")
-		all := key == "scopes"
-		if !all && key != "scope" {
-			continue
-		}
-		if strings.ContainsAny(list, "%+") {
-			unescaped, err := url.QueryUnescape(list)
-			if err != nil {
-				return list, false
-			}
-			list = unescaped
-		}
-		if !listMet(list, granted, all) {
-			return list, false
-		}
-	}
-	return "", true
 }
 
 // listMet reports whether granted has all (or, when all is false, any) of

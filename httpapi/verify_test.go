@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stamp-oauth/stamp/domain"
@@ -41,10 +42,22 @@ func TestVerify(t *testing.T) {
 		{name: "basic credentials", target: "/auth/verify", authorization: "Basic dTpw", want: http.StatusUnauthorized, challenge: "Bearer"},
 		{name: "invalid token", target: "/auth/verify", authorization: "Bearer nope", want: http.StatusUnauthorized, challenge: `Bearer error="invalid_token"`},
 		{name: "revoked token", target: "/auth/verify", authorization: "Bearer revoked", want: http.StatusUnauthorized, challenge: `Bearer error="invalid_token"`},
-		{name: "envoy path", target: "/auth/verify/api/orders", authorization: "Bearer bearer-scoped", want: http.StatusOK,
-			headers: map[string]string{headerUserID: testUser.ID}},
-		{name: "envoy path ignores the original query", target: "/auth/verify/api/orders?scope=admin", authorization: "Bearer bearer-scoped", want: http.StatusOK},
+		{name: "audience held", target: "/auth/verify?audience=https%3A%2F%2Forders.example&scopes=orders:read", authorization: "Bearer bearer-aud", want: http.StatusOK},
+		{name: "audience held, unescaped", target: "/auth/verify?audience=https://billing.example", authorization: "Bearer bearer-aud", want: http.StatusOK},
+		{name: "audience of another API", target: "/auth/verify?audience=https://admin.example", authorization: "Bearer bearer-aud",
+			want: http.StatusUnauthorized, challenge: challengeWrongAudience},
+		{name: "audience is the client id when none was requested", target: "/auth/verify?audience=https://orders.example", authorization: "Bearer bearer-scoped",
+			want: http.StatusUnauthorized, challenge: challengeWrongAudience},
+		{name: "audience before scopes", target: "/auth/verify?scopes=admin&audience=https://admin.example", authorization: "Bearer bearer-aud",
+			want: http.StatusUnauthorized, challenge: challengeWrongAudience},
+		{name: "audience met, scope not", target: "/auth/verify?scopes=admin&audience=https://orders.example", authorization: "Bearer bearer-aud",
+			want: http.StatusForbidden, challenge: `Bearer error="insufficient_scope", scope="admin"`},
+		{name: "empty pairs skipped", target: "/auth/verify?&scopes=orders:read&&", authorization: "Bearer bearer-scoped", want: http.StatusOK},
 	}
+	h.tokens.add("bearer-aud", domain.AccessToken{
+		ID: "jti-aud", ClientID: "app", UserID: testUser.ID, Scopes: []string{"orders:read"},
+		Audience: []string{"https://orders.example", "https://billing.example"},
+	})
 	h.tokens.add("revoked", domain.AccessToken{ID: "jti-revoked", ClientID: "app", Scopes: []string{"orders:read"}, Revoked: true})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +92,78 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-// TestVerifyMethods: nginx and Envoy send the original request's method.
+// TestVerifyExactPath: only /auth/verify itself checks a token; a path
+// that resembles it is 404 for every method, never a redirect and never a
+// check that ignores the query (issue 8, finding 7).
+func TestVerifyExactPath(t *testing.T) {
+	h := apiHarness(t)
+	paths := []string{
+		"/auth/verify/", "//auth/verify", "/auth//verify", "/auth/verify//", "/auth/./verify", "/auth/verify/.",
+		"/auth/verify/x/..", "/auth/x/../verify", "/auth/verify/api/orders", "/AUTH/VERIFY", "/Auth/Verify/",
+		"/auth/%76erify", "/auth%2Fverify", "/auth/verify%2F",
+	}
+	for _, m := range verifyMethods {
+		for _, p := range paths {
+			r := httptest.NewRequest(m, p+"?scopes=admin", nil) // parsed as a server parses it: nothing cleaned
+			r.Header.Set("Authorization", "Bearer "+bearerUser)
+			rec := h.do(r)
+			if rec.Code != http.StatusNotFound {
+				t.Errorf("%s %s: got %d (Location %q); want 404", m, p, rec.Code, rec.Header().Get("Location"))
+			}
+		}
+	}
+	if got := h.tokens.calls; got != 0 {
+		t.Errorf("validations: got %d; want none", got)
+	}
+}
+
+// TestVerifyQueryRefused: a query /auth/verify does not fully understand
+// is 400 before any token is looked at, so a typo in a proxy's
+// configuration fails closed.
+func TestVerifyQueryRefused(t *testing.T) {
+	h := apiHarness(t)
+	tests := []struct{ query, want string }{
+		{"Scopes=admin", `unknown query parameter \"Scopes\"`},
+		{"SCOPE=admin", `unknown query parameter \"SCOPE\"`},
+		{"scopess=admin", `unknown query parameter \"scopess\"`},
+		{"scop%65s=admin", `unknown query parameter \"scop%65s\"`},
+		{"scopes%5B%5D=admin", `unknown query parameter`},
+		{"scopes=read&client=x", `unknown query parameter \"client\"`},
+		{"=admin", `unknown query parameter \"\"`},
+		{"aud=https://api.example", `unknown query parameter \"aud\"`},
+		{"scopes=read&scopes=admin", "the query parameter scopes is given twice"},
+		{"scope=read&scope=admin", "the query parameter scope is given twice"},
+		{"audience=https://a.example&audience=https://b.example", "the query parameter audience is given twice"},
+		{"scopes", "the query parameter scopes has no value"},
+		{"scopes=%zz", "the value of scopes is not URL-encoded correctly"},
+		{"audience=", "the audience parameter is empty"},
+		{"audience=+", "the audience parameter is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/auth/verify?"+tt.query, nil)
+			r.Header.Set("Authorization", "Bearer "+bearerUser)
+			rec := h.do(r)
+			wantCode(t, rec, http.StatusBadRequest)
+			body := rec.Body.String()
+			if !strings.Contains(body, `"error":"invalid_request"`) || !strings.Contains(body, tt.want) || !strings.Contains(body, "the known parameters are scopes") {
+				t.Errorf("body: got %s; want invalid_request with %q and the known parameters", body, tt.want)
+			}
+			if rec.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control: got %q; want no-store", rec.Header().Get("Cache-Control"))
+			}
+		})
+	}
+	// Without a token too: the query is checked first.
+	if rec := h.do(httptest.NewRequest(http.MethodGet, "/auth/verify?scopez=a", nil)); rec.Code != http.StatusBadRequest {
+		t.Errorf("no token, bad query: got %d; want 400", rec.Code)
+	}
+	if got := h.tokens.calls; got != 0 {
+		t.Errorf("validations: got %d; want none", got)
+	}
+}
+
+// TestVerifyMethods: nginx sends the original request's method.
 func TestVerifyMethods(t *testing.T) {
 	h := apiHarness(t)
 	for _, m := range verifyMethods {

@@ -69,6 +69,7 @@ func main() {
 // config is what the flags say.
 type config struct {
 	issuer, jwksURL, natsURL, natsCreds, addr string
+	audience                                  string
 	maxLifetime                               time.Duration
 	leeway                                    time.Duration
 }
@@ -84,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8081", "the address to serve on")
 	fs.DurationVar(&c.maxLifetime, "max-token-lifetime", 366*24*time.Hour, "the longest lifetime of any token stamp issues")
 	fs.DurationVar(&c.leeway, "leeway", 0, "clock skew tolerated on nbf and exp")
+	fs.StringVar(&c.audience, "audience", "", "this API's resource URI (RFC 8707): refuse tokens not requested for it (default: accept any)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -107,7 +109,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer feed.Close()
-	g, err := guard.New(ctx, guard.Options{Issuer: c.issuer, JWKSURL: c.jwksURL, Feed: feed, Leeway: c.leeway, Logger: logger})
+	g, err := guard.New(ctx, guard.Options{Issuer: c.issuer, JWKSURL: c.jwksURL, Feed: feed, Leeway: c.leeway, Audience: c.audience, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,13 @@ type Options struct {
 	HTTPClient *http.Client
 	// Feed tells the guard which tokens stopped validating early.
 	Feed Feed
+	// Audience, when set, is this resource server's identifier (RFC 8707
+	// §2: an absolute URI, as registered with the clients' --audience):
+	// a token whose aud does not hold it is refused with 401
+	// invalid_token by every middleware of the guard, so a token
+	// requested for another API is not accepted here. Empty accepts any
+	// aud (tokens requested without a resource carry the client id).
+	Audience string
 	// Leeway is the clock skew tolerated on a token's nbf and exp, in whole
 	// seconds; none if zero.
 	Leeway time.Duration
@@ -62,6 +69,8 @@ func (o Options) Validate() error {
 		return errors.New("guard: options: Feed is required: without it revoked tokens would be accepted")
 	case o.Leeway < 0:
 		return fmt.Errorf("guard: options: negative Leeway %s", o.Leeway)
+	case o.Audience != "" && strings.TrimSpace(o.Audience) != o.Audience:
+		return fmt.Errorf("guard: options: Audience %q has surrounding space", o.Audience)
 	}
 	u, err := url.Parse(o.withDefaults().JWKSURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

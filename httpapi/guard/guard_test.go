@@ -20,7 +20,7 @@ func TestGuardAcceptsValidToken(t *testing.T) {
 	if got.status != http.StatusNoContent || !got.called {
 		t.Fatalf("got %d %q; want the handler to run", got.status, got.body)
 	}
-	want := Token{ID: "jti-1", ClientID: "client-1", UserID: "user-1", Scopes: []string{"read"}, ExpiresAt: f.clock.Now().Add(time.Hour).Truncate(time.Second)}
+	want := Token{ID: "jti-1", ClientID: "client-1", UserID: "user-1", Scopes: []string{"read"}, Audience: []string{"client-1"}, ExpiresAt: f.clock.Now().Add(time.Hour).Truncate(time.Second)}
 	if diff := cmp.Diff(want, got.token); diff != "" {
 		t.Errorf("TokenFrom (-want +got):\n%s", diff)
 	}
@@ -452,6 +452,7 @@ func TestGuardOptions(t *testing.T) {
 		{"JWKS URL not http", Options{Issuer: testIssuer, JWKSURL: "file:///keys.json", Feed: feed}},
 		{"JWKS unreachable", Options{Issuer: testIssuer, JWKSURL: "http://127.0.0.1:1/jwks.json", Feed: feed}},
 		{"JWKS without keys", Options{Issuer: testIssuer, JWKSURL: newJWKSServer(t).URL, Feed: feed}},
+		{"audience with spaces", Options{Issuer: testIssuer, JWKSURL: jwks.URL, Feed: feed, Audience: " https://api.example"}},
 	}
 	for _, tt := range tests {
 		if g, err := New(context.Background(), tt.opts); err == nil {

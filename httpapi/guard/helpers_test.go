@@ -151,7 +151,7 @@ func newFixture(t *testing.T) *fixture {
 // claims returns the claims of a valid user token, for the fixture's clock.
 func (f *fixture) claims() domain.Claims {
 	return domain.Claims{
-		Issuer: testIssuer, Audience: "client-1", Subject: "user-1", ClientID: "client-1", ID: "jti-1",
+		Issuer: testIssuer, Audience: domain.Audience{"client-1"}, Subject: "user-1", ClientID: "client-1", ID: "jti-1",
 		IssuedAt: f.clock.unix(0), NotBefore: f.clock.unix(0), Expiry: f.clock.unix(time.Hour),
 		Scopes: []string{"read"}, Scope: "read",
 	}

@@ -44,10 +44,23 @@ func (g *Guard) Client(scopes ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler { return g.require(next, r) }
 }
 
+// Audience is a middleware for one route of a guard serving several
+// APIs: Auth, and the token's aud must hold aud (401 invalid_token
+// otherwise, as Options.Audience answers for every route). It panics
+// with an empty aud, which no token would hold.
+func (g *Guard) Audience(aud string) func(http.Handler) http.Handler {
+	if aud == "" {
+		panic("guard: Audience needs an audience")
+	}
+	r := rule{audience: aud}
+	return func(next http.Handler) http.Handler { return g.require(next, r) }
+}
+
 // rule is what a middleware demands of a valid token.
 type rule struct {
 	all, any []string
 	client   bool
+	audience string
 }
 
 func (r rule) challenge() string {
@@ -73,7 +86,7 @@ func (g *Guard) require(next http.Handler, r rule) http.Handler {
 			req = req.WithContext(context.WithValue(ctx, ctxKey{}, a))
 		}
 		switch {
-		case r.client && !a.tok.IsClient():
+		case r.client && !a.tok.IsClient(), r.audience != "" && !a.tok.For(r.audience):
 			unauthenticated(w, invalidToken)
 		case len(r.all) > 0 && !a.tok.canAll(r.all), len(r.any) > 0 && !a.tok.canAny(r.any):
 			writeJSON(w, http.StatusForbidden, insufficient, msgInvalidScope)
@@ -103,6 +116,10 @@ func (g *Guard) authenticate(r *http.Request) (Token, func(http.ResponseWriter))
 	if userID == c.ClientID {
 		userID = ""
 	}
+	if g.opts.Audience != "" && !c.Audience.Contains(g.opts.Audience) {
+		g.opts.Logger.Debug("guard: token refused: meant for another audience", "jti", c.ID, "aud", []string(c.Audience))
+		return Token{}, invalid
+	}
 	if g.revs.rejects(c.ID, c.ClientID, userID) {
 		g.opts.Logger.Debug("guard: token refused: revoked, or its client or user deleted", "jti", c.ID)
 		return Token{}, invalid
@@ -111,7 +128,7 @@ func (g *Guard) authenticate(r *http.Request) (Token, func(http.ResponseWriter))
 	if len(scopes) == 0 && c.Scope != "" {
 		scopes = strings.Fields(c.Scope)
 	}
-	return Token{ID: c.ID, ClientID: c.ClientID, UserID: userID, Scopes: scopes, ExpiresAt: time.Unix(c.Expiry, 0)}, nil
+	return Token{ID: c.ID, ClientID: c.ClientID, UserID: userID, Scopes: scopes, Audience: c.Audience, ExpiresAt: time.Unix(c.Expiry, 0)}, nil
 }
 
 // verify parses and checks raw with the cached keys and, when it names a

@@ -19,7 +19,13 @@ type Token struct {
 	Scopes []string
 	// ExpiresAt is the token's expiry.
 	ExpiresAt time.Time
+	// Audience is the token's aud: the resources it was requested for
+	// (RFC 8707), or its client id when none was.
+	Audience []string
 }
+
+// For reports whether the token is meant for aud: its aud holds it.
+func (t Token) For(aud string) bool { return slices.Contains(t.Audience, aud) }
 
 // Can reports whether the token grants scope: it holds scope or "*"
 // (Passport's tokenCan).

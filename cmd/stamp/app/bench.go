@@ -286,7 +286,7 @@ type benchTally struct {
 func (b *bencher) signOp(ts *domain.TokenSigner) func(context.Context) error {
 	scopes := domain.ParseScope(cmp.Or(b.opts.Scope, "orders:read orders:write"))
 	template := domain.Claims{
-		Issuer: b.base, Audience: b.opts.ClientID, Subject: b.opts.ClientID, ClientID: b.opts.ClientID,
+		Issuer: b.base, Audience: domain.Audience{b.opts.ClientID}, Subject: b.opts.ClientID, ClientID: b.opts.ClientID,
 		Scopes: scopes, Scope: domain.FormatScope(scopes),
 	}
 	return func(context.Context) error {

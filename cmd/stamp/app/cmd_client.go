@@ -14,7 +14,7 @@ import (
 )
 
 const clientUsage = `usage:
-  stamp client create [--client|--password|--personal|--device|--implicit|--public] --name NAME [--redirect URI ...] [--scopes a,b] [--json]
+  stamp client create [--client|--password|--personal|--device|--implicit|--public] --name NAME [--redirect URI ...] [--scopes a,b] [--audience URI ...] [--json]
   stamp client list [--all] [--json]
   stamp client delete ID
 `
@@ -60,6 +60,8 @@ func cmdClientCreate(ctx context.Context, args []string, io IO) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	var redirects stringList
 	fs.Var(&redirects, "redirect", "a redirect URI (repeatable)")
+	var audiences stringList
+	fs.Var(&audiences, "audience", "a resource URI (RFC 8707) the client's tokens may be requested for (repeatable, or comma-separated)")
 	c, pos, err := parse(fs, args, io)
 	if err != nil {
 		return err
@@ -92,7 +94,7 @@ func cmdClientCreate(ctx context.Context, args []string, io IO) error {
 	return withCLIService(ctx, c, io, func(svc *domain.Service, _ *cliLog) error {
 		cl, secret, err := svc.RegisterClient(ctx, domain.Actor{Kind: domain.ActorCLI}, domain.RegisterClient{
 			Name: *name, Grants: grants, RedirectURIs: redirects, Scopes: splitList(*scopeList),
-			UserID: *user, Public: *public, FirstParty: *firstParty,
+			UserID: *user, Public: *public, FirstParty: *firstParty, Audiences: splitList(strings.Join(audiences, ",")),
 		})
 		if v, ok := domain.AsValidation(err); ok {
 			return fmt.Errorf("%s: %s", v.Field, v.Message)
@@ -103,7 +105,7 @@ func cmdClientCreate(ctx context.Context, args []string, io IO) error {
 		if *asJSON {
 			return json.NewEncoder(io.Stdout).Encode(map[string]any{
 				"client_id": cl.ID, "client_secret": secret, "name": cl.Name, "grants": cl.Grants,
-				"redirect_uris": cl.RedirectURIs, "scopes": cl.Scopes,
+				"redirect_uris": cl.RedirectURIs, "scopes": cl.Scopes, "audiences": cl.Audiences,
 			})
 		}
 		fmt.Fprintf(io.Stdout, "Client created.\nClient ID: %s\n", cl.ID)
