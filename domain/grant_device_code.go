@@ -74,9 +74,9 @@ type DevicePrompt struct {
 	Scopes []Scope
 }
 
-// LookupUserCode finds the pending device authorization a typed user code
+// lookupUserCode finds the pending device authorization a typed user code
 // names. Errors: ErrInvalidGrant for an unknown, used or expired code.
-func (s *Service) LookupUserCode(ctx context.Context, userCode string) (DevicePrompt, error) {
+func (s *Service) lookupUserCode(ctx context.Context, userCode string) (DevicePrompt, error) {
 	bad := ErrInvalidGrant.WithDescription("the code is unknown, used or expired")
 	norm := NormalizeUserCode(userCode)
 	if len(norm) != 8 {
@@ -107,7 +107,7 @@ func (s *Service) LookupUserCode(ctx context.Context, userCode string) (DevicePr
 // DecideDevice records the user's approval or denial of the device
 // authorization a user code names.
 func (s *Service) DecideDevice(ctx context.Context, user User, userCode string, approve bool) error {
-	p, err := s.LookupUserCode(ctx, userCode)
+	p, err := s.lookupUserCode(ctx, userCode)
 	if err != nil {
 		return err
 	}

@@ -33,10 +33,11 @@ func (s *Service) password(ctx context.Context, req TokenRequest) (TokenResponse
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	// Too many failures (a *RetryError wrapping ErrRateLimited) and no
+	// free hashing slot (one wrapping ErrTemporarilyUnavailable) go back
+	// as they are: the HTTP adapter answers them 429 and 503.
 	u, err := s.AuthenticateUser(ctx, username, password, req.Remote)
 	switch {
-	case errors.Is(err, ErrRateLimited):
-		return TokenResponse{}, ErrInvalidGrant.WithDescription("too many attempts, try again later")
 	case errors.Is(err, ErrAccessDenied):
 		return TokenResponse{}, ErrInvalidGrant.WithDescription("the user credentials were incorrect")
 	case err != nil:

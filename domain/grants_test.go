@@ -303,7 +303,7 @@ func TestDeviceGrant(t *testing.T) {
 	if err := poll(); !errors.Is(err, ErrSlowDown) {
 		t.Errorf("an immediate second poll: got %v; want slow_down", err)
 	}
-	if _, err := h.svc.LookupUserCode(ctx, "ZZZZ-ZZZZ"); !errors.Is(err, ErrInvalidGrant) {
+	if _, err := h.svc.LookupUserCode(ctx, u, "ZZZZ-ZZZZ", "192.0.2.1"); !errors.Is(err, ErrInvalidGrant) {
 		t.Errorf("unknown user code: got %v", err)
 	}
 	if err := h.svc.DecideDevice(ctx, u, strings.ToLower(da.UserCode), true); err != nil {

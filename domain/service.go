@@ -46,12 +46,6 @@ type GrantReader interface {
 	Authorization(ctx context.Context, userID, clientID string) (Authorization, error)
 }
 
-// Limiter rate-limits attempts per key (an account, a client address).
-// Allow reports whether one more attempt may go ahead now.
-type Limiter interface {
-	Allow(key string) bool
-}
-
 // Ports are what the Service reads and writes through. Log and Wait are
 // required; a Service without read models (the CLI while a server owns
 // them) may leave the readers nil and use only the commands that load
@@ -64,7 +58,8 @@ type Ports struct {
 	Keys    KeyReader
 	Users   UserReader
 	Grants  GrantReader
-	// Limiter guards password checks; nil allows everything.
+	// Limiter counts failed logins, client authentications and user
+	// codes (see Limits); nil limits nothing.
 	Limiter Limiter
 	// UserKeys keeps the per-user keys of personal fields; required to
 	// register and delete users.
@@ -105,6 +100,17 @@ type Config struct {
 	// after its rotation lost a race with a concurrent use; later it is
 	// reuse and revokes its family. Default 5s.
 	RefreshReuseGrace time.Duration
+	// Limits are the rates of failed attempts the Limiter allows; zero
+	// rates take DefaultLimits'.
+	Limits Limits
+	// PasswordHashes bounds the argon2id hashes running at once (each
+	// takes PasswordHashMemory); 0 means
+	// PasswordHashSlots(DefaultPasswordHashBudget).
+	PasswordHashes int
+	// PasswordHashWait is how long a password check waits for a free
+	// slot before it is refused as temporarily unavailable; 0 means
+	// DefaultPasswordHashWait.
+	PasswordHashWait time.Duration
 	// Now and Random default to time.Now and crypto/rand.
 	Now    func() time.Time
 	Random io.Reader
@@ -134,12 +140,17 @@ func (c *Config) Validate() error {
 		{&c.DeviceCode, 10 * time.Minute},
 		{&c.DeviceInterval, 5 * time.Second},
 		{&c.RefreshReuseGrace, 5 * time.Second},
+		{&c.PasswordHashWait, DefaultPasswordHashWait},
 	}
 	for _, d := range defaults {
 		if *d.d <= 0 {
 			*d.d = d.def
 		}
 	}
+	if c.PasswordHashes <= 0 {
+		c.PasswordHashes = PasswordHashSlots(DefaultPasswordHashBudget)
+	}
+	c.Limits = c.Limits.withDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -159,6 +170,7 @@ type Service struct {
 	signer atomic.Pointer[TokenSigner]
 	keys   keyCache
 	polls  pollClock
+	hashes chan struct{} // password hashing slots, see hashSlot
 }
 
 // NewService returns a Service. signer may be nil when the Service will
@@ -170,7 +182,8 @@ func NewService(cfg Config, ports Ports, signer *TokenSigner) (*Service, error) 
 	if ports.Log == nil || ports.Wait == nil {
 		return nil, errors.New("domain: the service needs an event log and a waiter")
 	}
-	s := &Service{cfg: cfg, ports: ports, keys: keyCache{m: map[string]cachedKey{}}}
+	s := &Service{cfg: cfg, ports: ports, keys: keyCache{m: map[string]cachedKey{}},
+		hashes: make(chan struct{}, cfg.PasswordHashes)}
 	s.signer.Store(signer)
 	return s, nil
 }

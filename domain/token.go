@@ -16,6 +16,9 @@ type ClientCredentials struct {
 	// Basic records that HTTP Basic was used, so an invalid_client answer
 	// carries 401 and WWW-Authenticate.
 	Basic bool
+	// Remote is the client's network address, for limiting failed
+	// authentications per address.
+	Remote string
 }
 
 // TokenRequest is a POST /oauth/token request, already parsed from the
@@ -60,12 +63,12 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	return TokenResponse{}, ErrUnsupportedGrantType.WithDescription("the grant type %q is not supported", req.GrantType)
 }
 
-// AuthenticateClient checks presented credentials against the clients read
-// model (RFC 6749 §2.3). A confidential client must present its secret; a
+// checkClient checks presented credentials against the clients read
+// model (RFC 6749 §2.3); AuthenticateClient limits it. A confidential client must present its secret; a
 // public client presents its id alone. Any failure is ErrInvalidClient
 // with the same description, so an answer never tells whether the client
 // exists.
-func (s *Service) AuthenticateClient(ctx context.Context, cred ClientCredentials) (Client, error) {
+func (s *Service) checkClient(ctx context.Context, cred ClientCredentials) (Client, error) {
 	fail := ErrInvalidClient.WithDescription("client authentication failed")
 	if !ValidID(cred.ID) {
 		return Client{}, fail

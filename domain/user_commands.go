@@ -22,7 +22,9 @@ func (s *Service) sealer() (*Sealer, error) {
 	return s.cfg.Sealer, nil
 }
 
-func (s *Service) sealPassword(userID, password string) (string, error) {
+// sealPassword hashes password in a hashing slot (hashSlot) and seals
+// the hash for the log.
+func (s *Service) sealPassword(ctx context.Context, userID, password string) (string, error) {
 	if utf8.RuneCountInString(password) < MinPasswordLength {
 		return "", invalid("password", "must be at least %d characters", MinPasswordLength)
 	}
@@ -33,7 +35,12 @@ func (s *Service) sealPassword(userID, password string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return "", err
+	}
 	hash, err := HashPassword(password, s.cfg.Random)
+	release()
 	if err != nil {
 		return "", err
 	}
@@ -68,7 +75,7 @@ func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, pa
 	if err != nil {
 		return User{}, err
 	}
-	sealed, err := s.sealPassword(id, password)
+	sealed, err := s.sealPassword(ctx, id, password)
 	if err != nil {
 		return User{}, err
 	}
@@ -134,7 +141,7 @@ func (s *Service) ChangePassword(ctx context.Context, actor Actor, userID, passw
 		if !u.Exists() {
 			return fmt.Errorf("domain: user %q: %w", userID, ErrNotFound)
 		}
-		sealed, err := s.sealPassword(u.ID, password)
+		sealed, err := s.sealPassword(ctx, u.ID, password)
 		if err != nil {
 			return err
 		}
@@ -184,22 +191,29 @@ func (s *Service) DeleteUser(ctx context.Context, actor Actor, userID string) er
 	return nil
 }
 
-// ErrRateLimited: too many password attempts for an account or address.
-var ErrRateLimited = errors.New("domain: too many attempts, try again later")
-
 // dummyHash is checked against when no user matches, so a failure takes
 // as long whether or not the account exists.
 const dummyHash = "$argon2id$v=19$m=65536,t=3,p=2$c3RhbXAtZHVtbXktc2FsdA$2x4E1d3wJxXzK1p2U3r8l2yQ4g3v8kqv1m0n5b6c7d8"
 
 // AuthenticateUser checks an email and password. remote is the client
-// address, for rate limiting per address beside per account. Any failure
-// is ErrAccessDenied with one description, so an answer never tells
-// whether the account exists; too many attempts are ErrRateLimited.
+// address. Any failure is ErrAccessDenied with one description, so an
+// answer never tells whether the account exists.
+//
+// Only failures are counted (Limits): per account and address, per
+// account and per address. While one of those is spent the answer is a
+// *RetryError wrapping ErrRateLimited, before any password is checked; a
+// success resets the account's count for that address only, so wrong
+// passwords from one address do not lock the owner out at another. The
+// check runs in a password hashing slot: when none frees in time the
+// answer is a *RetryError wrapping ErrTemporarilyUnavailable.
 func (s *Service) AuthenticateUser(ctx context.Context, email, password, remote string) (User, error) {
 	fail := ErrAccessDenied.WithDescription("the email or password is wrong")
 	email = NormalizeEmail(email)
-	if l := s.ports.Limiter; l != nil && (!l.Allow("addr:"+remote) || !l.Allow("user:"+email)) {
-		return User{}, ErrRateLimited
+	acct, addr := accountKey(email), addressKey(remote)
+	pair := limitKey{s.cfg.Limits.LoginPair, acct + " " + addr}
+	keys := []limitKey{pair, {s.cfg.Limits.LoginAccount, acct}, {s.cfg.Limits.LoginAddress, addr}}
+	if err := s.limited(ctx, keys...); err != nil {
+		return User{}, err
 	}
 	if s.ports.Users == nil {
 		return User{}, errors.New("domain: no user reader")
@@ -218,8 +232,20 @@ func (s *Service) AuthenticateUser(ctx context.Context, email, password, remote 
 			return User{}, fmt.Errorf("domain: user %s: %w", u.ID, err)
 		}
 	}
-	if !PasswordMatches(password, hash) || !u.Exists() {
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	ok := PasswordMatches(password, hash)
+	release()
+	if !ok || !u.Exists() {
+		if err := s.failed(ctx, keys...); err != nil {
+			return User{}, err
+		}
 		return User{}, fail
+	}
+	if err := s.succeeded(ctx, pair); err != nil {
+		return User{}, err
 	}
 	return u, nil
 }

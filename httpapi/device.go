@@ -77,7 +77,9 @@ func (s *server) devicePage(w http.ResponseWriter, r *http.Request, _ httprouter
 // confirmation screen naming the client and the scopes, whose Approve
 // and Deny forms carry the code, the CSRF token and a screen token. An
 // empty, unknown, used or expired code shows the form again (422) with a
-// message. It needs a logged-in session and its CSRF token (403).
+// message; after too many wrong codes (per address and user) the form
+// says to wait (429, Retry-After). It needs a logged-in session and its
+// CSRF token (403).
 func (s *server) deviceConfirm(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	s.htmlHeaders(w)
 	v, form, ok := s.deviceForm(w, r)
@@ -89,10 +91,16 @@ func (s *server) deviceConfirm(w http.ResponseWriter, r *http.Request, _ httprou
 		s.deviceRetry(w, r, v, code, msgEnterCode)
 		return
 	}
-	p, err := s.web.LookupUserCode(r.Context(), code)
+	p, err := s.web.LookupUserCode(r.Context(), *v.user, code, s.clientAddr(r))
 	switch {
 	case errors.Is(err, domain.ErrInvalidGrant):
 		s.deviceRetry(w, r, v, code, msgBadCode)
+		return
+	case errors.Is(err, domain.ErrRateLimited):
+		wait := setRetryAfter(w, err)
+		s.render(w, r, http.StatusTooManyRequests, pageDevice, "Connect a device", v, deviceView{
+			UserCode: prefill(code), Message: "Too many wrong codes. Wait " + waitText(wait) + ", then try again.",
+		})
 		return
 	case err != nil:
 		s.renderPageError(w, r, v, err)
@@ -183,8 +191,14 @@ func (s *server) deviceForm(w http.ResponseWriter, r *http.Request) (visitor, ma
 
 // deviceRetry shows the code form again, 422, with a message.
 func (s *server) deviceRetry(w http.ResponseWriter, r *http.Request, v visitor, code, msg string) {
+	s.render(w, r, http.StatusUnprocessableEntity, pageDevice, "Connect a device", v, deviceView{UserCode: prefill(code), Message: msg})
+}
+
+// prefill returns code to show in the form again, or "" when it is too
+// long to be one.
+func prefill(code string) string {
 	if len([]rune(code)) > maxPrefill {
-		code = ""
+		return ""
 	}
-	s.render(w, r, http.StatusUnprocessableEntity, pageDevice, "Connect a device", v, deviceView{UserCode: code, Message: msg})
+	return code
 }

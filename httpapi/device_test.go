@@ -50,7 +50,7 @@ func TestDeviceCodeEndpoint(t *testing.T) {
 			t.Errorf("%s: got %q; want %q", name, got, want)
 		}
 	}
-	if want := (domain.ClientCredentials{ID: "tv-1", Secret: "s3cret", Basic: true}); web.deviceCred != want || web.deviceScope != "photos.read" {
+	if want := (domain.ClientCredentials{ID: "tv-1", Secret: "s3cret", Basic: true, Remote: "192.0.2.1"}); web.deviceCred != want || web.deviceScope != "photos.read" {
 		t.Errorf("call: got %+v, scope %q; want %+v, %q", web.deviceCred, web.deviceScope, want, "photos.read")
 	}
 }

@@ -22,10 +22,6 @@ type validationBody struct {
 	Errors  map[string][]string `json:"errors"`
 }
 
-// codeRateLimited is the error code of a 429. RFC 6749 has none for it;
-// the status is what clients act on.
-const codeRateLimited = "rate_limited"
-
 // genericServerError is all a client learns of an unexpected error.
 const genericServerError = "the server met an unexpected condition"
 
@@ -46,7 +42,8 @@ const wwwAuthenticate = `Basic realm="stamp"`
 //     authorization_pending, slow_down, access_denied, expired_token),
 //     except invalid_client 401 (with WWW-Authenticate), server_error 500
 //     and temporarily_unavailable 503;
-//   - domain.ErrRateLimited: 429 rate_limited;
+//   - domain.ErrRateLimited: 429 invalid_request, "too many attempts,
+//     retry later" (see tooManyAttempts);
 //   - *domain.ValidationError: 422 {"message", "errors": {field: [message]}};
 //   - domain.ErrNotFound: 404 not_found;
 //   - context.Canceled or DeadlineExceeded: 503 temporarily_unavailable
@@ -55,11 +52,13 @@ const wwwAuthenticate = `Basic realm="stamp"`
 //     answered 500 server_error with a generic description, so no internal
 //     detail leaks.
 //
-// Every error answer carries Cache-Control: no-store. Handlers return
-// after calling it and never log the error themselves.
+// Every error answer carries Cache-Control: no-store, and a
+// *domain.RetryError (a 429 or 503) Retry-After. Handlers return after
+// calling it and never log the error themselves.
 func (s *server) renderError(w http.ResponseWriter, r *http.Request, err error) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
+	setRetryAfter(w, err)
 	var (
 		tooLarge *http.MaxBytesError
 		oauthErr *domain.OAuthError
@@ -78,7 +77,7 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		}
 		writeJSON(w, status, errorBody{Error: oauthErr.Code, Description: oauthErr.Description})
 	case errors.Is(err, domain.ErrRateLimited):
-		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: codeRateLimited, Description: "too many attempts; try again later"})
+		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: domain.ErrInvalidRequest.Code, Description: tooManyAttempts})
 	case errors.As(err, &invalid):
 		writeJSON(w, http.StatusUnprocessableEntity, validationBody{
 			Message: validationMessage,
@@ -160,9 +159,11 @@ type apiMessage struct {
 //   - context errors: 503 (a deadline logged as a warning);
 //   - anything else: logged once and answered 500 "Server Error.".
 //
-// Every answer carries Cache-Control: no-store.
+// Every answer carries Cache-Control: no-store, and a *domain.RetryError
+// Retry-After.
 func (s *server) renderAPIError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Cache-Control", "no-store")
+	setRetryAfter(w, err)
 	var (
 		denied   *apiError
 		tooLarge *http.MaxBytesError

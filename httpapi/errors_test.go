@@ -44,7 +44,7 @@ func TestTokenErrors(t *testing.T) {
 		{name: "expired_token", err: domain.ErrExpiredToken, status: 400, code: "expired_token"},
 		{name: "access_denied by the device's user", err: domain.ErrAccessDenied.WithDescription("the user denied the request"),
 			status: 400, code: "access_denied", desc: "the user denied the request"},
-		{name: "rate limited", err: fmt.Errorf("domain: login: %w", domain.ErrRateLimited), status: 429, code: "rate_limited"},
+		{name: "rate limited", err: fmt.Errorf("domain: login: %w", domain.ErrRateLimited), status: 429, code: "invalid_request"},
 		{name: "server_error from the domain", err: domain.ErrServerError.WithDescription("keys unavailable"),
 			status: 500, code: "server_error", desc: "keys unavailable"},
 		{name: "wrapped oauth error", err: fmt.Errorf("domain: x: %w", domain.ErrInvalidScope.WithDescription("unknown")),

@@ -122,8 +122,9 @@ func clientCredentials(r *http.Request, form map[string]string) (domain.ClientCr
 }
 
 // clientForm reads an OAuth POST (readForm) and its client authentication
-// (clientCredentials). The returned form no longer holds client_id and
-// client_secret.
+// (clientCredentials), with the client's address (clientAddr) as Remote
+// for the limits on failed authentications. The returned form no longer
+// holds client_id and client_secret.
 func (s *server) clientForm(w http.ResponseWriter, r *http.Request) (map[string]string, domain.ClientCredentials, error) {
 	form, err := readForm(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
@@ -133,5 +134,6 @@ func (s *server) clientForm(w http.ResponseWriter, r *http.Request) (map[string]
 	if err != nil {
 		return nil, domain.ClientCredentials{}, err
 	}
+	cred.Remote = s.clientAddr(r)
 	return form, cred, nil
 }

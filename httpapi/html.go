@@ -136,7 +136,7 @@ func (s *server) forbidden(w http.ResponseWriter, r *http.Request, v visitor) {
 // redirect (the caller redirects *domain.RedirectError itself).
 //
 //   - a body over the limit: 413;
-//   - domain.ErrRateLimited: 429 "Too many attempts";
+//   - domain.ErrRateLimited: 429 "Too many attempts", with Retry-After;
 //   - *domain.OAuthError: 400 with its description and code (500 for
 //     server_error, 503 for temporarily_unavailable);
 //   - domain.ErrNotFound: 404;
@@ -153,8 +153,10 @@ func (s *server) renderPageError(w http.ResponseWriter, r *http.Request, v visit
 	case errors.As(err, &tooLarge):
 		status, m = http.StatusRequestEntityTooLarge, message{Heading: "Request too large", Message: "The form sent is too large."}
 	case errors.Is(err, domain.ErrRateLimited):
-		status, m = http.StatusTooManyRequests, message{Heading: "Too many attempts", Message: "Too many attempts. Wait a minute, then try again."}
+		wait := setRetryAfter(w, err)
+		status, m = http.StatusTooManyRequests, message{Heading: "Too many attempts", Message: "Too many attempts. Wait " + waitText(wait) + ", then try again."}
 	case errors.As(err, &oauthErr):
+		setRetryAfter(w, err)
 		status = oauthStatus(oauthErr.Code)
 		if status == http.StatusUnauthorized {
 			status = http.StatusBadRequest // no HTTP authentication to challenge in a browser

@@ -3,9 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 
@@ -80,8 +78,9 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request, _ httprouter.
 // starts a new session (a fresh CSRF token), sets the cookie token and
 // XSRF-TOKEN (startCookieToken) and redirects to next when it is a local
 // path, else to the issuer's root, with 303 so the browser GETs it. A wrong email or password shows the form again (422) with one
-// message that does not tell whether the account exists; too many
-// attempts answer 429; a missing session or wrong _token 403.
+// message that does not tell whether the account exists; too many failed
+// attempts show it with a message and 429, no free password hashing slot
+// with 503, both with Retry-After; a missing session or wrong _token 403.
 func (s *server) login(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	s.htmlHeaders(w)
 	v, form, ok := s.pageForm(w, r)
@@ -102,6 +101,14 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 	switch {
 	case errors.Is(err, domain.ErrAccessDenied):
 		s.render(w, r, http.StatusUnprocessableEntity, pageLogin, "Log in", v, view)
+		return
+	case errors.Is(err, domain.ErrRateLimited):
+		view.Message = "Too many failed attempts. Wait " + waitText(setRetryAfter(w, err)) + ", then try again."
+		s.render(w, r, http.StatusTooManyRequests, pageLogin, "Log in", v, view)
+		return
+	case errors.Is(err, domain.ErrTemporarilyUnavailable):
+		view.Message = "The server is busy. Wait " + waitText(setRetryAfter(w, err)) + ", then try again."
+		s.render(w, r, http.StatusServiceUnavailable, pageLogin, "Log in", v, view)
 		return
 	case err != nil:
 		s.renderPageError(w, r, v, err)
@@ -172,24 +179,4 @@ func localPath(p string) string {
 		return ""
 	}
 	return p
-}
-
-// clientAddr returns the address rate limits count attempts against: the
-// host of r.RemoteAddr or, with Options.TrustProxyHeaders, the last
-// X-Forwarded-For entry (the one the trusted proxy added; the ones before
-// it are whatever the client sent).
-func (s *server) clientAddr(r *http.Request) string {
-	if s.opts.TrustProxyHeaders {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			entries := strings.Split(xff[len(xff)-1], ",")
-			if a, err := netip.ParseAddr(strings.TrimSpace(entries[len(entries)-1])); err == nil {
-				return a.String()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

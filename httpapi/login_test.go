@@ -108,14 +108,34 @@ func TestLoginFailure(t *testing.T) {
 	}
 }
 
+// TestLoginRateLimited: too many failures, or no free hashing slot, show
+// the login form again with a message for a person, 429 or 503, with
+// Retry-After, and no session.
 func TestLoginRateLimited(t *testing.T) {
-	h := webHarness(t, &fakeWeb{rateLimited: true}, Options{})
+	for _, tt := range []struct {
+		name        string
+		web         *fakeWeb
+		status      int
+		retry, text string
+	}{
+		{"rate limited", &fakeWeb{rateLimited: true}, http.StatusTooManyRequests, "90", "Too many failed attempts. Wait about 2 minutes, then try again."},
+		{"busy", &fakeWeb{busy: true}, http.StatusServiceUnavailable, "1", "The server is busy. Wait a few seconds, then try again."},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testLoginRefused(t, tt.web, tt.status, tt.retry, tt.text) })
+	}
+}
+
+func testLoginRefused(t *testing.T, web *fakeWeb, status int, retry, text string) {
+	h := webHarness(t, web, Options{})
 	b := newBrowser(t, h.handler)
 	p := b.login(b.get(pathLogin))
 
-	wantStatus(t, p, http.StatusTooManyRequests)
-	if !strings.Contains(p.body, "Too many attempts") {
-		t.Errorf("body: want %q:\n%s", "Too many attempts", p.body)
+	wantStatus(t, p, status)
+	if !strings.Contains(p.body, text) || !strings.Contains(p.body, `name="password"`) {
+		t.Errorf("body: want the login form and %q:\n%s", text, p.body)
+	}
+	if got := p.header.Get("Retry-After"); got != retry {
+		t.Errorf("Retry-After: got %q; want %q", got, retry)
 	}
 	if c := sessionCookieOf(p); c != nil {
 		t.Errorf("cookie: got %v; want none", c)
@@ -260,37 +280,4 @@ func TestSessionExpires(t *testing.T) {
 	wantStatus(t, b.get(pathDevice), http.StatusOK)
 	now = testNow.Add(10 * time.Minute)
 	wantStatus(t, b.get(pathDevice), http.StatusFound)
-}
-
-// TestClientAddr: the rate-limited address is the peer's, or behind a
-// trusted proxy the last X-Forwarded-For entry; the token endpoint passes
-// it as TokenRequest.Remote.
-func TestClientAddr(t *testing.T) {
-	tests := []struct {
-		name  string
-		trust bool
-		xff   []string
-		want  string
-	}{
-		{name: "peer", want: "192.0.2.1"},
-		{name: "header ignored unless trusted", xff: []string{"203.0.113.9"}, want: "192.0.2.1"},
-		{name: "trusted", trust: true, xff: []string{"203.0.113.9"}, want: "203.0.113.9"},
-		{name: "trusted, last entry", trust: true, xff: []string{"10.0.0.1, 203.0.113.9"}, want: "203.0.113.9"},
-		{name: "trusted, last header", trust: true, xff: []string{"10.0.0.1", "2001:db8::1"}, want: "2001:db8::1"},
-		{name: "trusted, garbage", trust: true, xff: []string{"not-an-ip"}, want: "192.0.2.1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			svc := &fakeService{}
-			h := newHarness(t, svc, nil, Options{TrustProxyHeaders: tt.trust})
-			r := formPost(pathToken, "grant_type=password&client_id=c")
-			for _, v := range tt.xff {
-				r.Header.Add("X-Forwarded-For", v)
-			}
-			h.do(r)
-			if svc.tokenReq.Remote != tt.want {
-				t.Errorf("Remote: got %q; want %q", svc.tokenReq.Remote, tt.want)
-			}
-		})
-	}
 }

@@ -40,7 +40,7 @@ func TestTokenSuccess(t *testing.T) {
 	}
 	wantReq := domain.TokenRequest{
 		GrantType: "client_credentials",
-		Client:    domain.ClientCredentials{ID: "client-1", Secret: "s3cret", Basic: true},
+		Client:    domain.ClientCredentials{ID: "client-1", Secret: "s3cret", Basic: true, Remote: "192.0.2.1"},
 		Scope:     "read write",
 		Form:      map[string]string{"audience": "api"},
 		Remote:    "192.0.2.1",
@@ -115,6 +115,7 @@ func TestTokenClientAuthentication(t *testing.T) {
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status: got %v; want %v (body %s)", rec.Code, http.StatusOK, rec.Body)
 			}
+			tt.want.Remote = "192.0.2.1" // httptest's peer, see TestClientAddr
 			if diff := cmp.Diff(tt.want, svc.tokenReq.Client); diff != "" {
 				t.Errorf("client (-want +got):\n%s", diff)
 			}
@@ -269,7 +270,7 @@ func TestIntrospect(t *testing.T) {
 	if diff := cmp.Diff(want, decodeJSON[map[string]any](t, rec)); diff != "" {
 		t.Errorf("body (-want +got):\n%s", diff)
 	}
-	if want := (domain.ClientCredentials{ID: "rs", Secret: "secret", Basic: true}); svc.caller != want {
+	if want := (domain.ClientCredentials{ID: "rs", Secret: "secret", Basic: true, Remote: "192.0.2.1"}); svc.caller != want {
 		t.Errorf("caller: got %+v; want %+v", svc.caller, want)
 	}
 	if svc.token != "eyJ.a.b" {
@@ -296,7 +297,7 @@ func TestRevoke(t *testing.T) {
 	if rec.Body.Len() != 0 {
 		t.Errorf("body: got %q; want empty", rec.Body)
 	}
-	if want := (domain.ClientCredentials{ID: "app"}); svc.caller != want {
+	if want := (domain.ClientCredentials{ID: "app", Remote: "192.0.2.1"}); svc.caller != want {
 		t.Errorf("caller: got %+v; want %+v", svc.caller, want)
 	}
 	if svc.token != "eyJ.a.b" || svc.hint != "access_token" {

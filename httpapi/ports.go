@@ -12,7 +12,9 @@ import (
 // model satisfies KeyLister. Errors are *domain.OAuthError values
 // (*domain.RedirectError from the authorization methods),
 // *domain.ValidationError, errors wrapping domain.ErrNotFound,
-// domain.ErrInvalidToken or domain.ErrRateLimited, context errors, or
+// domain.ErrInvalidToken or domain.ErrRateLimited (inside a
+// *domain.RetryError, as is domain.ErrTemporarilyUnavailable), context
+// errors, or
 // anything else (shown as a generic server error and logged once).
 
 // Deps are the collaborators of the handler New returns. All are
@@ -62,7 +64,9 @@ type Users interface {
 
 // Authenticator checks a login. Any wrong email or password is an error
 // matching domain.ErrAccessDenied, whether or not the account exists; too
-// many attempts from remote or for the account are domain.ErrRateLimited.
+// many failures from remote or for the account are domain.ErrRateLimited
+// and no free password hashing slot domain.ErrTemporarilyUnavailable,
+// both inside a *domain.RetryError.
 type Authenticator interface {
 	AuthenticateUser(ctx context.Context, email, password, remote string) (domain.User, error)
 }
@@ -84,9 +88,11 @@ type Authorizer interface {
 type DeviceFlow interface {
 	// DeviceAuthorize answers the device authorization request (§3.1).
 	DeviceAuthorize(ctx context.Context, cred domain.ClientCredentials, scope string) (domain.DeviceAuthorization, error)
-	// LookupUserCode finds the pending request a typed user code names;
-	// domain.ErrInvalidGrant for an unknown, used or expired code.
-	LookupUserCode(ctx context.Context, userCode string) (domain.DevicePrompt, error)
+	// LookupUserCode finds the pending request a user code typed by user
+	// from address remote names; domain.ErrInvalidGrant for an unknown,
+	// used or expired code, domain.ErrRateLimited (in a
+	// *domain.RetryError) after too many wrong codes.
+	LookupUserCode(ctx context.Context, user domain.User, userCode, remote string) (domain.DevicePrompt, error)
 	// DecideDevice records the user's answer; domain.ErrInvalidGrant when
 	// the code is no longer pending.
 	DecideDevice(ctx context.Context, user domain.User, userCode string, approve bool) error

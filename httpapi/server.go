@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -91,11 +92,13 @@ type Options struct {
 	// SessionLifetime is how long a login lasts, counted from the login
 	// (not extended by use). 0 means DefaultSessionLifetime.
 	SessionLifetime time.Duration
-	// TrustProxyHeaders makes the client address (for rate limiting) the
-	// last X-Forwarded-For entry, and X-Forwarded-Proto: https mark the
-	// request as secure. Set it only behind exactly one reverse proxy that
-	// sets these headers; otherwise clients could forge them.
-	TrustProxyHeaders bool
+	// TrustedProxies are the networks of the reverse proxies in front of
+	// the server. A request from one of them is counted (rate limits)
+	// under the address its X-Forwarded-For or Forwarded header names
+	// (see clientAddr), and its X-Forwarded-Proto: https marks it secure.
+	// Empty: both headers are ignored and the peer's address counts, so
+	// clients cannot forge them.
+	TrustedProxies []netip.Prefix
 }
 
 // Validate checks o and fills its defaults. It returns an error naming the
@@ -202,9 +205,9 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	s := &server{
 		svc: deps.Service, keys: deps.Keys, web: deps.Web, users: deps.Users,
 		api: deps.API, validator: deps.Validator, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
-		sessions: newSessions(opts.SessionKey, opts.SessionLifetime, opts.Now, issuer.Scheme == "https", opts.TrustProxyHeaders),
-		base:     strings.TrimSuffix(issuer.Path, "/"),
+		base: strings.TrimSuffix(issuer.Path, "/"),
 	}
+	s.sessions = newSessions(opts.SessionKey, opts.SessionLifetime, opts.Now, issuer.Scheme == "https", s.fromTrustedProxy)
 
 	r := httprouter.New()
 	r.POST(pathToken, s.token)

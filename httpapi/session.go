@@ -49,20 +49,22 @@ type sessions struct {
 	lifetime    time.Duration
 	now         func() time.Time
 	httpsIssuer bool
-	trustProxy  bool
+	// fromProxy reports whether a request's X-Forwarded-Proto may be
+	// believed; nil: never.
+	fromProxy func(*http.Request) bool
 }
 
 // newSessions returns the session manager for key (at least 32 bytes).
 // Two keys are derived from it, one per use, so a cookie MAC can never
 // be replayed as a screen token or the other way round.
-func newSessions(key []byte, lifetime time.Duration, now func() time.Time, httpsIssuer, trustProxy bool) *sessions {
+func newSessions(key []byte, lifetime time.Duration, now func() time.Time, httpsIssuer bool, fromProxy func(*http.Request) bool) *sessions {
 	return &sessions{
 		cookieKey:   deriveKey(key, "stamp session cookie v1"),
 		screenKey:   deriveKey(key, "stamp screen token v1"),
 		lifetime:    lifetime,
 		now:         now,
 		httpsIssuer: httpsIssuer,
-		trustProxy:  trustProxy,
+		fromProxy:   fromProxy,
 	}
 }
 
@@ -159,7 +161,7 @@ func (m *sessions) secure(r *http.Request) bool {
 	if m.httpsIssuer || r.TLS != nil {
 		return true
 	}
-	if !m.trustProxy {
+	if m.fromProxy == nil || !m.fromProxy(r) {
 		return false
 	}
 	protos := strings.Split(r.Header.Get("X-Forwarded-Proto"), ",")

@@ -12,7 +12,7 @@ import (
 )
 
 func testSessions(now *time.Time, httpsIssuer, trustProxy bool) *sessions {
-	return newSessions(testSessionKey, time.Hour, func() time.Time { return *now }, httpsIssuer, trustProxy)
+	return newSessions(testSessionKey, time.Hour, func() time.Time { return *now }, httpsIssuer, func(*http.Request) bool { return trustProxy })
 }
 
 func TestSessionRoundTrip(t *testing.T) {
@@ -42,7 +42,7 @@ func TestSessionDecodeRejects(t *testing.T) {
 		b := base64.RawURLEncoding.EncodeToString([]byte(`{"uid":"` + s.UserID + `","exp":` + "9999999999" + `,"csrf":"x"}`))
 		return b + "." + sig
 	}
-	otherKey := newSessions([]byte(strings.Repeat("k", 32)), time.Hour, func() time.Time { return now }, true, false)
+	otherKey := newSessions([]byte(strings.Repeat("k", 32)), time.Hour, func() time.Time { return now }, true, nil)
 	tests := map[string]string{
 		"empty":             "",
 		"no signature":      payload,
@@ -150,7 +150,7 @@ func TestScreenToken(t *testing.T) {
 	other.CSRF = "another"
 	otherUser := s
 	otherUser.UserID = "user-2"
-	otherKey := newSessions([]byte(strings.Repeat("k", 32)), time.Hour, func() time.Time { return now }, true, false)
+	otherKey := newSessions([]byte(strings.Repeat("k", 32)), time.Hour, func() time.Time { return now }, true, nil)
 	tests := []struct {
 		name    string
 		m       *sessions

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/stamp-oauth/stamp/domain"
 )
@@ -53,6 +54,7 @@ type fakeWeb struct {
 	// or rateLimited.
 	accounts    map[string]domain.User
 	rateLimited bool
+	busy        bool // no free password hashing slot
 	logins      int
 	remotes     []string
 
@@ -81,6 +83,7 @@ type fakeWeb struct {
 	lookupErr      error
 	decideDevErr   error
 	lookups        []string
+	lookupsBy      []string // "user-id address" of each lookup
 	deviceDecision []deviceDecision
 }
 
@@ -88,7 +91,10 @@ func (f *fakeWeb) AuthenticateUser(_ context.Context, email, password, remote st
 	f.logins++
 	f.remotes = append(f.remotes, remote)
 	if f.rateLimited {
-		return domain.User{}, domain.ErrRateLimited
+		return domain.User{}, &domain.RetryError{Err: domain.ErrRateLimited, After: 90 * time.Second}
+	}
+	if f.busy {
+		return domain.User{}, &domain.RetryError{Err: domain.ErrTemporarilyUnavailable.WithDescription("busy"), After: time.Second}
 	}
 	u, ok := f.accounts[domain.NormalizeEmail(email)]
 	if !ok || password != testPassword {
@@ -125,8 +131,9 @@ func (f *fakeWeb) DeviceAuthorize(_ context.Context, cred domain.ClientCredentia
 	return f.deviceAuth, f.deviceErr
 }
 
-func (f *fakeWeb) LookupUserCode(_ context.Context, userCode string) (domain.DevicePrompt, error) {
+func (f *fakeWeb) LookupUserCode(_ context.Context, user domain.User, userCode, remote string) (domain.DevicePrompt, error) {
 	f.lookups = append(f.lookups, userCode)
+	f.lookupsBy = append(f.lookupsBy, user.ID+" "+remote)
 	if f.lookupErr != nil {
 		return domain.DevicePrompt{}, f.lookupErr
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -55,6 +56,10 @@ type Config struct {
 	PersonalAccessTTL    Duration `json:"personal_access_token_ttl"`
 	SessionTTL           Duration `json:"session_ttl"`
 
+	TrustedProxies       []string `json:"trusted_proxies"`
+	PasswordHashMemoryMB int      `json:"password_hash_memory_mb"`
+	PasswordHashWait     Duration `json:"password_hash_wait"`
+
 	Listeners ListenersConfig `json:"listeners"`
 
 	LogLevel        string   `json:"log_level"`
@@ -81,19 +86,21 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 // durable appends, HTTP on 127.0.0.1:8080, RS256, one-hour tokens.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:           "stamp-data",
-		HTTPAddr:          "127.0.0.1:8080",
-		NATSHost:          "127.0.0.1",
-		NATSPort:          4222,
-		Sync:              "always",
-		SigningAlgorithm:  domain.RS256,
-		AccessTokenTTL:    Duration(time.Hour),
-		RefreshTokenTTL:   Duration(30 * 24 * time.Hour),
-		PersonalAccessTTL: Duration(365 * 24 * time.Hour),
-		SessionTTL:        Duration(2 * time.Hour),
-		LogLevel:          "info",
-		LogFormat:         "text",
-		ShutdownTimeout:   Duration(15 * time.Second),
+		DataDir:              "stamp-data",
+		HTTPAddr:             "127.0.0.1:8080",
+		NATSHost:             "127.0.0.1",
+		NATSPort:             4222,
+		Sync:                 "always",
+		SigningAlgorithm:     domain.RS256,
+		AccessTokenTTL:       Duration(time.Hour),
+		RefreshTokenTTL:      Duration(30 * 24 * time.Hour),
+		PersonalAccessTTL:    Duration(365 * 24 * time.Hour),
+		SessionTTL:           Duration(2 * time.Hour),
+		PasswordHashMemoryMB: domain.DefaultPasswordHashBudget >> 20,
+		PasswordHashWait:     Duration(domain.DefaultPasswordHashWait),
+		LogLevel:             "info",
+		LogFormat:            "text",
+		ShutdownTimeout:      Duration(15 * time.Second),
 	}
 }
 
@@ -178,6 +185,9 @@ func settings() []setting {
 		{"refresh-token-ttl", "lifetime of refresh tokens", dur(func(c *Config) *Duration { return &c.RefreshTokenTTL })},
 		{"personal-access-token-ttl", "lifetime of personal access tokens", dur(func(c *Config) *Duration { return &c.PersonalAccessTTL })},
 		{"session-ttl", "lifetime of a web login", dur(func(c *Config) *Duration { return &c.SessionTTL })},
+		{"trusted-proxies", "CIDRs of the reverse proxies in front of stamp, comma-separated: their X-Forwarded-For/Forwarded name the client address rate limits count (default: none, the headers are ignored)", list(func(c *Config) *[]string { return &c.TrustedProxies })},
+		{"password-hash-memory-mb", "memory argon2id password checks may take at once, in MiB (64 each; at most 2 per CPU run)", num(func(c *Config) *int { return &c.PasswordHashMemoryMB })},
+		{"password-hash-wait", "how long a login waits for a password hashing slot before 503", dur(func(c *Config) *Duration { return &c.PasswordHashWait })},
 		{"listeners", "listeners to run, JSON: {\"revoke_old_tokens\":true,\"prune_old_tokens\":3,\"webhooks\":[{\"name\":\"app\",\"url\":\"https://…\",\"secret\":\"…\",\"types\":[\"AccessTokenRevoked\"]}]}", func(c *Config, v string) error {
 			lc, err := parseListeners(v)
 			c.Listeners = lc
@@ -343,6 +353,15 @@ func (c *Config) Validate() error {
 			return bad(d.name, "must be positive")
 		}
 	}
+	if _, err := c.trustedProxies(); err != nil {
+		return bad("trusted_proxies", "%v", err)
+	}
+	if c.PasswordHashMemoryMB < domain.PasswordHashMemory>>20 {
+		return bad("password_hash_memory_mb", "want at least %d (one hash), got %d", domain.PasswordHashMemory>>20, c.PasswordHashMemoryMB)
+	}
+	if c.PasswordHashWait <= 0 {
+		return bad("password_hash_wait", "must be positive")
+	}
 	if err := c.Listeners.validate(); err != nil {
 		return bad("listeners", "%v", err)
 	}
@@ -369,4 +388,24 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	return cf.load(getenv)
+}
+
+// trustedProxies parses TrustedProxies: CIDRs, or single addresses.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or an address", v)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -1,50 +1,128 @@
 package app
 
 import (
+	"context"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/stamp-oauth/stamp/domain"
 )
 
-// limiter rate-limits password attempts per key (an account, a client
-// address) with a token bucket each; buckets idle for an hour are
-// dropped. It is safe for concurrent use.
+// defaultMaxBuckets bounds a limiter's buckets: ~100 bytes each, so about
+// 10 MB at most.
+const defaultMaxBuckets = 100_000
+
+// sweepEvery is how often a limiter drops the buckets that have refilled.
+const sweepEvery = time.Minute
+
+// limiter is domain.Limiter in this process's memory: one
+// golang.org/x/time/rate token bucket per (rate, key), holding the
+// failures still counted against the key. A bucket that has refilled
+// completely is the same as no bucket, so buckets are dropped once full
+// again (swept every minute and before the limit is reached), and at most
+// max are kept: past that, arbitrary ones are dropped, forgetting some
+// failures rather than growing. It is safe for concurrent use and never
+// returns an error.
 type limiter struct {
+	now func() time.Time
+	max int
+
 	mu      sync.Mutex
-	buckets map[string]*bucket
-	every   time.Duration
-	burst   int
+	buckets map[bucketKey]*bucket
 	swept   time.Time
 }
 
+type bucketKey struct{ rate, key string }
+
 type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
+	lim   *rate.Limiter
+	burst float64
 }
 
-// newLimiter allows burst attempts at once per key, then one per every.
-func newLimiter(every time.Duration, burst int) *limiter {
-	return &limiter{buckets: map[string]*bucket{}, every: every, burst: burst}
+// newLimiter returns an empty limiter keeping at most max buckets, on the
+// clock now.
+func newLimiter(now func() time.Time, max int) *limiter {
+	return &limiter{now: now, max: max, buckets: map[bucketKey]*bucket{}}
 }
 
-func (l *limiter) Allow(key string) bool {
-	now := time.Now()
+var _ domain.Limiter = (*limiter)(nil)
+
+// Wait returns how long until key's bucket under r holds a whole token
+// again: 0 when it does (or there is none).
+func (l *limiter) Wait(_ context.Context, r domain.Rate, key string) (time.Duration, error) {
+	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.swept) > time.Minute {
-		for k, b := range l.buckets {
-			if now.Sub(b.seen) > time.Hour {
-				delete(l.buckets, k)
-			}
-		}
-		l.swept = now
-	}
-	b, ok := l.buckets[key]
+	b, ok := l.buckets[bucketKey{r.Name, key}]
 	if !ok {
-		b = &bucket{lim: rate.NewLimiter(rate.Every(l.every), l.burst)}
-		l.buckets[key] = b
+		return 0, nil
 	}
-	b.seen = now
-	return b.lim.AllowN(now, 1)
+	tokens := b.lim.TokensAt(now)
+	if tokens >= 1 {
+		return 0, nil
+	}
+	return time.Duration((1 - tokens) * float64(r.Every)), nil
+}
+
+// Fail takes a token from key's bucket under r, creating it full. A
+// bucket already empty goes into debt (concurrent failures that all
+// passed Wait), which the refill pays back first.
+func (l *limiter) Fail(_ context.Context, r domain.Rate, key string) error {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := bucketKey{r.Name, key}
+	b, ok := l.buckets[k]
+	if !ok {
+		l.makeRoom(now)
+		b = &bucket{lim: rate.NewLimiter(rate.Every(r.Every), r.Burst), burst: float64(r.Burst)}
+		l.buckets[k] = b
+	}
+	b.lim.ReserveN(now, 1)
+	if now.Sub(l.swept) >= sweepEvery {
+		l.sweep(now)
+	}
+	return nil
+}
+
+// Reset drops key's bucket under r.
+func (l *limiter) Reset(_ context.Context, r domain.Rate, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.buckets, bucketKey{r.Name, key})
+	return nil
+}
+
+// makeRoom makes sure one more bucket fits: it sweeps at the limit, and
+// drops arbitrary buckets when that is not enough. l.mu is held.
+func (l *limiter) makeRoom(now time.Time) {
+	if len(l.buckets) < l.max {
+		return
+	}
+	l.sweep(now)
+	for k := range l.buckets {
+		if len(l.buckets) < l.max {
+			break
+		}
+		delete(l.buckets, k)
+	}
+}
+
+// sweep drops the buckets that have refilled. l.mu is held.
+func (l *limiter) sweep(now time.Time) {
+	for k, b := range l.buckets {
+		if b.lim.TokensAt(now) >= b.burst {
+			delete(l.buckets, k)
+		}
+	}
+	l.swept = now
+}
+
+// size returns the number of buckets kept.
+func (l *limiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
 }

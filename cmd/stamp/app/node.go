@@ -111,7 +111,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err e
 	}
 	ports := domain.Ports{
 		Log: n.store, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views,
-		Users: n.views, Grants: n.views, Limiter: newLimiter(6*time.Second, 10), UserKeys: n.keys,
+		Users: n.views, Grants: n.views, Limiter: newLimiter(time.Now, defaultMaxBuckets), UserKeys: n.keys,
 	}
 	if n.svc, err = newService(cfg, ports, signer); err != nil {
 		return nil, err
@@ -139,9 +139,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err e
 	if err != nil {
 		return nil, err
 	}
+	proxies, _ := cfg.trustedProxies() // validated
 	handler, err := httpapi.New(httpapi.Deps{Service: n.svc, Keys: n.views, Web: n.svc, Users: n.views, API: n.svc, Validator: n.svc}, httpapi.Options{
 		Issuer: cfg.Issuer, GrantTypes: enabledGrants(cfg), Logger: logger,
 		SessionKey: sessionKey(sealing), SessionLifetime: time.Duration(cfg.SessionTTL),
+		TrustedProxies: proxies,
 	})
 	if err != nil {
 		return nil, err
@@ -359,9 +361,11 @@ func newService(c Config, ports domain.Ports, signer *domain.TokenSigner) (*doma
 			RefreshToken:      time.Duration(c.RefreshTokenTTL),
 			PersonalAccess:    time.Duration(c.PersonalAccessTTL),
 		},
-		Grants: domain.Grants{Password: c.PasswordGrant, Implicit: c.ImplicitGrant},
-		Leeway: 5 * time.Second,
-		Sealer: sealer,
+		Grants:           domain.Grants{Password: c.PasswordGrant, Implicit: c.ImplicitGrant},
+		Leeway:           5 * time.Second,
+		Sealer:           sealer,
+		PasswordHashes:   domain.PasswordHashSlots(int64(c.PasswordHashMemoryMB) << 20),
+		PasswordHashWait: time.Duration(c.PasswordHashWait),
 	}, ports, signer)
 }
 

@@ -1,0 +1,42 @@
+package domain
+
+import (
+	"context"
+	"errors"
+)
+
+// AuthenticateClient checks presented credentials against the clients read
+// model (RFC 6749 §2.3): every client-authenticated endpoint (token,
+// introspection, revocation, device authorization) goes through it. A
+// confidential client must present its secret; a public client presents
+// its id alone. Any failure is ErrInvalidClient with the same description,
+// so an answer never tells whether the client exists.
+//
+// Failures are counted (Limits) per address (cred.Remote) and per client
+// id. An address whose failures are spent is refused before its
+// credentials are checked; a failure for a client id whose failures are
+// spent is answered as limited too, but a correct secret is never
+// refused because of others' failures with its id. Both refusals are a
+// *RetryError wrapping ErrRateLimited.
+func (s *Service) AuthenticateClient(ctx context.Context, cred ClientCredentials) (Client, error) {
+	addr := limitKey{s.cfg.Limits.ClientAddress, addressKey(cred.Remote)}
+	if err := s.limited(ctx, addr); err != nil {
+		return Client{}, err
+	}
+	c, err := s.checkClient(ctx, cred)
+	if !errors.Is(err, ErrInvalidClient) {
+		return c, err
+	}
+	keys := []limitKey{addr}
+	if ValidID(cred.ID) { // an id that is none cannot fill the limiter
+		keys = append(keys, limitKey{s.cfg.Limits.Client, cred.ID})
+	}
+	spent := s.limited(ctx, keys[1:]...) // before this failure counts
+	if ferr := s.failed(ctx, keys...); ferr != nil {
+		return Client{}, ferr
+	}
+	if spent != nil {
+		return Client{}, spent
+	}
+	return Client{}, err
+}
