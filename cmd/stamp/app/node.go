@@ -62,12 +62,18 @@ func serveInfoPath(c Config) string { return filepath.Join(c.DataDir, "serve.jso
 
 // Start opens everything and begins serving HTTP. It returns once the read
 // models have caught up with the log and the listener is bound. On error
-// everything opened so far is closed again.
-func Start(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err error) {
-	n = &Node{cfg: cfg, logger: logger, runnerErr: make(chan error, 1)}
+// it returns a nil Node and the cause (a busy port, an unusable data
+// directory, …), after closing everything it had opened, so that the
+// ports, the store lock and serve.json are free again.
+func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err error) {
+	// n is not the named result: every failure returns a nil Node, and
+	// the deferred close needs the one being built.
+	n := &Node{cfg: cfg, logger: logger, runnerErr: make(chan error, 1)}
 	defer func() {
 		if err != nil {
-			n.shutdown(context.Background())
+			if cerr := n.shutdown(context.Background()); cerr != nil {
+				logger.Warn("closing after a failed start", "err", cerr)
+			}
 		}
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
