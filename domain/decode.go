@@ -106,6 +106,8 @@ func blank(eventType string) Event {
 		return &UserEmailClaimed{}
 	case "UserEmailReleased":
 		return &UserEmailReleased{}
+	case "SessionEnded":
+		return &SessionEnded{}
 	case "AuthCodeIssued":
 		return &AuthCodeIssued{}
 	case "AuthCodeRedeemed":
@@ -141,6 +143,7 @@ func EventTypes() []string {
 		"SigningKeyGenerated", "SigningKeyRetired",
 		"TokensPurged",
 		"UserRegistered", "UserPasswordChanged", "UserDeleted", "UserEmailClaimed", "UserEmailReleased",
+		"SessionEnded",
 		"AuthCodeIssued", "AuthCodeRedeemed", "ClientAuthorized", "ClientAuthorizationRevoked",
 		"DeviceCodeIssued", "DeviceCodeApproved", "DeviceCodeDenied", "DeviceCodeRedeemed",
 	}

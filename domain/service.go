@@ -64,6 +64,8 @@ type Ports struct {
 	Keys    KeyReader
 	Users   UserReader
 	Grants  GrantReader
+	// Sessions reads the ended web sessions (CheckSession).
+	Sessions SessionReader
 	// Limiter guards password checks; nil allows everything.
 	Limiter Limiter
 }

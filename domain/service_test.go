@@ -44,7 +44,7 @@ func newHarness(t *testing.T, alg string) harness {
 		Lifetimes: Lifetimes{AccessToken: time.Hour, ClientCredentials: 30 * time.Minute},
 		Grants:    Grants{Password: true, Implicit: true},
 		Now:       clock.Now, Sealer: sealer,
-	}, Ports{Log: log, Wait: log, Clients: log, Tokens: log, Keys: log, Users: log, Grants: log}, signer)
+	}, Ports{Log: log, Wait: log, Clients: log, Tokens: log, Keys: log, Users: log, Grants: log, Sessions: log}, signer)
 	if err != nil {
 		t.Fatal(err)
 	}

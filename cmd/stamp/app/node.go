@@ -113,7 +113,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	}
 	ports := domain.Ports{
 		Log: n.store, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views,
-		Users: n.views, Grants: n.views, Limiter: newLimiter(6*time.Second, 10),
+		Users: n.views, Grants: n.views, Sessions: n.views, Limiter: newLimiter(6*time.Second, 10),
 	}
 	if n.svc, err = newService(cfg, ports, signer); err != nil {
 		return nil, err
