@@ -108,6 +108,8 @@ func blank(eventType string) Event {
 		return &UserEmailReleased{}
 	case "SessionEnded":
 		return &SessionEnded{}
+	case "ServerConfigured":
+		return &ServerConfigured{}
 	case "AuthCodeIssued":
 		return &AuthCodeIssued{}
 	case "AuthCodeRedeemed":
@@ -143,7 +145,7 @@ func EventTypes() []string {
 		"SigningKeyGenerated", "SigningKeyRetired",
 		"TokensPurged",
 		"UserRegistered", "UserPasswordChanged", "UserDeleted", "UserEmailClaimed", "UserEmailReleased",
-		"SessionEnded",
+		"SessionEnded", "ServerConfigured",
 		"AuthCodeIssued", "AuthCodeRedeemed", "ClientAuthorized", "ClientAuthorizationRevoked",
 		"DeviceCodeIssued", "DeviceCodeApproved", "DeviceCodeDenied", "DeviceCodeRedeemed",
 	}

@@ -24,6 +24,12 @@ import (
 type cliLog struct {
 	*eventstore.Store
 	server *eventstore.Server
+	// info is the serve.json of the running server the CLI reached, or
+	// nil when it opened the store or used --nats-url.
+	info *serveInfo
+	// cfg is the configuration the command acts on (withCLIService sets
+	// it): its own, with the server's settings in place of its own.
+	cfg Config
 }
 
 func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, error) {
@@ -35,7 +41,7 @@ func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, er
 			})
 			cancel()
 			if err == nil {
-				return &cliLog{Store: store}, nil
+				return &cliLog{Store: store, info: &info}, nil
 			}
 			logger.Debug("the server in serve.json is not reachable; opening the store", "url", info.NATSURL, "err", err)
 		}

@@ -56,6 +56,9 @@ type serveInfo struct {
 	HTTPURL string `json:"http_url"`
 	// Instance names the node's control subjects (see cmd_replay.go).
 	Instance string `json:"instance,omitempty"`
+	// Settings are the server's effective settings, which the CLI acts
+	// on instead of its own (see server_settings.go).
+	Settings *domain.ServerConfigured `json:"settings,omitempty"`
 }
 
 func serveInfoPath(c Config) string { return filepath.Join(c.DataDir, "serve.json") }
@@ -120,6 +123,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	}
 	if _, err := n.svc.AnnounceSigningKey(ctx, domain.Actor{Kind: domain.ActorSystem}, key); err != nil {
 		return nil, fmt.Errorf("announce signing key: %w", err)
+	}
+	if _, err := n.svc.AnnounceSettings(ctx, domain.Actor{Kind: domain.ActorSystem}, settingsOf(cfg)); err != nil {
+		return nil, err
 	}
 	last, err := n.store.LastSeq(ctx)
 	if err != nil {
@@ -268,7 +274,8 @@ func (n *Node) catchUp(ctx context.Context) error {
 }
 
 func (n *Node) writeServeInfo() error {
-	b, err := json.Marshal(serveInfo{PID: os.Getpid(), NATSURL: n.NATSURL(), HTTPURL: n.HTTPURL(), Instance: n.instance})
+	settings := settingsOf(n.cfg)
+	b, err := json.Marshal(serveInfo{PID: os.Getpid(), NATSURL: n.NATSURL(), HTTPURL: n.HTTPURL(), Instance: n.instance, Settings: &settings})
 	if err != nil {
 		return err
 	}
