@@ -73,6 +73,11 @@ func TestCLIActsOnServerSettings(t *testing.T) {
 		t.Errorf("client create --scopes write: exit %d, %q; want 1, naming the unknown scope", code, errOut)
 	}
 
+	// install, run again, changes nothing and says it once.
+	if code, out, errOut := cli.run("install"); code != 0 || strings.Count(errOut, "stamp: using") != 1 || strings.Contains(out, "created") {
+		t.Errorf("install again: exit %d, %q %q; want nothing created and one notice", code, out, errOut)
+	}
+
 	// With the server stopped, the log's announcement stands in.
 	if err := n.Close(t.Context()); err != nil {
 		t.Fatal(err)
