@@ -129,6 +129,10 @@ func blank(eventType string) Event {
 		return &UserEmailClaimed{}
 	case "UserEmailReleased":
 		return &UserEmailReleased{}
+	case "SessionEnded":
+		return &SessionEnded{}
+	case "ServerConfigured":
+		return &ServerConfigured{}
 	case "AuthCodeIssued":
 		return &AuthCodeIssued{}
 	case "AuthCodeRedeemed":
@@ -164,6 +168,7 @@ func EventTypes() []string {
 		"SigningKeyGenerated", "SigningKeyRetired",
 		"TokensPurged",
 		"UserRegistered", "UserPasswordChanged", "UserDeleted", "UserEmailClaimed", "UserEmailReleased",
+		"SessionEnded", "ServerConfigured",
 		"AuthCodeIssued", "AuthCodeRedeemed", "ClientAuthorized", "ClientAuthorizationRevoked",
 		"DeviceCodeIssued", "DeviceCodeApproved", "DeviceCodeDenied", "DeviceCodeRedeemed",
 	}

@@ -58,6 +58,8 @@ type Ports struct {
 	Keys    KeyReader
 	Users   UserReader
 	Grants  GrantReader
+	// Sessions reads the ended web sessions (CheckSession).
+	Sessions SessionReader
 	// Limiter counts failed logins, client authentications and user
 	// codes (see Limits); nil limits nothing.
 	Limiter Limiter

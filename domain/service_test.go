@@ -46,7 +46,7 @@ func newHarness(t *testing.T, alg string) harness {
 		Lifetimes: Lifetimes{AccessToken: time.Hour, ClientCredentials: 30 * time.Minute},
 		Grants:    Grants{Password: true, Implicit: true},
 		Now:       clock.Now, Sealer: sealer,
-	}, Ports{Log: log, Wait: log, Clients: log, Tokens: log, Keys: log, Users: log, Grants: log, UserKeys: log.keys}, signer)
+	}, Ports{Log: log, Wait: log, Clients: log, Tokens: log, Keys: log, Users: log, Grants: log, UserKeys: log.keys, Sessions: log}, signer)
 	if err != nil {
 		t.Fatal(err)
 	}

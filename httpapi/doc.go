@@ -25,7 +25,8 @@
 // html/template from embedded files (templates/), work without JavaScript
 // and load nothing from elsewhere. The dashboard (dashboard.go,
 // dashboard/) is the one page with a script: its own, embedded, calling
-// the JSON API. A login is a signed session cookie (session.go); every form
+// the JSON API. A login is a signed session cookie (session.go) with a
+// session id that logout ends for every copy of the cookie; every form
 // carries the session's CSRF token, and the approval and device
 // confirmation screens also a screen token binding the decision to what
 // the screen showed.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -26,9 +27,12 @@ type visitor struct {
 
 // visit resolves the session of r. A session whose user is unknown or
 // deleted, or whose user changed since the login (a new password: a
-// user's record changes only with its password or its deletion), is void:
-// the visitor is then a stranger (ok false). An error is a failure to read
-// the user, to render as unexpected.
+// user's record changes only with its password or its deletion), or that
+// was ended by a logout (in any browser holding a copy), or a login
+// without a session id (written before sessions had one, so it cannot be
+// ended), is void: the visitor is then a stranger (ok false). An error is
+// a failure to read the user or the ended sessions, to render as
+// unexpected.
 func (s *server) visit(r *http.Request) (visitor, error) {
 	sess, ok := s.sessions.read(r)
 	if !ok {
@@ -43,6 +47,15 @@ func (s *server) visit(r *http.Request) (visitor, error) {
 	}
 	if err != nil {
 		return visitor{}, fmt.Errorf("httpapi: session user %s: %w", sess.UserID, err)
+	}
+	if sess.ID == "" {
+		return visitor{}, nil
+	}
+	switch err := s.web.CheckSession(r.Context(), sess.ID); {
+	case errors.Is(err, domain.ErrSessionEnded):
+		return visitor{}, nil
+	case err != nil:
+		return visitor{}, fmt.Errorf("httpapi: session %s: %w", sess.ID, err)
 	}
 	return visitor{sess: sess, ok: true, user: &u}, nil
 }
@@ -120,13 +133,14 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 	redirect(w, s.orHome(next), http.StatusSeeOther)
 }
 
-// logout answers POST /logout (_token): it revokes the cookie token
-// (so, unlike Passport's, it fails at once, wherever it was copied),
-// deletes the session cookie, the cookie token and XSRF-TOKEN, and
-// redirects to the login page. A logged-in session must present its CSRF
-// token (403 otherwise), so another site cannot log the user out. If the
-// cookie token cannot be revoked, the answer is an error page and every
-// cookie stays, so that logging out again retries.
+// logout answers POST /logout (_token): it ends the session and revokes
+// the cookie token (so, unlike Passport's, both fail at once, wherever
+// they were copied), deletes the session cookie, the cookie token and
+// XSRF-TOKEN, and redirects to the login page. A logged-in session must
+// present its CSRF token (403 otherwise), so another site cannot log the
+// user out. If the session cannot be ended or the cookie token revoked,
+// the answer is an error page and every cookie stays, so that logging out
+// again retries.
 func (s *server) logout(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	s.htmlHeaders(w)
 	v, form, ok := s.pageForm(w, r)
@@ -136,6 +150,12 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	if v.user != nil && !v.sess.validCSRF(form["_token"]) {
 		s.forbidden(w, r, v)
 		return
+	}
+	if v.user != nil {
+		if err := s.web.EndSession(r.Context(), v.sess.ID, v.user.ID, time.Unix(v.sess.Expires, 0)); err != nil {
+			s.renderPageError(w, r, v, err)
+			return
+		}
 	}
 	if err := s.endCookieToken(r); err != nil {
 		s.renderPageError(w, r, v, err)

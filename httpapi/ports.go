@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"time"
 
 	"github.com/stamp-oauth/stamp/domain"
 )
@@ -98,11 +99,25 @@ type DeviceFlow interface {
 	DecideDevice(ctx context.Context, user domain.User, userCode string, approve bool) error
 }
 
+// Sessions ends web sessions for everyone holding a copy of their
+// cookie, on every instance and across restarts.
+type Sessions interface {
+	// EndSession records that userID logged out of the session
+	// sessionID, which expires at expiresAt; once it returns,
+	// CheckSession refuses the session.
+	EndSession(ctx context.Context, sessionID, userID string, expiresAt time.Time) error
+	// CheckSession returns an error wrapping domain.ErrSessionEnded for
+	// an ended session, nil for one that was not ended, and any other
+	// error when it cannot tell.
+	CheckSession(ctx context.Context, sessionID string) error
+}
+
 // Web is everything the browser-facing flows ask of the service.
 type Web interface {
 	Authenticator
 	Authorizer
 	DeviceFlow
+	Sessions
 }
 
 // ClientManager manages the clients a user owns (Passport's

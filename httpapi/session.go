@@ -22,10 +22,13 @@ const maxCookieLen = 1024
 // so only this server can have written it. A guest session (no UserID)
 // carries just the CSRF token of the login form.
 //
-// Sessions are stateless: logging out deletes the cookie in that browser
-// only, and a copied cookie stays valid until it expires, unless its user
-// is deleted or the session key changes.
+// A login's session has a random ID. Logging out records the end of that
+// ID in the log (Sessions.EndSession), so every copy of the cookie is
+// refused from then on, on every instance; a copy is also void once it
+// expires, its user's password changes or its user is deleted, or the
+// session key changes.
 type session struct {
+	ID      string `json:"sid,omitempty"` // a login's id; "" for a guest
 	UserID  string `json:"uid,omitempty"`
 	LoginAt int64  `json:"iat,omitempty"` // unix seconds of the login
 	Expires int64  `json:"exp"`           // unix seconds
@@ -83,7 +86,7 @@ func (m *sessions) guest() session {
 // guest session's token is never carried over (session fixation).
 func (m *sessions) login(userID string) session {
 	now := m.now()
-	return session{UserID: userID, LoginAt: now.Unix(), Expires: now.Add(m.lifetime).Unix(), CSRF: rand.Text()}
+	return session{ID: rand.Text(), UserID: userID, LoginAt: now.Unix(), Expires: now.Add(m.lifetime).Unix(), CSRF: rand.Text()}
 }
 
 // encode returns the cookie value of s: base64url(JSON) "." base64url(MAC).

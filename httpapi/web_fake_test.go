@@ -85,6 +85,11 @@ type fakeWeb struct {
 	lookups        []string
 	lookupsBy      []string // "user-id address" of each lookup
 	deviceDecision []deviceDecision
+
+	// Sessions: the ended sessions by id, their users and expiries as
+	// EndSession got them; sessionErr, when set, is the answer of both.
+	ended      map[string]endedSession
+	sessionErr error
 }
 
 func (f *fakeWeb) AuthenticateUser(_ context.Context, email, password, remote string) (domain.User, error) {
@@ -150,6 +155,33 @@ func (f *fakeWeb) DecideDevice(_ context.Context, user domain.User, userCode str
 	}
 	if domain.NormalizeUserCode(userCode) != f.userCode {
 		return domain.ErrInvalidGrant.WithDescription("the code is unknown, used or expired")
+	}
+	return nil
+}
+
+// endedSession is one EndSession call of a fakeWeb.
+type endedSession struct {
+	UserID  string
+	Expires time.Time
+}
+
+func (f *fakeWeb) EndSession(_ context.Context, sessionID, userID string, expiresAt time.Time) error {
+	if f.sessionErr != nil {
+		return f.sessionErr
+	}
+	if f.ended == nil {
+		f.ended = map[string]endedSession{}
+	}
+	f.ended[sessionID] = endedSession{userID, expiresAt}
+	return nil
+}
+
+func (f *fakeWeb) CheckSession(_ context.Context, sessionID string) error {
+	if f.sessionErr != nil {
+		return f.sessionErr
+	}
+	if _, ok := f.ended[sessionID]; ok {
+		return domain.ErrSessionEnded
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,6 +53,16 @@ func TestBinary(t *testing.T) {
 	if code, _, errOut := run("serve", "--access-token-ttl", "soon"); code == 0 || !strings.Contains(errOut, "access-token-ttl") {
 		t.Errorf("bad --access-token-ttl: exit %d, %q; want non-zero naming the setting", code, errOut)
 	}
+
+	// A busy port is a readable error and exit 1, not a panic.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run("serve", "--http-addr", busy.Addr().String()); code != 1 || !strings.Contains(errOut, "address already in use") || strings.Contains(errOut, "panic") {
+		t.Errorf("serve on a busy port: exit %d, %q; want 1 and the cause, no panic", code, errOut)
+	}
+	busy.Close()
 
 	serve := exec.Command(bin, "serve")
 	serve.Env = environ

@@ -238,6 +238,8 @@ func (w *writer) apply(rec domain.Recorded, ev domain.Event) error {
 				err = w.foldAuthorization(rec, ev)
 			case idxDevices:
 				err = w.foldDevice(rec, ev)
+			case idxSessions:
+				err = w.foldSession(rec, ev)
 			}
 			if err != nil {
 				return fmt.Errorf("projections: apply seq %d to %s: %w", rec.Seq, modelAt(i), err)

@@ -4,7 +4,7 @@
 //
 // # Models
 //
-// A Store holds eight models, each under its own key prefix with its own
+// A Store holds nine models, each under its own key prefix with its own
 // checkpoint (the stream sequence it has applied, uint64 big-endian, stored
 // under the prefix too, so dropping a prefix drops its checkpoint):
 //
@@ -29,6 +29,9 @@
 //	refresh/by-token-hash/<token hash>        family id (live and rotated-out tokens)
 //	refresh/checkpoint                        last applied sequence
 //	refresh/id/<family id>                    domain.RefreshFamily as JSON
+//	sessions/by-expiry/<expires at>/<id>      index; the value is the session id
+//	sessions/checkpoint                       last applied sequence
+//	sessions/id/<session id>                  domain.EndedSession as JSON (sessions.go)
 //	tokens/by-client/<client id>/<jti>        index; the value is the jti
 //	tokens/by-expiry/<expires at>/<jti>       index; the value is the jti
 //	tokens/by-revoked/<revoked at>/<jti>      index (revoked tokens only)
@@ -55,7 +58,8 @@
 // recorded on), applying the pure domain fold (domain.ApplyClient,
 // domain.ApplyAccessToken, domain.ApplyRefreshFamily,
 // domain.ApplySigningKey, domain.ApplyUser, domain.ApplyAuthCode,
-// domain.ApplyAuthorization, domain.ApplyDeviceCode) with the event's
+// domain.ApplyAuthorization, domain.ApplyDeviceCode,
+// domain.ApplyEndedSession) with the event's
 // sequence and time, and writing the result back. An event that leaves the
 // state unchanged, or that would create a state without an id (an update
 // of an aggregate whose creating event the model never saw), writes
@@ -64,7 +68,9 @@
 // entries included, the records it names, found through the time indexes;
 // when it purges expired tokens, it drops the authorization codes and
 // device codes that expired before its Before too (a redeemed code stays
-// until then, so that its reuse is recognised).
+// until then, so that its reuse is recognised), and the ended sessions
+// that expired before it, as every domain.SessionEnded does before its
+// own time.
 //
 // # Exactly once
 //

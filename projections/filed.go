@@ -153,6 +153,9 @@ func (w *writer) indexed(lower, upper []byte) ([]string, error) {
 // other uncommitted event: it reads indexes, which hold committed entries
 // only.
 func startsBatch(ev domain.Event) bool {
-	_, ok := ev.(domain.TokensPurged)
-	return ok
+	switch ev.(type) {
+	case domain.TokensPurged, domain.SessionEnded: // see foldSession
+		return true
+	}
+	return false
 }

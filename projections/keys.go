@@ -22,6 +22,11 @@ const (
 	ModelCodes           Model = "codes"
 	ModelAuthorizations  Model = "authorizations"
 	ModelDevices         Model = "devices"
+	// ModelSessions holds the web sessions ended before they expired
+	// (sessions.go). Added after layout 2 without a new layout: a store
+	// without its checkpoint starts it at 0, and the runner replays the
+	// log into it while the other models skip what they hold.
+	ModelSessions Model = "sessions"
 )
 
 // Models returns every model of a Store, in the order they apply an event.
@@ -43,6 +48,7 @@ const (
 	idxCodes
 	idxAuthorizations
 	idxDevices
+	idxSessions
 	numModels
 )
 
@@ -65,6 +71,8 @@ func (m Model) index() (int, bool) {
 		return idxAuthorizations, true
 	case ModelDevices:
 		return idxDevices, true
+	case ModelSessions:
+		return idxSessions, true
 	}
 	return 0, false
 }
@@ -74,6 +82,7 @@ func modelAt(i int) Model {
 	return [numModels]Model{
 		ModelClients, ModelTokens, ModelKeys, ModelRefreshFamilies,
 		ModelUsers, ModelCodes, ModelAuthorizations, ModelDevices,
+		ModelSessions,
 	}[i]
 }
 
@@ -221,6 +230,9 @@ type expiring string
 const (
 	expiringCodes   expiring = "codes/"
 	expiringDevices expiring = "devices/"
+	// expiringSessions is the ended sessions model: no unique index, a
+	// record is looked up by its session id.
+	expiringSessions expiring = "sessions/"
 )
 
 func (m expiring) idPrefix() []byte       { return cat(string(m), "id/") }
@@ -234,8 +246,11 @@ func (m expiring) expiryKey(at time.Time, id string) []byte {
 // uniques returns the unique indexes of m's records, noUnique where there
 // is none; a ticket's hashes are aligned with them.
 func (m expiring) uniques() [maxUniquePerRecord]unique {
-	if m == expiringDevices {
+	switch m {
+	case expiringDevices:
 		return [maxUniquePerRecord]unique{devicesByHash, devicesByUserCode}
+	case expiringSessions:
+		return [maxUniquePerRecord]unique{noUnique, noUnique}
 	}
 	return [maxUniquePerRecord]unique{codesByHash, noUnique}
 }

@@ -25,6 +25,12 @@ type cliLog struct {
 	*eventstore.Store
 	server *eventstore.Server
 	keys   *cliUserKeys // see personal.go
+	// info is the serve.json of the running server the CLI reached, or
+	// nil when it opened the store or used --nats-url.
+	info *serveInfo
+	// cfg is the configuration the command acts on (withCLIService sets
+	// it): its own, with the server's settings in place of its own.
+	cfg Config
 }
 
 func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, error) {
@@ -36,7 +42,7 @@ func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, er
 			})
 			cancel()
 			if err == nil {
-				return &cliLog{Store: store, keys: &cliUserKeys{c: c, store: store}}, nil
+				return &cliLog{Store: store, keys: &cliUserKeys{c: c, store: store}, info: &info}, nil
 			}
 			logger.Debug("the server in serve.json is not reachable; opening the store", "url", info.NATSURL, "err", err)
 		}

@@ -30,16 +30,16 @@ func cmdInstall(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	kid, err := announceKey(ctx, c, io, key)
-	if err != nil {
-		return err
-	}
-	if generated {
-		fmt.Fprintf(io.Stdout, "Signing key created: %s (%s, kid %s)\n", c.PrivateKeyFile, c.SigningAlgorithm, kid)
-	} else {
-		fmt.Fprintf(io.Stdout, "Signing key present: %s (kid %s)\n", c.PrivateKeyFile, kid)
-	}
 	return withCLIService(ctx, c, io, func(svc *domain.Service, l *cliLog) error {
+		kid, err := svc.AnnounceSigningKey(ctx, domain.Actor{Kind: domain.ActorCLI}, key)
+		if err != nil {
+			return err
+		}
+		if generated {
+			fmt.Fprintf(io.Stdout, "Signing key created: %s (%s, kid %s)\n", c.PrivateKeyFile, c.SigningAlgorithm, kid)
+		} else {
+			fmt.Fprintf(io.Stdout, "Signing key present: %s (kid %s)\n", c.PrivateKeyFile, kid)
+		}
 		w, err := foldLog(ctx, l, domain.KindClient)
 		if err != nil {
 			return err

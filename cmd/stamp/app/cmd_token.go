@@ -35,7 +35,7 @@ func cmdToken(ctx context.Context, args []string, cio IO) error {
 		if err != nil {
 			return err
 		}
-		svc, err := signingCLIService(ctx, c, l)
+		svc, err := signingCLIService(ctx, l.cfg, l)
 		if err != nil {
 			return err
 		}

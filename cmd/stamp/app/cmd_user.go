@@ -113,13 +113,19 @@ func cmdUserCreate(ctx context.Context, args []string, cio IO) error {
 	})
 }
 
-// withCLIService opens the log for one command and gives it a service.
+// withCLIService opens the log for one command and gives it a service,
+// on the server's settings (serverSettings) rather than its own; l.cfg
+// holds the configuration it acts on.
 func withCLIService(ctx context.Context, c Config, cio IO, fn func(*domain.Service, *cliLog) error) error {
 	l, err := openCLILog(ctx, c, newLogger(c, cio.Stderr))
 	if err != nil {
 		return err
 	}
 	defer l.Close()
+	if c, err = serverSettings(ctx, c, l, cio.Stderr); err != nil {
+		return err
+	}
+	l.cfg = c
 	svc, err := cliService(c, l)
 	if err != nil {
 		return err

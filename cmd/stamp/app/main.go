@@ -123,6 +123,9 @@ func parse(fs *flag.FlagSet, args []string, io IO) (Config, []string, error) {
 		args = args[1:]
 	}
 	c, err := cf.load(io.Getenv)
+	if err == nil && !createsDataDir(fs.Name()) {
+		err = requireDataDir(c)
+	}
 	return c, pos, err
 }
 

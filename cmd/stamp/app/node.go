@@ -57,18 +57,27 @@ type serveInfo struct {
 	HTTPURL string `json:"http_url"`
 	// Instance names the node's control subjects (see cmd_replay.go).
 	Instance string `json:"instance,omitempty"`
+	// Settings are the server's effective settings, which the CLI acts
+	// on instead of its own (see server_settings.go).
+	Settings *domain.ServerConfigured `json:"settings,omitempty"`
 }
 
 func serveInfoPath(c Config) string { return filepath.Join(c.DataDir, "serve.json") }
 
 // Start opens everything and begins serving HTTP. It returns once the read
 // models have caught up with the log and the listener is bound. On error
-// everything opened so far is closed again.
-func Start(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err error) {
-	n = &Node{cfg: cfg, logger: logger, runnerErr: make(chan error, 1)}
+// it returns a nil Node and the cause (a busy port, an unusable data
+// directory, …), after closing everything it had opened, so that the
+// ports, the store lock and serve.json are free again.
+func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err error) {
+	// n is not the named result: every failure returns a nil Node, and
+	// the deferred close needs the one being built.
+	n := &Node{cfg: cfg, logger: logger, runnerErr: make(chan error, 1)}
 	defer func() {
 		if err != nil {
-			n.shutdown(context.Background())
+			if cerr := n.shutdown(context.Background()); cerr != nil {
+				logger.Warn("closing after a failed start", "err", cerr)
+			}
 		}
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -111,13 +120,16 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err e
 	}
 	ports := domain.Ports{
 		Log: n.store, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views,
-		Users: n.views, Grants: n.views, Limiter: newLimiter(time.Now, defaultMaxBuckets), UserKeys: n.keys,
+		Users: n.views, Grants: n.views, Sessions: n.views, Limiter: newLimiter(time.Now, defaultMaxBuckets), UserKeys: n.keys,
 	}
 	if n.svc, err = newService(cfg, ports, signer); err != nil {
 		return nil, err
 	}
 	if _, err := n.svc.AnnounceSigningKey(ctx, domain.Actor{Kind: domain.ActorSystem}, key); err != nil {
 		return nil, fmt.Errorf("announce signing key: %w", err)
+	}
+	if _, err := n.svc.AnnounceSettings(ctx, domain.Actor{Kind: domain.ActorSystem}, settingsOf(cfg)); err != nil {
+		return nil, err
 	}
 	last, err := n.store.LastSeq(ctx)
 	if err != nil {
@@ -268,7 +280,8 @@ func (n *Node) catchUp(ctx context.Context) error {
 }
 
 func (n *Node) writeServeInfo() error {
-	b, err := json.Marshal(serveInfo{PID: os.Getpid(), NATSURL: n.NATSURL(), HTTPURL: n.HTTPURL(), Instance: n.instance})
+	settings := settingsOf(n.cfg)
+	b, err := json.Marshal(serveInfo{PID: os.Getpid(), NATSURL: n.NATSURL(), HTTPURL: n.HTTPURL(), Instance: n.instance, Settings: &settings})
 	if err != nil {
 		return err
 	}

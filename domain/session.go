@@ -1,0 +1,60 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrSessionEnded: a web session was ended (its user logged out); every
+// copy of its cookie is refused.
+var ErrSessionEnded = errors.New("domain: the session has ended")
+
+// SessionReader reads the ended-sessions read model. EndedSession returns
+// an error wrapping ErrNotFound for a session that was not ended, or whose
+// end was forgotten after the session expired.
+type SessionReader interface {
+	EndedSession(ctx context.Context, id string) (EndedSession, error)
+}
+
+// EndSession records that userID logged out of the web session sessionID,
+// which expires at expiresAt, so that every copy of its cookie is refused
+// on every instance (CheckSession) once this returns. A session past its
+// expiry needs no end and records nothing; ending a session twice is
+// recorded once (the event id derives from the session id). A bad id is a
+// *ValidationError.
+func (s *Service) EndSession(ctx context.Context, sessionID, userID string, expiresAt time.Time) error {
+	if !ValidID(sessionID) {
+		return invalid("session_id", "is not a valid id")
+	}
+	if !ValidID(userID) {
+		return invalid("user_id", "is not a valid id")
+	}
+	if !expiresAt.After(s.cfg.Now()) {
+		return nil
+	}
+	e := SessionEnded{SessionID: sessionID, UserID: userID, ExpiresAt: expiresAt.UTC()}
+	if _, err := s.recordCaused(ctx, "session/"+sessionID, ExpectAny, Actor{Kind: ActorUser, ID: userID}, e); err != nil {
+		return fmt.Errorf("domain: end session: %w", err)
+	}
+	return nil
+}
+
+// CheckSession returns an error wrapping ErrSessionEnded when the web
+// session sessionID was ended, nil when it was not, and any other error
+// when the read model cannot tell. It does not check the session's
+// expiry or its user: the caller has the session's cookie for that.
+func (s *Service) CheckSession(ctx context.Context, sessionID string) error {
+	if s.ports.Sessions == nil {
+		return errors.New("domain: no session reader")
+	}
+	_, err := s.ports.Sessions.EndedSession(ctx, sessionID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("domain: check session: %w", err)
+	}
+	return ErrSessionEnded
+}
