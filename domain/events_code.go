@@ -25,6 +25,11 @@ type AuthCodeIssued struct {
 	ChallengeMethod string    `json:"challenge_method,omitempty"`
 	IssuedAt        time.Time `json:"issued_at"`
 	ExpiresAt       time.Time `json:"expires_at"`
+
+	// RedirectURIGiven: the authorization request carried redirect_uri,
+	// so the code exchange must send the same (RFC 6749 §4.1.3). Absent
+	// from codes issued before it existed.
+	RedirectURIGiven bool `json:"redirect_uri_given,omitempty"`
 }
 
 // AuthCodeRedeemed: a code was exchanged for tokens (it is single-use).
@@ -90,6 +95,9 @@ type AuthCode struct {
 	AccessTokenID   string    `json:"access_token_id,omitempty"`
 	FamilyID        string    `json:"family_id,omitempty"`
 	Seq             uint64    `json:"seq"`
+
+	// RedirectURIGiven: see AuthCodeIssued.
+	RedirectURIGiven bool `json:"redirect_uri_given,omitempty"`
 }
 
 // ApplyAuthCode folds one event into a code's state.
@@ -98,6 +106,7 @@ func ApplyAuthCode(c AuthCode, e Event, seq uint64, at time.Time) AuthCode {
 	case AuthCodeIssued:
 		c = AuthCode{ID: e.CodeID, Hash: e.CodeHash, ClientID: e.ClientID, UserID: e.UserID, RedirectURI: e.RedirectURI,
 			Scopes: e.Scopes, ChallengeS256: e.ChallengeS256, ChallengeMethod: e.ChallengeMethod, IssuedAt: e.IssuedAt, ExpiresAt: e.ExpiresAt}
+		c.RedirectURIGiven = e.RedirectURIGiven
 	case AuthCodeRedeemed:
 		if c.ID == "" || c.Redeemed {
 			return c
