@@ -358,6 +358,8 @@ func newService(c Config, ports domain.Ports, signer *domain.TokenSigner) (*doma
 		Grants: domain.Grants{Password: c.PasswordGrant, Implicit: c.ImplicitGrant},
 		Leeway: 5 * time.Second,
 		Sealer: sealer,
+
+		RefreshRotationGrace: time.Duration(c.RefreshRotationGrace),
 	}, ports, signer)
 }
 
