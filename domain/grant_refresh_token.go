@@ -69,7 +69,9 @@ func (s *Service) refreshToken(ctx context.Context, req TokenRequest) (TokenResp
 				return lerr
 			}
 		}
-		resp = r
+		if err == nil {
+			resp = r
+		}
 		return err
 	})
 	if errors.Is(err, ErrConflict) {
