@@ -92,8 +92,9 @@ func wantInvalidGrant(t *testing.T, what string, err error) {
 // token for its client only; another client's revocation is 200 and does
 // nothing; the owner's revocation makes the refresh token and its access
 // token inactive at once and the refresh token refuse to refresh; the
-// hint only orders the look-ups; a rotated-out token presented after its
-// rotation returned revokes the family.
+// hint only orders the look-ups; a "*" family narrows only to catalogue
+// scopes; a rotated-out token presented after its rotation returned
+// revokes the family.
 func TestRefreshTokenRevocationAndIntrospection(t *testing.T) {
 	r := newRefreshRun(t)
 	tok := r.tokens(t)
@@ -138,6 +139,20 @@ func TestRefreshTokenRevocationAndIntrospection(t *testing.T) {
 	}
 	if !r.active(t, tok.RefreshToken) {
 		t.Error("revoking an access token revoked its refresh token too; want it left alone")
+	}
+
+	// A "*" family narrows to scopes of the catalogue only.
+	star := *r.conf
+	star.Scopes = []string{"*"}
+	wild, err := star.PasswordCredentialsToken(context.Background(), r.email, r.password)
+	if err != nil || wild.Extra("scope") != "*" {
+		t.Fatalf("password grant for *: got %v, %v; want scope *", wild, err)
+	}
+	tokenURL := r.conf.Endpoint.TokenURL
+	a := mustToken(t, tokenURL, r.conf.ClientID, r.conf.ClientSecret, refreshForm(wild.RefreshToken, "read root"))
+	wantTokenError(t, "a * refresh token asking for a scope outside the catalogue", a, "invalid_scope")
+	if a = mustToken(t, tokenURL, r.conf.ClientID, r.conf.ClientSecret, refreshForm(wild.RefreshToken, "write")); a.status != http.StatusOK || a.Scope != "write" {
+		t.Errorf("a * refresh token asking for write: got %d %q, scope %q; want 200 with write", a.status, a.Error, a.Scope)
 	}
 
 	// Reuse: the rotation has returned, so it is committed; presenting the
