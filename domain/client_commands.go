@@ -100,12 +100,19 @@ func validateClientFields(name string, redirects, wantScopes []string, scopes *S
 }
 
 // validateRedirectURI applies RFC 6749 §3.1.2: absolute, no fragment. Plain
-// http is allowed (loopback and development); custom schemes serve native
-// apps (RFC 8252 §7.1).
+// http is allowed (loopback and development); other schemes only as
+// private-use schemes of native apps, which RFC 8252 §7.1 wants in
+// reverse domain name form, so with a '.' ("com.example.app:/cb"): that
+// refuses javascript:, data:, vbscript:, file: and the like, which would
+// run or read something in the user's browser instead of reaching a
+// client.
 func validateRedirectURI(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() {
 		return invalid("redirect_uris", "%q is not an absolute URL", raw)
+	}
+	if !redirectSchemeAllowed(u.Scheme) {
+		return invalid("redirect_uris", "%q: the scheme %q is not http, https or a private-use scheme with a '.' (RFC 8252 §7.1)", raw, u.Scheme)
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return invalid("redirect_uris", "%q must not have a fragment", raw)
@@ -114,6 +121,14 @@ func validateRedirectURI(raw string) error {
 		return invalid("redirect_uris", "%q has no host", raw)
 	}
 	return nil
+}
+
+// redirectSchemeAllowed reports whether a redirect URI may have scheme:
+// http, https, or a private-use scheme in reverse domain name form (RFC
+// 8252 §7.1), which has a '.'. The comparison ignores case.
+func redirectSchemeAllowed(scheme string) bool {
+	scheme = strings.ToLower(scheme)
+	return scheme == "http" || scheme == "https" || strings.Contains(scheme, ".")
 }
 
 func dedupe(list []string) []string {

@@ -28,6 +28,11 @@ type AuthCodeIssued struct {
 	// Resources are the RFC 8707 resources of the authorization request;
 	// the code's tokens may narrow them. Empty for none.
 	Resources []string `json:"resources,omitempty"`
+
+	// RedirectURIGiven: the authorization request carried redirect_uri,
+	// so the code exchange must send the same (RFC 6749 §4.1.3). Absent
+	// from codes issued before it existed.
+	RedirectURIGiven bool `json:"redirect_uri_given,omitempty"`
 }
 
 // AuthCodeRedeemed: a code was exchanged for tokens (it is single-use).
@@ -95,6 +100,9 @@ type AuthCode struct {
 	Seq             uint64    `json:"seq"`
 	// Resources are the RFC 8707 resources of the authorization request.
 	Resources []string `json:"resources,omitempty"`
+
+	// RedirectURIGiven: see AuthCodeIssued.
+	RedirectURIGiven bool `json:"redirect_uri_given,omitempty"`
 }
 
 // ApplyAuthCode folds one event into a code's state.
@@ -104,6 +112,7 @@ func ApplyAuthCode(c AuthCode, e Event, seq uint64, at time.Time) AuthCode {
 		c = AuthCode{ID: e.CodeID, Hash: e.CodeHash, ClientID: e.ClientID, UserID: e.UserID, RedirectURI: e.RedirectURI,
 			Scopes: e.Scopes, ChallengeS256: e.ChallengeS256, ChallengeMethod: e.ChallengeMethod, IssuedAt: e.IssuedAt, ExpiresAt: e.ExpiresAt,
 			Resources: e.Resources}
+		c.RedirectURIGiven = e.RedirectURIGiven
 	case AuthCodeRedeemed:
 		if c.ID == "" || c.Redeemed {
 			return c

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // memLog is a hand-written in-memory event log with the EventLog contract
@@ -21,6 +22,38 @@ type memLog struct {
 	// beforeAppend, when set, runs once inside the next append before its
 	// check: tests use it to slip in a concurrent change.
 	beforeAppend func()
+	// readGate, when set, holds every append until it has seen its number
+	// of refresh family reads: a race test uses it so that every racer
+	// reads before anyone commits. Set it before the racers start.
+	readGate *gate
+}
+
+// gate opens once n callers have arrived.
+type gate struct {
+	mu   sync.Mutex
+	n    int
+	open chan struct{}
+}
+
+func newGate(n int) *gate { return &gate{n: n, open: make(chan struct{})} }
+
+func (g *gate) arrive() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.n--; g.n == 0 {
+		close(g.open)
+	}
+}
+
+// wait blocks until the gate opens; a gate that stays shut fails the
+// append rather than hang the test.
+func (g *gate) wait() error {
+	select {
+	case <-g.open:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("the read gate never opened")
+	}
 }
 
 func newMemLog() *memLog { return &memLog{ids: map[string]uint64{}, world: NewWorld()} }
@@ -41,6 +74,11 @@ func (m *memLog) Append(ctx context.Context, agg Aggregate, expect Expect, envs 
 }
 
 func (m *memLog) AppendAll(ctx context.Context, expect Expect, ps ...Pending) (uint64, error) {
+	if g := m.readGate; g != nil {
+		if err := g.wait(); err != nil {
+			return 0, err
+		}
+	}
 	m.hook()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -180,6 +218,9 @@ func (m *memLog) AuthCodeByHash(ctx context.Context, hash string) (AuthCode, err
 }
 
 func (m *memLog) RefreshFamilyByTokenHash(ctx context.Context, hash string) (RefreshFamily, error) {
+	if g := m.readGate; g != nil {
+		defer g.arrive()
+	}
 	return find(m, m.world.Families, func(f RefreshFamily) bool {
 		if f.TokenHash == hash {
 			return true

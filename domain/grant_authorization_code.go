@@ -24,6 +24,12 @@ type AuthorizeRequest struct {
 	// Resource is RFC 8707's resource parameter, repeated parameters
 	// joined with spaces: the APIs the tokens of this grant are for.
 	Resource string
+
+	// ApprovalKey, when set, makes Approve single-use: it is a secret of
+	// the approval screen the user answered (its auth_token). The code's
+	// id derives from it, so a second approval with the same key mints
+	// no second code (see Approve). It is not a request parameter.
+	ApprovalKey string
 }
 
 // AuthorizePrompt is a validated authorization request: what the approval
@@ -102,6 +108,10 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest, user *Use
 	}
 	if redirect == "" || !RedirectMatches(c.RedirectURIs, redirect) {
 		return AuthorizePrompt{}, ErrInvalidRequest.WithDescription("the redirect_uri does not match one registered for the client")
+	}
+	if u, err := url.Parse(redirect); err != nil || !redirectSchemeAllowed(u.Scheme) {
+		// Registered before registration refused such schemes.
+		return AuthorizePrompt{}, ErrInvalidRequest.WithDescription("the client's redirect_uri has a scheme stamp does not redirect to")
 	}
 	implicit := req.ResponseType == "token"
 	fail := func(e *OAuthError) (AuthorizePrompt, error) {
@@ -186,6 +196,11 @@ func (p AuthorizePrompt) scopeIDs() []string {
 // the approval): it issues a code (or, for response_type=token, an access
 // token) and records the user's consent, and returns where to send the
 // user agent. The request is validated again.
+//
+// With req.ApprovalKey set, the code's id is derived from the key and
+// appended as a new aggregate, so the log itself lets one approval mint
+// one code, on any instance: a second is ErrInvalidRequest, shown to the
+// user and not redirected. (An implicit approval is not keyed.)
 func (s *Service) Approve(ctx context.Context, req AuthorizeRequest, user User) (string, error) {
 	p, err := s.Authorize(ctx, req, &user)
 	if err != nil {
@@ -219,9 +234,12 @@ func (s *Service) Approve(ctx context.Context, req AuthorizeRequest, user User) 
 	if err != nil {
 		return "", err
 	}
+	if req.ApprovalKey != "" {
+		id = DerivedID("approval\x00"+req.ApprovalKey, "code")
+	}
 	now := s.cfg.Now().UTC()
 	e := AuthCodeIssued{CodeID: id, CodeHash: HashSecret(code), ClientID: p.Client.ID, UserID: user.ID, RedirectURI: p.RedirectURI,
-		Scopes: scopes, IssuedAt: now, ExpiresAt: now.Add(s.cfg.AuthCode), Resources: p.Resources}
+		Scopes: scopes, IssuedAt: now, ExpiresAt: now.Add(s.cfg.AuthCode), Resources: p.Resources, RedirectURIGiven: req.RedirectURI != ""}
 	if req.CodeChallenge != "" {
 		e.ChallengeMethod = req.CodeChallengeMethod
 		if e.ChallengeMethod == "" {
@@ -235,7 +253,11 @@ func (s *Service) Approve(ctx context.Context, req AuthorizeRequest, user User) 
 	if consent != nil {
 		events = append(events, consent)
 	}
-	if _, err := s.record(ctx, ExpectNew, actor, events...); err != nil {
+	_, err = s.record(ctx, ExpectNew, actor, events...)
+	if errors.Is(err, ErrConflict) && req.ApprovalKey != "" {
+		return "", ErrInvalidRequest.WithDescription("this approval was already answered; start again from the application")
+	}
+	if err != nil {
 		return "", err
 	}
 	v := url.Values{"code": {code}, "iss": {s.cfg.Issuer}}
@@ -311,7 +333,12 @@ func (s *Service) authorizationCode(ctx context.Context, req TokenRequest) (Toke
 	if !s.cfg.Now().Before(code.ExpiresAt) {
 		return TokenResponse{}, bad
 	}
-	if r := req.Form["redirect_uri"]; r != code.RedirectURI && (r != "" || len(c.RedirectURIs) != 1) {
+	// RFC 6749 §4.1.3: redirect_uri is required, and identical, when the
+	// authorization request carried it; otherwise it may be left out.
+	switch r := req.Form["redirect_uri"]; {
+	case r == "" && code.RedirectURIGiven:
+		return TokenResponse{}, ErrInvalidRequest.WithDescription("the redirect_uri parameter is required: the authorization request carried one")
+	case r != code.RedirectURI && (r != "" || len(c.RedirectURIs) != 1):
 		return TokenResponse{}, ErrInvalidGrant.WithDescription("the redirect_uri does not match the authorization request")
 	}
 	verifier := req.Form["code_verifier"]

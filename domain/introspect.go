@@ -7,7 +7,8 @@ import (
 )
 
 // Introspection is the RFC 7662 §2.2 answer. An inactive token gets only
-// Active=false, so nothing about it leaks.
+// Active=false, so nothing about it leaks. TokenType is "Bearer" for an
+// access token and "refresh_token" for a refresh token.
 type Introspection struct {
 	Active    bool     `json:"active"`
 	Scope     string   `json:"scope,omitempty"`
@@ -62,8 +63,10 @@ func (s *Service) ValidateAccessToken(ctx context.Context, raw string) (AccessTo
 }
 
 // Introspect answers RFC 7662 for an authenticated caller. Any
-// confidential client may introspect any token (as ORY Hydra allows); a
-// public client may not introspect at all (§4: the endpoint must not be
+// confidential client may introspect any access token (as ORY Hydra
+// allows); a refresh token is active only for the client it was issued
+// to (it is that client's opaque secret; for any other it is inactive).
+// A public client may not introspect at all (§4: the endpoint must not be
 // open to token scanning). Errors: ErrInvalidClient, ErrUnauthorizedClient,
 // ErrInvalidRequest; a token that fails validation is an inactive answer,
 // not an error.
@@ -80,7 +83,7 @@ func (s *Service) Introspect(ctx context.Context, caller ClientCredentials, toke
 	}
 	t, claims, err := s.ValidateAccessToken(ctx, token)
 	if errors.Is(err, ErrInvalidToken) {
-		return Introspection{Active: false}, nil
+		return s.introspectRefresh(ctx, c, token)
 	}
 	if err != nil {
 		return Introspection{}, err
@@ -89,5 +92,33 @@ func (s *Service) Introspect(ctx context.Context, caller ClientCredentials, toke
 		Active: true, Scope: claims.Scope, Scopes: t.Scopes, ClientID: t.ClientID, TokenType: "Bearer",
 		Exp: claims.Expiry, Iat: claims.IssuedAt, Nbf: claims.NotBefore,
 		Sub: claims.Subject, Aud: claims.Audience, Iss: claims.Issuer, Jti: claims.ID,
+	}, nil
+}
+
+// introspectRefresh answers RFC 7662 for token taken as a refresh token
+// of caller: active while it is its family's current token, the family
+// is neither revoked nor expired, and its client and user still exist.
+func (s *Service) introspectRefresh(ctx context.Context, caller Client, token string) (Introspection, error) {
+	if s.ports.Grants == nil {
+		return Introspection{Active: false}, nil
+	}
+	hash := HashSecret(token)
+	f, err := s.ports.Grants.RefreshFamilyByTokenHash(ctx, hash)
+	if errors.Is(err, ErrNotFound) {
+		return Introspection{Active: false}, nil
+	}
+	if err != nil {
+		return Introspection{}, err
+	}
+	if f.ClientID != caller.ID || f.TokenHash != hash || !f.Live(s.cfg.Now()) || s.userGone(ctx, f.UserID) {
+		return Introspection{Active: false}, nil
+	}
+	sub := f.UserID
+	if sub == "" {
+		sub = f.ClientID
+	}
+	return Introspection{
+		Active: true, Scope: FormatScope(f.Scopes), Scopes: f.Scopes, ClientID: f.ClientID, TokenType: "refresh_token",
+		Exp: f.ExpiresAt.Unix(), Iat: f.IssuedAt.Unix(), Sub: sub, Iss: s.cfg.Issuer, Jti: f.TokenID,
 	}, nil
 }

@@ -6,12 +6,24 @@ import (
 	"fmt"
 )
 
-// Revoke implements RFC 7009 for an authenticated client: the token is
-// revoked if it is an access token this client holds. An invalid,
-// unknown, expired or already revoked token is not an error (§2.2: the
-// answer is 200 either way). A token issued to another client is
-// ErrUnauthorizedClient (§2.1: "the request is refused"). hint
-// ("access_token", "refresh_token" or "") only orders the look-ups.
+// Revoke implements RFC 7009 for an authenticated client, for access and
+// refresh tokens (§2.1). hint ("access_token", "refresh_token" or "")
+// only orders the look-ups: a token is found whatever its hint says.
+//
+//   - An access token this client holds is revoked. One issued to another
+//     client is ErrUnauthorizedClient (§2.1: "the request is refused"):
+//     its client_id is readable in the JWT, so refusing leaks nothing.
+//   - A refresh token of this client (the family's live one or a rotated
+//     out one) revokes its whole family and the family's live access
+//     token (§2.1: "other tokens based on the same authorization grant";
+//     the access tokens it issued before were revoked at each rotation).
+//     One of another client is answered as an unknown token, nil with
+//     nothing done, so the caller learns nothing of an opaque secret it
+//     does not own.
+//
+// An invalid, unknown, expired or already revoked token is not an error
+// (§2.2: the answer is 200 either way). Other errors: ErrInvalidClient,
+// ErrInvalidRequest, ErrUnsupportedTokenType for an unknown hint.
 func (s *Service) Revoke(ctx context.Context, caller ClientCredentials, token, hint string) error {
 	c, err := s.AuthenticateClient(ctx, caller)
 	if err != nil {
@@ -20,28 +32,68 @@ func (s *Service) Revoke(ctx context.Context, caller ClientCredentials, token, h
 	if token == "" {
 		return ErrInvalidRequest.WithDescription("the token parameter is missing")
 	}
+	lookups := []func(context.Context, Client, string) (bool, error){s.revokeAsAccessToken, s.revokeAsRefreshToken}
 	switch hint {
-	case "", "access_token", "refresh_token":
+	case "", "access_token":
+	case "refresh_token":
+		lookups[0], lookups[1] = lookups[1], lookups[0]
 	default:
 		return ErrUnsupportedTokenType.WithDescription("the token type %q is not supported", hint)
 	}
+	for _, revoke := range lookups {
+		if found, err := revoke(ctx, c, token); found || err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// revokeAsAccessToken revokes token if it is an access token of c. It
+// reports whether token is a live access token at all.
+func (s *Service) revokeAsAccessToken(ctx context.Context, c Client, token string) (bool, error) {
 	now := s.cfg.Now()
 	keys, err := s.verificationKeys(ctx, now)
 	if err != nil {
-		return err
+		return false, err
 	}
 	// An expired token needs no revocation, so the time checks apply too.
 	claims, err := ParseAccessToken(token, s.cfg.Issuer, keys, now, 0)
 	if errors.Is(err, ErrInvalidToken) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if claims.ClientID != c.ID {
-		return ErrUnauthorizedClient.WithDescription("the token was not issued to this client")
+		return true, ErrUnauthorizedClient.WithDescription("the token was not issued to this client")
 	}
-	return s.RevokeAccessToken(ctx, Actor{Kind: ActorClient, ID: c.ID}, claims.ID, ReasonRevokedByClient)
+	return true, s.RevokeAccessToken(ctx, Actor{Kind: ActorClient, ID: c.ID}, claims.ID, ReasonRevokedByClient)
+}
+
+// revokeAsRefreshToken revokes the family of token if it is a refresh
+// token of c. It reports whether token is a refresh token of c.
+func (s *Service) revokeAsRefreshToken(ctx context.Context, c Client, token string) (bool, error) {
+	if s.ports.Grants == nil {
+		return false, nil
+	}
+	f, err := s.ports.Grants.RefreshFamilyByTokenHash(ctx, HashSecret(token))
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if f.ClientID != c.ID {
+		return false, nil
+	}
+	if f.Revoked {
+		return true, nil
+	}
+	err = s.RevokeRefreshFamily(ctx, Actor{Kind: ActorClient, ID: c.ID}, f.ID, ReasonRevokedByClient, "")
+	if errors.Is(err, ErrNotFound) {
+		return true, nil
+	}
+	return true, err
 }
 
 // RevokeAccessToken revokes the access token jti. Revoking a revoked token

@@ -98,10 +98,12 @@ type Config struct {
 	Sealer *Sealer
 	// DeviceInterval is the polling interval told to devices (RFC 8628).
 	DeviceInterval time.Duration
-	// RefreshReuseGrace: a rotated-out refresh token presented this soon
-	// after its rotation lost a race with a concurrent use; later it is
-	// reuse and revokes its family. Default 5s.
-	RefreshReuseGrace time.Duration
+	// RefreshRotationGrace is how long after its rotation a rotated-out
+	// refresh token presented again is refused (invalid_grant) without
+	// being taken for reuse. Default 0, as ORY Hydra's: any presentation
+	// after the rotation was committed is reuse and revokes the family.
+	// At most MaxRefreshRotationGrace.
+	RefreshRotationGrace time.Duration
 	// Limits are the rates of failed attempts the Limiter allows; zero
 	// rates take DefaultLimits'.
 	Limits Limits
@@ -141,7 +143,6 @@ func (c *Config) Validate() error {
 		{&c.AuthCode, 10 * time.Minute},
 		{&c.DeviceCode, 10 * time.Minute},
 		{&c.DeviceInterval, 5 * time.Second},
-		{&c.RefreshReuseGrace, 5 * time.Second},
 		{&c.PasswordHashWait, DefaultPasswordHashWait},
 	}
 	for _, d := range defaults {
@@ -153,6 +154,9 @@ func (c *Config) Validate() error {
 		c.PasswordHashes = PasswordHashSlots(DefaultPasswordHashBudget)
 	}
 	c.Limits = c.Limits.withDefaults()
+	if c.RefreshRotationGrace < 0 || c.RefreshRotationGrace > MaxRefreshRotationGrace {
+		return fmt.Errorf("domain: refresh rotation grace must be between 0 and %s", MaxRefreshRotationGrace)
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -161,6 +165,10 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// MaxRefreshRotationGrace bounds Config.RefreshRotationGrace: a longer
+// window would let a stolen refresh token be replayed unpunished.
+const MaxRefreshRotationGrace = time.Minute
 
 // Service is stamp's application service: each method turns one command
 // into events (read a view, decide, append, wait until the local read

@@ -137,6 +137,9 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request, _ httprouter.
 // needs a logged-in session, its CSRF token (_token) and the screen token
 // (auth_token) of the same request; any check failing is 403.
 //
+// An approval is single-use (domain.AuthorizeRequest.ApprovalKey): the
+// same form posted again is an error page, not a second code.
+//
 // The answer is 303 to where the service says (the client's redirect URI
 // with a code, a token or access_denied): 303 rather than 302 so the
 // browser follows with GET, never re-sending the form or a DELETE to the
@@ -167,6 +170,10 @@ func (s *server) decideAuthorization(w http.ResponseWriter, r *http.Request, _ h
 	decide := s.web.Approve
 	if deny {
 		decide = s.web.Deny
+	} else {
+		// One screen, one code: a form posted twice (a double click, a
+		// replay) mints no second code; the second post is an error page.
+		req.ApprovalKey = form["auth_token"]
 	}
 	loc, err := decide(r.Context(), req, *v.user)
 	if err != nil {

@@ -140,7 +140,8 @@ func TestApprovalScreen(t *testing.T) {
 func TestAuthorizeApprove(t *testing.T) {
 	h := webHarness(t, authorizeWeb(), Options{})
 	b, p := approvalScreen(t, h)
-	p = b.submit(mustForm(t, p, pathAuthorize, ""), nil)
+	form := mustForm(t, p, pathAuthorize, "")
+	p = b.submit(form, nil)
 
 	wantStatus(t, p, http.StatusSeeOther)
 	if p.location() != approveLoc {
@@ -149,7 +150,11 @@ func TestAuthorizeApprove(t *testing.T) {
 	if len(h.web.approved) != 1 || len(h.web.denied) != 0 {
 		t.Fatalf("approved %v, denied %v; want one approval", h.web.approved, h.web.denied)
 	}
-	if diff := cmp.Diff(authorizeReq, h.web.approved[0]); diff != "" {
+	// The screen's auth_token goes along as the key that makes the
+	// approval single-use.
+	want := authorizeReq
+	want.ApprovalKey = form.fields.Get("auth_token")
+	if diff := cmp.Diff(want, h.web.approved[0]); diff != "" || want.ApprovalKey == "" {
 		t.Errorf("approved request (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{testUser.ID}, h.web.decidedBy); diff != "" {

@@ -39,18 +39,17 @@ type grantRun struct {
 	pub             *oauth2.Config // the public native app on a loopback redirect
 	tok             *oauth2.Token  // the web app's first tokens
 	pubTok          *oauth2.Token  // the native app's tokens (scope read)
-	reuse           reuseCheck     // set by Refresh, checked by RefreshReuseAfterGrace
+	reuse           reuseCheck     // set by Refresh, checked by RefreshReuse
 	personalClient  string         // the personal access client install created
 	userToken       string         // a live access token of the user, from Password
 	secrets         []string
 }
 
-// reuseCheck is a refresh token rotated out at rotatedAt, and the live
-// tokens of its family then.
+// reuseCheck is a rotated-out refresh token and the live tokens of its
+// family then.
 type reuseCheck struct {
-	rotated   string
-	rotatedAt time.Time
-	live      tokenAnswer
+	rotated string
+	live    tokenAnswer
 }
 
 // TestGrantsEndToEnd drives every grant of the real program over real
@@ -71,13 +70,15 @@ func TestGrantsEndToEnd(t *testing.T) {
 	}{
 		{"AuthorizationCode", g.authorizationCode},
 		{"ConsentIsDurableAndCodesSingleUse", g.codeReuse},
+		{"ApprovalsSingleUse", g.approvalSingleUse},
+		{"CodeExchangeRedirectURI", g.codeExchangeRedirectURI},
 		{"DenyAndRefusals", g.denyAndRefusals},
 		{"LoopbackPublicClient", g.loopbackPublicClient},
 		{"CodeRace", g.codeRace},
 		{"Refresh", g.refresh},
 		{"RefreshRace", g.refreshRace},
 		{"Device", g.device},
-		{"RefreshReuseAfterGrace", g.refreshReuseAfterGrace},
+		{"RefreshReuse", g.refreshReuse},
 		{"Password", g.passwordGrant},
 		{"Implicit", g.implicit},
 		{"PersonalAccess", g.personalAccess},

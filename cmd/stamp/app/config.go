@@ -53,6 +53,8 @@ type Config struct {
 	AccessTokenTTL       Duration `json:"access_token_ttl"`
 	ClientCredentialsTTL Duration `json:"client_credentials_ttl"`
 	RefreshTokenTTL      Duration `json:"refresh_token_ttl"`
+	// RefreshRotationGrace: see domain.Config.RefreshRotationGrace.
+	RefreshRotationGrace Duration `json:"refresh_rotation_grace"`
 	PersonalAccessTTL    Duration `json:"personal_access_token_ttl"`
 	SessionTTL           Duration `json:"session_ttl"`
 
@@ -183,6 +185,7 @@ func settings() []setting {
 		{"access-token-ttl", "lifetime of access tokens", dur(func(c *Config) *Duration { return &c.AccessTokenTTL })},
 		{"client-credentials-ttl", "lifetime of client-credentials tokens (default: access-token-ttl)", dur(func(c *Config) *Duration { return &c.ClientCredentialsTTL })},
 		{"refresh-token-ttl", "lifetime of refresh tokens", dur(func(c *Config) *Duration { return &c.RefreshTokenTTL })},
+		{"refresh-rotation-grace", "how long a rotated-out refresh token presented again is refused without revoking its family (default 0: at once reuse; at most 1m)", dur(func(c *Config) *Duration { return &c.RefreshRotationGrace })},
 		{"personal-access-token-ttl", "lifetime of personal access tokens", dur(func(c *Config) *Duration { return &c.PersonalAccessTTL })},
 		{"session-ttl", "lifetime of a web login", dur(func(c *Config) *Duration { return &c.SessionTTL })},
 		{"trusted-proxies", "CIDRs of the reverse proxies in front of stamp, comma-separated: their X-Forwarded-For/Forwarded name the client address rate limits count (default: none, the headers are ignored)", list(func(c *Config) *[]string { return &c.TrustedProxies })},
@@ -361,6 +364,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PasswordHashWait <= 0 {
 		return bad("password_hash_wait", "must be positive")
+	}
+	if c.RefreshRotationGrace < 0 || time.Duration(c.RefreshRotationGrace) > domain.MaxRefreshRotationGrace {
+		return bad("refresh_rotation_grace", "want 0 to %s, got %s", domain.MaxRefreshRotationGrace, time.Duration(c.RefreshRotationGrace))
 	}
 	if err := c.Listeners.validate(); err != nil {
 		return bad("listeners", "%v", err)

@@ -379,6 +379,8 @@ func newService(c Config, ports domain.Ports, signer *domain.TokenSigner) (*doma
 		Sealer:           sealer,
 		PasswordHashes:   domain.PasswordHashSlots(int64(c.PasswordHashMemoryMB) << 20),
 		PasswordHashWait: time.Duration(c.PasswordHashWait),
+
+		RefreshRotationGrace: time.Duration(c.RefreshRotationGrace),
 	}, ports, signer)
 }
 
