@@ -89,11 +89,15 @@ func (s *Store) RevocationFeed(maxTokenLifetime time.Duration) *RevocationFeed {
 // feed over its own connection (see Store.RevocationFeed for
 // maxTokenLifetime). Unlike Open it never creates, updates or appends to
 // the stream: a resource server only reads, so it needs no more than the
-// permissions to look the stream up and create ordered consumers on it,
-// and it cannot change the authorization server's stream settings
-// (Open would set them to opts' Replicas, MaxAge and DuplicateWindow).
-// Of opts it uses URL or InProcess, the credentials and Name. It fails
-// when the stream does not exist yet. The caller must call Close.
+// permissions to look the stream up and create ordered consumers on it
+// (RoleRevocations' permissions), and it cannot change the authorization
+// server's stream settings (Open would set them to opts' Replicas, MaxAge
+// and DuplicateWindow). Its replies come under RevocationsInboxPrefix. It
+// does not delete its consumers (RoleRevocations may not): the server
+// drops each once it has been idle for a few minutes. Of opts it uses URL
+// or InProcess, the credentials (in-process without any: the server's
+// RoleRevocations) and Name. It fails when the stream does not exist yet.
+// The caller must call Close.
 func OpenRevocationFeed(ctx context.Context, opts Options, maxTokenLifetime time.Duration) (*RevocationFeed, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -102,7 +106,7 @@ func OpenRevocationFeed(ctx context.Context, opts Options, maxTokenLifetime time
 		return nil, fmt.Errorf("eventstore: revocation feed: maxTokenLifetime %s is not positive", maxTokenLifetime)
 	}
 	opts = opts.withDefaults()
-	nc, err := opts.connect(nats.ReconnectWait(500 * time.Millisecond))
+	nc, err := opts.connect(RoleRevocations, nats.ReconnectWait(500*time.Millisecond))
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: revocation feed: connect: %w", err)
 	}
@@ -339,10 +343,11 @@ func (f *RevocationFeed) createConsumer(ctx context.Context, status <-chan nats.
 }
 
 // deleteConsumer removes a session's consumer at once rather than leaving
-// it to expire; failure is harmless.
+// it to expire; failure is harmless. A feed of OpenRevocationFeed leaves
+// it to expire, since RoleRevocations may not delete consumers.
 func (f *RevocationFeed) deleteConsumer(cons jetstream.Consumer) {
 	info := cons.CachedInfo()
-	if info == nil || !f.nc.IsConnected() {
+	if info == nil || f.owned || !f.nc.IsConnected() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -187,7 +187,7 @@ func TestRevocationFeedNotCurrentWhileDisconnected(t *testing.T) {
 	st := openStore(t, srv)
 	appendEvent(t, st, "e1", domain.AccessTokenRevoked{TokenID: "t1", ClientID: "c1"}, time.Now())
 
-	f, err := OpenRevocationFeed(testContext(t), Options{URL: srv.ClientURL(), Name: "resource-server"}, time.Hour)
+	f, err := OpenRevocationFeed(testContext(t), Options{URL: srv.ClientURL(), NkeySeedFile: srv.SeedFile(RoleRevocations), Name: "resource-server"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
