@@ -31,7 +31,7 @@ func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, er
 		if info, err := readServeInfo(c); err == nil && info.NATSURL != "" {
 			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			store, err := eventstore.Open(cctx, eventstore.Options{
-				URL: info.NATSURL, User: c.NATSUser, Password: c.NATSPassword, Replicas: c.Replicas,
+				URL: info.NATSURL, NkeySeedFile: natsSeedFile(c, eventstore.RoleWriter), Replicas: c.Replicas,
 			})
 			cancel()
 			if err == nil {
