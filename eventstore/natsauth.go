@@ -35,8 +35,9 @@ const (
 	// It cannot delete or purge STAMP or STAMP_PARKED, nor delete a message.
 	RoleWriter Role = "writer"
 	// RoleReader reads the STAMP stream (auditors, subscribers, the nats
-	// CLI): stream info, consumers, direct and message get. It cannot
-	// publish on stamp.>, change any stream, or touch a key-value bucket.
+	// CLI): stream info, consumers, direct and message get, and core
+	// subscriptions on stamp.>. It cannot publish on stamp.>, change any
+	// stream, delete a consumer, or touch a key-value bucket.
 	RoleReader Role = "reader"
 	// RoleRevocations is what a resource server's revocation feed needs
 	// (OpenRevocationFeed): stream info and ordered consumers on STAMP.
@@ -269,6 +270,8 @@ func RolePermissions(role Role) Permissions {
 				jsAPI + ".CONSUMER.INFO." + stamp + ".*",
 				jsAPI + ".CONSUMER.MSG.NEXT." + stamp + ".*",
 				"$JS.ACK." + stamp + ".>",
+				// Flow control of push consumers (the nats CLI's).
+				"$JS.FC." + stamp + ".>",
 			},
 			PublishDeny: []string{
 				domain.SubjectRoot + ".>",
@@ -280,8 +283,10 @@ func RolePermissions(role Role) Permissions {
 				jsAPI + ".STREAM.MSG.DELETE.>",
 				jsAPI + ".CONSUMER.DELETE.>",
 			},
-			SubscribeAllow: []string{readerInboxPrefix + ".>"},
-			SubscribeDeny:  []string{domain.SubjectRoot + ".>", "$KV.>"},
+			// stamp.> live, as nats sub shows it: the reader may read
+			// every event anyway.
+			SubscribeAllow: []string{readerInboxPrefix + ".>", domain.SubjectRoot + ".>"},
+			SubscribeDeny:  []string{"$KV.>"},
 		}
 	case RoleRevocations:
 		return Permissions{

@@ -137,3 +137,12 @@ func (c *Config) validateNATSCredentials() error {
 	}
 	return nil
 }
+
+// NATSSeedFile returns the seed file of role on the node's embedded NATS
+// server, or "" when the node uses an external NATS (--nats-url).
+func (n *Node) NATSSeedFile(role eventstore.Role) string {
+	if n.nats == nil {
+		return ""
+	}
+	return n.nats.SeedFile(role)
+}
