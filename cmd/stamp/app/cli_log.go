@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 
@@ -27,6 +28,7 @@ type cliLog struct {
 }
 
 func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, error) {
+	var serveErr error // why the server of serve.json did not do
 	if c.NATSURL == "" {
 		if info, err := readServeInfo(c); err == nil && info.NATSURL != "" {
 			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -38,9 +40,13 @@ func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, er
 				return &cliLog{Store: store}, nil
 			}
 			logger.Debug("the server in serve.json is not reachable; opening the store", "url", info.NATSURL, "err", err)
+			serveErr = err
 		}
 	}
 	srv, store, err := openEventStore(ctx, c, logger, -1)
+	if errors.Is(err, eventstore.ErrStoreLocked) && serveErr != nil {
+		return nil, fmt.Errorf("the data directory is in use by a running server, whose NATS server (serve.json) did not let this command in: %w", serveErr)
+	}
 	if errors.Is(err, eventstore.ErrStoreLocked) {
 		return nil, errors.New("the data directory is in use by a server whose NATS address is unknown; run the command with --nats-url")
 	}
