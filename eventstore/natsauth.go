@@ -40,7 +40,8 @@ const (
 	// stream, delete a consumer, or touch a key-value bucket.
 	RoleReader Role = "reader"
 	// RoleRevocations is what a resource server's revocation feed needs
-	// (OpenRevocationFeed): stream info and ordered consumers on STAMP.
+	// (OpenRevocationFeed): stream info, and consumers on STAMP filtered to
+	// one revocation event type each.
 	RoleRevocations Role = "revocations"
 )
 
@@ -289,15 +290,8 @@ func RolePermissions(role Role) Permissions {
 			SubscribeDeny:  []string{"$KV.>"},
 		}
 	case RoleRevocations:
-		return Permissions{
-			PublishAllow: []string{
-				jsAPI + ".STREAM.INFO." + stamp,
-				// The feed's ordered consumer has three filters; only a
-				// consumer with one filter names it in this subject.
-				jsAPI + ".CONSUMER.CREATE." + stamp + ".*",
-				jsAPI + ".CONSUMER.INFO." + stamp + ".*",
-				jsAPI + ".CONSUMER.MSG.NEXT." + stamp + ".*",
-			},
+		p := Permissions{
+			PublishAllow: []string{jsAPI + ".STREAM.INFO." + stamp},
 			PublishDeny: []string{
 				domain.SubjectRoot + ".>",
 				"$KV.>",
@@ -313,6 +307,17 @@ func RolePermissions(role Role) Permissions {
 			SubscribeAllow: []string{RevocationsInboxPrefix + ".>"},
 			SubscribeDeny:  []string{domain.SubjectRoot + ".>", "$KV.>"},
 		}
+		// A consumer with one filter is created on a subject that ends
+		// with the filter, which the server checks against the request:
+		// the feed's consumers, one per revocation subject, and no other.
+		for _, subject := range revocationSubjects {
+			p.PublishAllow = append(p.PublishAllow, jsAPI+".CONSUMER.CREATE."+stamp+".*."+subject)
+		}
+		p.PublishAllow = append(p.PublishAllow,
+			jsAPI+".CONSUMER.INFO."+stamp+".*",
+			jsAPI+".CONSUMER.MSG.NEXT."+stamp+".*",
+		)
+		return p
 	}
 	return Permissions{PublishAllow: []string{}, SubscribeAllow: []string{}}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,7 +192,8 @@ func TestRevocationsIdentityRunsTheFeedOnly(t *testing.T) {
 	appendEvent(t, st, "e3", domain.UserDeleted{UserID: "u1"}, at)
 	pollUntil(t, "the user's deletion", func() bool { told, _ := sink.snapshot(); return len(told) == 3 })
 	told, _ := sink.snapshot()
-	if told[0] != "revoked t1 "+at.Add(time.Hour+revocationMargin).Format(time.RFC3339) || told[1] != "client c2" || told[2] != "user u1" {
+	slices.Sort(told[:2]) // the event types come in any order
+	if told[0] != "client c2" || told[1] != "revoked t1 "+at.Add(time.Hour+revocationMargin).Format(time.RFC3339) || told[2] != "user u1" {
 		t.Errorf("feed told %q", told)
 	}
 
@@ -212,12 +215,31 @@ func TestRevocationsIdentityRunsTheFeedOnly(t *testing.T) {
 		_, err := rc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.STAMP", []byte(`{"seq":1}`))
 		return err
 	})
-	// A consumer filtered to one subject names it in the API subject: only
-	// the feed's are allowed.
+	// Only consumers filtered to one revocation subject: not another
+	// filter, not several, not none.
 	rc.refused(t, "consumer on the tokens issued", "$JS.API.CONSUMER.CREATE.STAMP.x.stamp.token.*.AccessTokenCreated", func(ctx context.Context) error {
 		_, err := js.CreateConsumer(ctx, domain.StreamName, jetstream.ConsumerConfig{Name: "x", FilterSubject: "stamp.token.*.AccessTokenCreated"})
 		return err
 	})
+	rc.refused(t, "consumer on two subjects", "$JS.API.CONSUMER.CREATE.STAMP.y", func(ctx context.Context) error {
+		_, err := js.CreateConsumer(ctx, domain.StreamName, jetstream.ConsumerConfig{Name: "y", FilterSubjects: []string{revocationSubjects[0], "stamp.token.*.AccessTokenCreated"}})
+		return err
+	})
+	rc.refused(t, "consumer on everything", "$JS.API.CONSUMER.CREATE.STAMP.z", func(ctx context.Context) error {
+		_, err := js.CreateConsumer(ctx, domain.StreamName, jetstream.ConsumerConfig{Name: "z"})
+		return err
+	})
+	rc.refused(t, "ephemeral consumer", "$JS.API.CONSUMER.CREATE.STAMP", func(ctx context.Context) error {
+		_, err := rc.RequestWithContext(ctx, "$JS.API.CONSUMER.CREATE.STAMP", []byte(`{"stream_name":"STAMP","config":{"ack_policy":"none"}}`))
+		return err
+	})
+	// The server holds a filtered creation to its subject's filter.
+	ctx := testContext(t)
+	resp, err := rc.RequestWithContext(ctx, "$JS.API.CONSUMER.CREATE.STAMP.w."+revocationSubjects[0],
+		[]byte(`{"stream_name":"STAMP","config":{"name":"w","ack_policy":"none","filter_subject":"stamp.>"}}`))
+	if err != nil || !strings.Contains(string(resp.Data), `"error"`) {
+		t.Errorf("a creation whose filter is not its subject's: %v, %s; want the server's refusal", err, resp.Data)
+	}
 	rc.refused(t, "delete stream", "$JS.API.STREAM.DELETE.STAMP", func(ctx context.Context) error {
 		return js.DeleteStream(ctx, domain.StreamName)
 	})
