@@ -104,9 +104,10 @@ type Server struct {
 // ready within opts.StartTimeout, or an error wrapping ErrSeedFile for a
 // seed file in opts.KeysDir it cannot use. Clients must authenticate with
 // the nkey of a Role (see RolePermissions; SeedFile names the seed files,
-// which StartServer creates on the first start). The server's log goes to logger: notices and
-// debug lines at debug level, warnings and errors at their own; a nil logger
-// discards it. The caller must call Shutdown.
+// which StartServer creates on the first start). The server's log goes to
+// logger: notices and debug lines at debug level, warnings and errors
+// (permission violations among them) at their own; a nil logger discards
+// it. The caller must call Shutdown.
 func StartServer(opts ServerOptions, logger *slog.Logger) (*Server, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err

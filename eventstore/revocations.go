@@ -89,8 +89,9 @@ func (s *Store) RevocationFeed(maxTokenLifetime time.Duration) *RevocationFeed {
 // feed over its own connection (see Store.RevocationFeed for
 // maxTokenLifetime). Unlike Open it never creates, updates or appends to
 // the stream: a resource server only reads, so it needs no more than the
-// permissions to look the stream up and create ordered consumers on it
-// (RoleRevocations' permissions), and it cannot change the authorization
+// permissions to look the stream up and create ordered consumers on it,
+// each filtered to one revocation subject (RoleRevocations' permissions),
+// and it cannot change the authorization
 // server's stream settings (Open would set them to opts' Replicas, MaxAge
 // and DuplicateWindow). Its replies come under RevocationsInboxPrefix. It
 // does not delete its consumers (RoleRevocations may not): the server
@@ -260,11 +261,13 @@ func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, statu
 	}
 	var conss []jetstream.Consumer
 	var ccs []jetstream.ConsumeContext
-	stop := func() {
+	stop := func(tellSink bool) {
 		for _, cc := range ccs {
 			cc.Stop()
 		}
-		sink.Current(false)
+		if tellSink {
+			sink.Current(false)
+		}
 		for _, cons := range conss {
 			f.deleteConsumer(cons)
 		}
@@ -282,7 +285,7 @@ func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, statu
 			mu.Lock()
 			live = false
 			mu.Unlock()
-			stop()
+			stop(false) // the sink was never current
 			return false, err
 		}
 		conss = append(conss, cons)
@@ -321,7 +324,7 @@ func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, statu
 			mu.Lock()
 			live = false
 			mu.Unlock()
-			stop()
+			stop(false) // the sink was never current
 			return false, fmt.Errorf("eventstore: revocation feed: consume: %w", err)
 		}
 		ccs = append(ccs, cc)
@@ -348,7 +351,7 @@ func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, statu
 	live = false
 	caughtUp = current
 	mu.Unlock()
-	stop()
+	stop(true)
 	return caughtUp, err
 }
 
