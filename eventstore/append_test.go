@@ -282,18 +282,29 @@ func TestAppendConcurrentExactlyOneWins(t *testing.T) {
 	}
 }
 
+// The stream itself refuses deletes and purges, even to an identity that
+// may ask (stamp's writer may not: see TestWriterCannotDeleteOrPurgeTheLog).
 func TestStreamDeniesDeleteAndPurge(t *testing.T) {
-	st := openStore(t, startServer(t, ServerOptions{}))
+	srv, admin := startServerWithAdmin(t)
+	st := openStore(t, srv)
 	ctx := testContext(t)
 	seq := mustAppend(t, st, token("a"), domain.ExpectNew, env("e1", "AccessTokenCreated"))
+	js, err := jetstream.New(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.Stream(ctx, domain.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	if err := st.stream.DeleteMsg(ctx, seq); err == nil {
+	if err := stream.DeleteMsg(ctx, seq); err == nil {
 		t.Error("DeleteMsg: err = nil; want refusal")
 	}
-	if err := st.stream.SecureDeleteMsg(ctx, seq); err == nil {
+	if err := stream.SecureDeleteMsg(ctx, seq); err == nil {
 		t.Error("SecureDeleteMsg: err = nil; want refusal")
 	}
-	if err := st.stream.Purge(ctx); err == nil {
+	if err := stream.Purge(ctx); err == nil {
 		t.Error("Purge: err = nil; want refusal")
 	}
 	if recs, _ := st.Load(ctx, token("a")); len(recs) != 1 {

@@ -31,6 +31,9 @@ func controlSubject(subject string) error {
 	case subject == domain.SubjectRoot || strings.HasPrefix(subject, domain.SubjectRoot+"."),
 		subject == ">" || strings.HasPrefix(subject, "*."):
 		return fmt.Errorf("eventstore: control subject %q overlaps the stream's %s.>", subject, domain.SubjectRoot)
+	case !strings.HasPrefix(subject, ControlSubjectRoot+"."):
+		// The writer identity may use no other (see RolePermissions).
+		return fmt.Errorf("eventstore: control subject %q is not under %s.>", subject, ControlSubjectRoot)
 	}
 	return nil
 }

@@ -34,7 +34,10 @@
 //
 // StartServer runs the embedded nats-server with JetStream storing under a
 // data directory, which it locks against a second process. A Store connects
-// to it in-process (Options.InProcess) or to any NATS URL.
+// to it in-process (Options.InProcess) or to any NATS URL. The embedded
+// server admits only its three nkey identities (Role: writer, reader,
+// revocations), each with the least permissions its work needs
+// (RolePermissions).
 //
 // Every error this package returns starts with "eventstore:" and wraps its
 // cause; Store and Server methods are safe for concurrent use.

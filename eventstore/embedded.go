@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -44,12 +45,18 @@ type ServerOptions struct {
 	// SyncInterval is the fsync period when SyncAlways is false; the
 	// server's default (2 minutes) if zero.
 	SyncInterval time.Duration
-	// User and Password, when set, are required from every client,
-	// including in-process ones. Both or neither.
-	User, Password string
+	// KeysDir holds the seed files of the NATS identities (see Role and
+	// EnsureSeeds), created on the first start; StoreDir/keys if empty.
+	// Every client, in-process ones included, must authenticate as one of
+	// them: the server accepts no anonymous client.
+	KeysDir string
 	// StartTimeout bounds the wait for the server to accept clients;
 	// DefaultStartTimeout if zero.
 	StartTimeout time.Duration
+
+	// extraUsers are added to the roles' users, for tests that need an
+	// identity stamp never has (one that may delete a stream).
+	extraUsers []*server.NkeyUser
 }
 
 // Validate reports the first problem with o, or nil.
@@ -63,8 +70,6 @@ func (o ServerOptions) Validate() error {
 		return fmt.Errorf("eventstore: server options: negative SyncInterval %s", o.SyncInterval)
 	case o.StartTimeout < 0:
 		return fmt.Errorf("eventstore: server options: negative StartTimeout %s", o.StartTimeout)
-	case (o.User == "") != (o.Password == ""):
-		return errors.New("eventstore: server options: User and Password go together")
 	}
 	return nil
 }
@@ -76,6 +81,9 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	if o.StartTimeout == 0 {
 		o.StartTimeout = DefaultStartTimeout
 	}
+	if o.KeysDir == "" {
+		o.KeysDir = filepath.Join(o.StoreDir, "keys")
+	}
 	return o
 }
 
@@ -83,6 +91,7 @@ func (o ServerOptions) withDefaults() ServerOptions {
 // safe for concurrent use.
 type Server struct {
 	ns       *server.Server
+	keysDir  string
 	lock     *os.File
 	logs     *serverLogger
 	shutdown sync.Once
@@ -92,9 +101,13 @@ type Server struct {
 // opts.StoreDir, and returns once it accepts clients. It returns
 // ErrStoreLocked when the directory is held by another Server, and an error
 // (with the server's own complaint, when it made one) when the server is not
-// ready within opts.StartTimeout. The server's log goes to logger: notices and
-// debug lines at debug level, warnings and errors at their own; a nil logger
-// discards it. The caller must call Shutdown.
+// ready within opts.StartTimeout, or an error wrapping ErrSeedFile for a
+// seed file in opts.KeysDir it cannot use. Clients must authenticate with
+// the nkey of a Role (see RolePermissions; SeedFile names the seed files,
+// which StartServer creates on the first start). The server's log goes to
+// logger: notices and debug lines at debug level, warnings and errors
+// (permission violations among them) at their own; a nil logger discards
+// it. The caller must call Shutdown.
 func StartServer(opts ServerOptions, logger *slog.Logger) (*Server, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -108,12 +121,16 @@ func StartServer(opts ServerOptions, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 
+	pubs, err := EnsureSeeds(opts.KeysDir)
+	if err != nil {
+		unlockDir(lock)
+		return nil, fmt.Errorf("eventstore: start server: %w", err)
+	}
 	ns, err := server.NewServer(&server.Options{
 		ServerName:   "stamp",
 		Host:         opts.Host,
 		Port:         opts.Port,
-		Username:     opts.User,
-		Password:     opts.Password,
+		Nkeys:        append(nkeyUsers(pubs), opts.extraUsers...),
 		JetStream:    true,
 		StoreDir:     opts.StoreDir,
 		SyncAlways:   opts.SyncAlways,
@@ -128,7 +145,7 @@ func StartServer(opts ServerOptions, logger *slog.Logger) (*Server, error) {
 	ns.SetLoggerV2(logs, logs.debug, false, false)
 	ns.Start()
 
-	s := &Server{ns: ns, lock: lock, logs: logs}
+	s := &Server{ns: ns, keysDir: opts.KeysDir, lock: lock, logs: logs}
 	// Start returns early, having only logged why, when JetStream fails.
 	if fatal := logs.fatal(); fatal != "" {
 		s.Shutdown()
@@ -143,6 +160,10 @@ func StartServer(opts ServerOptions, logger *slog.Logger) (*Server, error) {
 	}
 	return s, nil
 }
+
+// SeedFile returns the path of role's seed file, for a client's
+// Options.NkeySeedFile or the nats CLI's --nkey.
+func (s *Server) SeedFile(role Role) string { return filepath.Join(s.keysDir, SeedFileName(role)) }
 
 // ClientURL returns the URL clients connect to, with the port actually bound.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }

@@ -23,12 +23,11 @@ func TestServerOptionsValidate(t *testing.T) {
 	}{
 		{"defaults", func(*ServerOptions) {}, true},
 		{"random port", func(o *ServerOptions) { o.Port = -1 }, true},
-		{"auth", func(o *ServerOptions) { o.User, o.Password = "u", "p" }, true},
+		{"keys dir", func(o *ServerOptions) { o.KeysDir = "keys" }, true},
 		{"no dir", func(o *ServerOptions) { o.StoreDir = "" }, false},
 		{"port zero", func(o *ServerOptions) { o.Port = 0 }, false},
 		{"port too big", func(o *ServerOptions) { o.Port = 70000 }, false},
 		{"negative sync", func(o *ServerOptions) { o.SyncInterval = -1 }, false},
-		{"user alone", func(o *ServerOptions) { o.User = "u" }, false},
 	}
 	for _, tt := range tests {
 		o := ok
@@ -51,6 +50,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"both", Options{URL: "nats://x", InProcess: &Server{}}, false},
 		{"replicas", Options{URL: "nats://x", Replicas: 6}, false},
 		{"user and creds", Options{URL: "nats://x", User: "u", Password: "p", CredsFile: "c"}, false},
+		{"nkey", Options{URL: "nats://x", NkeySeedFile: "k"}, true},
+		{"nkey and creds", Options{URL: "nats://x", CredsFile: "c", NkeySeedFile: "k"}, false},
+		{"nkey and user", Options{URL: "nats://x", User: "u", Password: "p", NkeySeedFile: "k"}, false},
 		{"window over max age", Options{URL: "nats://x", MaxAge: 1e9}, false},
 		{"window within max age", Options{URL: "nats://x", MaxAge: 1e12, DuplicateWindow: 1e9}, true},
 	}
@@ -107,23 +109,24 @@ func TestRestartKeepsEvents(t *testing.T) {
 	mustAppend(t, st, token("a"), domain.ExpectSeq(3), env("e4", "AccessTokenRevoked"))
 }
 
-// A Store reaches the embedded server over TCP too, with its credentials.
-func TestOpenByURLWithAuth(t *testing.T) {
-	srv := startServer(t, ServerOptions{User: "stamp", Password: "secret"})
+// A Store reaches the embedded server over TCP too, with the writer's nkey;
+// in-process it is the writer without being told.
+func TestOpenByURLWithNkey(t *testing.T) {
+	srv := startServer(t, ServerOptions{})
 	ctx := testContext(t)
 
 	if st, err := Open(ctx, Options{URL: srv.ClientURL()}); err == nil {
 		st.Close()
 		t.Fatal("Open without credentials: err = nil; want refusal")
 	}
-	st, err := Open(ctx, Options{URL: srv.ClientURL(), User: "stamp", Password: "secret"})
+	st, err := Open(ctx, Options{URL: srv.ClientURL(), NkeySeedFile: srv.SeedFile(RoleWriter)})
 	if err != nil {
 		t.Fatalf("Open over TCP: %v", err)
 	}
 	defer st.Close()
 	mustAppend(t, st, token("a"), domain.ExpectNew, env("e1", "AccessTokenCreated"))
 
-	inproc, err := Open(ctx, Options{InProcess: srv, User: "stamp", Password: "secret"})
+	inproc, err := Open(ctx, Options{InProcess: srv})
 	if err != nil {
 		t.Fatalf("Open in-process: %v", err)
 	}

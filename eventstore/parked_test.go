@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stamp-oauth/stamp/domain"
 )
@@ -151,16 +152,21 @@ func TestParkTwiceStoresOnce(t *testing.T) {
 	}
 }
 
-// The parked stream is created again if it was deleted while a consumer
-// ran.
+// The parked stream is created again if it was deleted (by an operator:
+// stamp's writer may not) while a consumer ran.
 func TestParkRecreatesDeletedStream(t *testing.T) {
-	st := openStore(t, startServer(t, ServerOptions{}))
+	srv, admin := startServerWithAdmin(t)
+	st := openStore(t, srv)
 	ctx := testContext(t)
 	c := &consumer{s: st, durable: "a"}
 	if err := c.park(ctx, 1, "stamp.token.x.T", nil, 1, "first"); err != nil {
 		t.Fatalf("park: %v", err)
 	}
-	if err := st.js.DeleteStream(ctx, ParkedStreamName); err != nil {
+	js, err := jetstream.New(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctx, ParkedStreamName); err != nil {
 		t.Fatalf("DeleteStream: %v", err)
 	}
 	if err := c.park(ctx, 2, "stamp.token.x.T", nil, 1, "second"); err != nil {

@@ -51,9 +51,9 @@ const (
 	revocationBackoffMax = 5 * time.Second
 )
 
-// revocationSubjects are the events that make tokens stop validating. A
-// consumer with several subject filters (nats-server 2.10 and later) reads
-// only these, not every token issued.
+// revocationSubjects are the events that make tokens stop validating. The
+// feed's consumers, one filtered to each, read only these, not every token
+// issued.
 var revocationSubjects = []string{
 	domain.SubjectRoot + "." + domain.KindToken + ".*." + domain.AccessTokenRevoked{}.EventType(),
 	domain.SubjectRoot + "." + domain.KindClient + ".*." + domain.ClientDeleted{}.EventType(),
@@ -90,10 +90,15 @@ func (s *Store) RevocationFeed(maxTokenLifetime time.Duration) *RevocationFeed {
 // maxTokenLifetime). Unlike Open it never creates, updates or appends to
 // the stream: a resource server only reads, so it needs no more than the
 // permissions to look the stream up and create ordered consumers on it,
-// and it cannot change the authorization server's stream settings
-// (Open would set them to opts' Replicas, MaxAge and DuplicateWindow).
-// Of opts it uses URL or InProcess, the credentials and Name. It fails
-// when the stream does not exist yet. The caller must call Close.
+// each filtered to one revocation subject (RoleRevocations' permissions),
+// and it cannot change the authorization
+// server's stream settings (Open would set them to opts' Replicas, MaxAge
+// and DuplicateWindow). Its replies come under RevocationsInboxPrefix. It
+// does not delete its consumers (RoleRevocations may not): the server
+// drops each once it has been idle for a few minutes. Of opts it uses URL
+// or InProcess, the credentials (in-process without any: the server's
+// RoleRevocations) and Name. It fails when the stream does not exist yet.
+// The caller must call Close.
 func OpenRevocationFeed(ctx context.Context, opts Options, maxTokenLifetime time.Duration) (*RevocationFeed, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -102,7 +107,7 @@ func OpenRevocationFeed(ctx context.Context, opts Options, maxTokenLifetime time
 		return nil, fmt.Errorf("eventstore: revocation feed: maxTokenLifetime %s is not positive", maxTokenLifetime)
 	}
 	opts = opts.withDefaults()
-	nc, err := opts.connect(nats.ReconnectWait(500 * time.Millisecond))
+	nc, err := opts.connect(RoleRevocations, nats.ReconnectWait(500*time.Millisecond))
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: revocation feed: connect: %w", err)
 	}
@@ -128,14 +133,16 @@ func (f *RevocationFeed) Close() {
 }
 
 // Run tells sink every revocation from the longest token lifetime ago on,
-// in log order, then every new one as it is appended, until ctx ends. It
-// reads with one ordered consumer filtered to the three revocation event
-// types, starting by time. It calls sink.Current(false) first, and
-// sink.Current(true) once it has delivered every revocation stored when
-// its consumer was created. When the connection drops or the consumer's
-// heartbeats stop it calls sink.Current(false), waits for the connection,
-// resumes after the last revocation it delivered and reports Current(true)
-// again once it has caught up. An AccessTokenRevoked's until is the
+// then every new one as it is appended, until ctx ends. It reads with one
+// ordered consumer per revocation event type, starting by time, so events
+// of one type come in log order, and those of different types in any
+// order (each only adds to what the sink refuses). It calls
+// sink.Current(false) first, and sink.Current(true) once it has delivered
+// every revocation stored when its consumers were created. When the
+// connection drops or a consumer's heartbeats stop it calls
+// sink.Current(false), waits for the connection, resumes each consumer
+// after the last revocation it delivered and reports Current(true) again
+// once all have caught up. An AccessTokenRevoked's until is the
 // token's expiry, which the event carries, plus a margin for clock skew
 // (its time plus the lifetime when an event lacks it).
 //
@@ -144,7 +151,7 @@ func (f *RevocationFeed) Close() {
 // cannot read (ErrNotEnvelope, or a *domain.FutureVersionError for an event
 // written by a newer stamp), so that a guard fails closed rather than
 // miss a revocation. Its last call to the sink is Current(false). Run may
-// be called concurrently; each call has its own consumer.
+// be called concurrently; each call has its own consumers.
 func (f *RevocationFeed) Run(ctx context.Context, sink RevocationSink) error {
 	if f.lifetime <= 0 {
 		return fmt.Errorf("eventstore: revocation feed: maxTokenLifetime %s is not positive", f.lifetime)
@@ -152,11 +159,12 @@ func (f *RevocationFeed) Run(ctx context.Context, sink RevocationSink) error {
 	status := f.nc.StatusChanged(nats.CONNECTED, nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
 	defer f.nc.RemoveStatusListener(status)
 	sink.Current(false)
-	var next uint64 // the stream sequence to resume at; 0: by time
+	// The stream sequence to resume at, per revocation subject; 0: by time.
+	next := make([]uint64, len(revocationSubjects))
 	backoff := revocationBackoffMin
 	for {
 		drain(status)
-		caughtUp, err := f.session(ctx, sink, status, &next)
+		caughtUp, err := f.session(ctx, sink, status, next)
 		switch {
 		case ctx.Err() != nil:
 			return fmt.Errorf("eventstore: revocation feed: %w", ctx.Err())
@@ -209,29 +217,31 @@ func drain(status <-chan nats.Status) {
 // would meet it again, so Run returns.
 var errUnreadable = errors.New("eventstore: revocation feed: unreadable revocation")
 
-// session reads with one ordered consumer from *next (or by time) until the
-// connection drops, the consumer stalls, a revocation cannot be read or ctx
-// ends; it reports whether it caught up. It leaves the sink not current.
-func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, status <-chan nats.Status, next *uint64) (caughtUp bool, err error) {
+// session reads with one ordered consumer per revocation subject, each
+// from its next[i] (or by time), until the connection drops, a consumer
+// stalls, a revocation cannot be read or ctx ends; it reports whether it
+// caught up (every consumer did). It leaves the sink not current.
+//
+// One consumer per subject rather than one with three filters: the API
+// subject of a consumer's creation names its filter only when it has one,
+// so only then can the server's permissions (RoleRevocations) hold a
+// resource server to the revocation subjects.
+func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, status <-chan nats.Status, next []uint64) (caughtUp bool, err error) {
 	if !f.nc.IsConnected() {
 		return false, errFeedStalled
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: revocationSubjects}
-	if *next > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, *next
-	} else {
-		since := time.Now().Add(-f.lifetime - f.margin)
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
-	}
-	cons, err := f.createConsumer(ctx, status, cfg)
-	if err != nil {
-		return false, err
-	}
+	since := time.Now().Add(-f.lifetime - f.margin)
 
-	// The handler runs on the client's goroutine; mu orders it against the
-	// end of the session, after which it tells the sink nothing more.
+	// The handlers run on the client's goroutines; mu orders them against
+	// each other and against the end of the session, after which they tell
+	// the sink nothing more.
 	var mu sync.Mutex
 	live, current := true, false
+	behind := make([]bool, len(revocationSubjects)) // not caught up yet
+	for i := range behind {
+		behind[i] = true
+	}
+	waiting := len(behind)
 	ended := make(chan error, 1)
 	end := func(err error) { // mu held
 		if live {
@@ -239,51 +249,91 @@ func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, statu
 			ended <- err
 		}
 	}
-	markCurrent := func() { // mu held
-		if live && !current {
+	caught := func(i int) { // mu held
+		if live && behind[i] {
+			behind[i] = false
+			waiting--
+		}
+		if live && waiting == 0 && !current {
 			current = true
 			sink.Current(true)
 		}
 	}
-	handle := func(msg jetstream.Msg) {
-		meta, err := msg.Metadata()
-		var rec domain.Recorded
-		if err == nil {
-			rec, err = decode(meta.Sequence.Stream, msg.Subject(), msg.Data())
+	var conss []jetstream.Consumer
+	var ccs []jetstream.ConsumeContext
+	stop := func(tellSink bool) {
+		for _, cc := range ccs {
+			cc.Stop()
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if !live {
-			return
+		if tellSink {
+			sink.Current(false)
 		}
-		if err == nil {
-			err = f.deliver(sink, rec)
+		for _, cons := range conss {
+			f.deleteConsumer(cons)
 		}
+	}
+
+	for i, subject := range revocationSubjects {
+		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}}
+		if next[i] > 0 {
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, next[i]
+		} else {
+			cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+		}
+		cons, err := f.createConsumer(ctx, status, cfg)
 		if err != nil {
-			end(fmt.Errorf("%w: %w", errUnreadable, err))
-			return
-		}
-		*next = meta.Sequence.Stream + 1
-		if meta.NumPending == 0 {
-			markCurrent()
-		}
-	}
-	cc, err := cons.Consume(handle,
-		jetstream.PullHeartbeat(revocationHeartbeat),
-		jetstream.PullExpiry(revocationExpiry),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			mu.Lock()
-			end(fmt.Errorf("%w: %w", errFeedStalled, err))
+			live = false
 			mu.Unlock()
-		}))
-	if err != nil {
-		return false, fmt.Errorf("eventstore: revocation feed: consume: %w", err)
-	}
-	// Nothing to catch up with: everything from now on is new.
-	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
-		mu.Lock()
-		markCurrent()
-		mu.Unlock()
+			stop(false) // the sink was never current
+			return false, err
+		}
+		conss = append(conss, cons)
+		handle := func(msg jetstream.Msg) {
+			meta, err := msg.Metadata()
+			var rec domain.Recorded
+			if err == nil {
+				rec, err = decode(meta.Sequence.Stream, msg.Subject(), msg.Data())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !live {
+				return
+			}
+			if err == nil {
+				err = f.deliver(sink, rec)
+			}
+			if err != nil {
+				end(fmt.Errorf("%w: %w", errUnreadable, err))
+				return
+			}
+			next[i] = meta.Sequence.Stream + 1
+			if meta.NumPending == 0 {
+				caught(i)
+			}
+		}
+		cc, err := cons.Consume(handle,
+			jetstream.PullHeartbeat(revocationHeartbeat),
+			jetstream.PullExpiry(revocationExpiry),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				mu.Lock()
+				end(fmt.Errorf("%w: %w", errFeedStalled, err))
+				mu.Unlock()
+			}))
+		if err != nil {
+			mu.Lock()
+			live = false
+			mu.Unlock()
+			stop(false) // the sink was never current
+			return false, fmt.Errorf("eventstore: revocation feed: consume: %w", err)
+		}
+		ccs = append(ccs, cc)
+		// Nothing to catch up with: everything from now on is new.
+		if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+			mu.Lock()
+			caught(i)
+			mu.Unlock()
+		}
 	}
 
 	for err == nil {
@@ -301,9 +351,7 @@ func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, statu
 	live = false
 	caughtUp = current
 	mu.Unlock()
-	cc.Stop()
-	sink.Current(false)
-	f.deleteConsumer(cons)
+	stop(true)
 	return caughtUp, err
 }
 
@@ -339,10 +387,11 @@ func (f *RevocationFeed) createConsumer(ctx context.Context, status <-chan nats.
 }
 
 // deleteConsumer removes a session's consumer at once rather than leaving
-// it to expire; failure is harmless.
+// it to expire; failure is harmless. A feed of OpenRevocationFeed leaves
+// it to expire, since RoleRevocations may not delete consumers.
 func (f *RevocationFeed) deleteConsumer(cons jetstream.Consumer) {
 	info := cons.CachedInfo()
-	if info == nil || !f.nc.IsConnected() {
+	if info == nil || f.owned || !f.nc.IsConnected() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -35,12 +35,18 @@ type Options struct {
 	// InProcess, when set, connects to this embedded server without the
 	// network, for the lowest latency; URL must then be empty. The Store
 	// then lives no longer than the Server: close it before Shutdown.
+	// Without credentials it authenticates as the server's RoleWriter
+	// (RoleRevocations for OpenRevocationFeed).
 	InProcess *Server
 	// User and Password authenticate by user name; both or neither.
 	User, Password string
 	// CredsFile authenticates with a NATS credentials file (JWT and nkey
 	// seed); exclusive with User.
 	CredsFile string
+	// NkeySeedFile authenticates with an nkey: the file holds the user's
+	// seed (as the embedded server's Server.SeedFile, or the nats CLI's
+	// --nkey); exclusive with User and CredsFile.
+	NkeySeedFile string
 	// Replicas is the stream's replica count, 1 to 5; DefaultReplicas if
 	// zero. Use 3 on a cluster.
 	Replicas int
@@ -69,6 +75,8 @@ func (o Options) Validate() error {
 		return errors.New("eventstore: options: User and Password go together")
 	case o.User != "" && o.CredsFile != "":
 		return errors.New("eventstore: options: User and CredsFile are exclusive")
+	case o.NkeySeedFile != "" && (o.User != "" || o.CredsFile != ""):
+		return errors.New("eventstore: options: NkeySeedFile is exclusive with User and CredsFile")
 	case o.Replicas < 0 || o.Replicas > 5:
 		return fmt.Errorf("eventstore: options: Replicas %d is not 1 to 5", o.Replicas)
 	case o.MaxAge < 0:
@@ -133,20 +141,31 @@ type Store struct {
 	closeOnce sync.Once
 }
 
-// connect opens the NATS connection opts describe: in-process or by URL,
-// with credentials, reconnecting forever; extra options are added last.
-func (opts Options) connect(extra ...nats.Option) (*nats.Conn, error) {
-	copts := []nats.Option{nats.Name(opts.Name), nats.MaxReconnects(-1)}
+// connect opens the NATS connection opts describe for role: in-process or
+// by URL, with credentials (in-process without any: role's seed), with
+// role's inbox prefix, reconnecting forever; extra options are added last.
+func (opts Options) connect(role Role, extra ...nats.Option) (*nats.Conn, error) {
+	copts := []nats.Option{nats.Name(opts.Name), nats.MaxReconnects(-1), nats.CustomInboxPrefix(role.InboxPrefix())}
 	url := opts.URL
 	if opts.InProcess != nil {
 		copts = append(copts, nats.InProcessServer(opts.InProcess))
 		url = ""
+		if opts.User == "" && opts.CredsFile == "" && opts.NkeySeedFile == "" {
+			opts.NkeySeedFile = opts.InProcess.SeedFile(role)
+		}
 	}
 	if opts.User != "" {
 		copts = append(copts, nats.UserInfo(opts.User, opts.Password))
 	}
 	if opts.CredsFile != "" {
 		copts = append(copts, nats.UserCredentials(opts.CredsFile))
+	}
+	if opts.NkeySeedFile != "" {
+		nk, err := nats.NkeyOptionFromSeed(opts.NkeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("nkey seed file: %w", err)
+		}
+		copts = append(copts, nk)
 	}
 	return nats.Connect(url, append(copts, extra...)...)
 }
@@ -161,7 +180,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	opts = opts.withDefaults()
 
-	nc, err := opts.connect()
+	nc, err := opts.connect(RoleWriter)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: open: connect: %w", err)
 	}

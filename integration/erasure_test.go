@@ -77,7 +77,7 @@ func TestUserErasure(t *testing.T) {
 	sum := sha256.Sum256([]byte(email))
 	secrets := []string{email, name, "Grace", "Hopper", hex.EncodeToString(sum[:]), password, secret}
 	secrets = append(secrets, tokenSecrets(tok.AccessToken)...)
-	if read := assertNoSecretInStream(t, n.NATSURL(), secrets...); read < 6 {
+	if read := assertNoSecretInStream(t, n, secrets...); read < 6 {
 		t.Errorf("scanned %d events; want at least 6", read)
 	}
 

@@ -89,7 +89,7 @@ func TestGrantsEndToEnd(t *testing.T) {
 		}
 	}
 
-	if read := assertNoSecretInStream(t, n.NATSURL(), g.secrets...); read < 50 {
+	if read := assertNoSecretInStream(t, n, g.secrets...); read < 50 {
 		t.Errorf("scanned %d events; want at least 50", read)
 	}
 }

@@ -19,7 +19,7 @@ const guardLifetime = 366 * 24 * time.Hour
 
 // startGuard starts a guard the way a separately deployed resource server
 // would: the JWKS over HTTP from the node, revocations over its own
-// read-only NATS connection. It is current when it returns.
+// read-only NATS connection, as the revocations identity. It is current when it returns.
 func startGuard(tb testing.TB, n *app.Node, issuer string) *guard.Guard {
 	tb.Helper()
 	return newGuard(tb, n, issuer, openFeed(tb, n))
@@ -30,7 +30,7 @@ func openFeed(tb testing.TB, n *app.Node) *eventstore.RevocationFeed {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	feed, err := eventstore.OpenRevocationFeed(ctx, eventstore.Options{URL: n.NATSURL(), Name: "resource-server"}, guardLifetime)
+	feed, err := eventstore.OpenRevocationFeed(ctx, eventstore.Options{URL: n.NATSURL(), NkeySeedFile: n.NATSSeedFile(eventstore.RoleRevocations), Name: "resource-server"}, guardLifetime)
 	if err != nil {
 		tb.Fatal(err)
 	}

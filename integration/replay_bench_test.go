@@ -69,7 +69,11 @@ func BenchmarkReplay(b *testing.B) {
 	last := appendTokens(b, store, "bench-client", events)
 	b.Logf("appended %d events in %s", events, time.Since(start).Round(time.Millisecond))
 
-	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	nk, err := nats.NkeyOptionFromSeed(srv.SeedFile(eventstore.RoleReader))
+	if err != nil {
+		b.Fatal(err)
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(srv), nk)
 	if err != nil {
 		b.Fatal(err)
 	}

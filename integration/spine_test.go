@@ -92,7 +92,7 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 	secrets := []string{secret, callerSecret}
 	secrets = append(secrets, tokenSecrets(tok.AccessToken)...)
 	secrets = append(secrets, tokenSecrets(tok2.AccessToken)...)
-	if read := assertNoSecretInStream(t, n.NATSURL(), secrets...); read < 6 {
+	if read := assertNoSecretInStream(t, n, secrets...); read < 6 {
 		t.Errorf("scanned %d events; want at least 6 (key, 2 clients, 2 tokens, 1 revocation)", read)
 	}
 

@@ -9,21 +9,28 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stamp-oauth/stamp/cmd/stamp/app"
+	"github.com/stamp-oauth/stamp/eventstore"
 )
 
 // emailInClear matches what looks like an email address.
 var emailInClear = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+`)
 
-// assertNoSecretInStream reads every message of the STAMP stream with a
-// plain NATS client, as anyone allowed to read the stream would, and fails
-// if any header or body contains one of secrets, or an email address in
-// clear (users' emails travel sealed). It returns how many messages it
-// read.
-func assertNoSecretInStream(t *testing.T, natsURL string, secrets ...string) int {
+// assertNoSecretInStream reads every message of the STAMP stream of n's
+// embedded NATS server with a plain NATS client, as anyone allowed to read
+// the stream would (the reader identity), and fails if any header or body
+// contains one of secrets, or an email address in clear (users' emails
+// travel sealed). It returns how many messages it read.
+func assertNoSecretInStream(t *testing.T, n *app.Node, secrets ...string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nc, err := nats.Connect(natsURL)
+	nk, err := nats.NkeyOptionFromSeed(n.NATSSeedFile(eventstore.RoleReader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(n.NATSURL(), nk)
 	if err != nil {
 		t.Fatal(err)
 	}

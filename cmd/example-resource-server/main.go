@@ -6,7 +6,11 @@
 //	go run ./cmd/example-resource-server \
 //	  --issuer https://auth.example.com \
 //	  --jwks-url https://auth.example.com/.well-known/jwks.json \
-//	  --nats-url nats://127.0.0.1:4222 --addr 127.0.0.1:8081
+//	  --nats-url nats://127.0.0.1:4222 --addr 127.0.0.1:8081 \
+//	  --nats-nkey revocations.nk
+//
+// where revocations.nk is the seed of stamp's revocations identity
+// (stamp nats credentials --role revocations > revocations.nk; chmod 600).
 //
 // Its routes, one per Passport middleware:
 //
@@ -19,13 +23,13 @@
 //
 // The wiring, in short:
 //
-//	feed, err := eventstore.OpenRevocationFeed(ctx, eventstore.Options{URL: natsURL}, maxTokenLifetime)
+//	feed, err := eventstore.OpenRevocationFeed(ctx, eventstore.Options{URL: natsURL, NkeySeedFile: seedFile}, maxTokenLifetime)
 //	g, err := guard.New(ctx, guard.Options{Issuer: issuer, JWKSURL: jwksURL, Feed: feed})
 //	mux.Handle("GET /orders", g.Scopes("orders:read")(orders))
 //
 // The feed connects read-only: it never creates, changes or appends to
 // the stream, so the NATS user needs only to look the STAMP stream up and
-// create consumers on it. --max-token-lifetime must cover the longest
+// create consumers on it: the embedded server's revocations identity. --max-token-lifetime must cover the longest
 // lifetime stamp gives any token (personal access tokens: a year by
 // default); revocations older than that concern expired tokens and are not
 // read. Until the feed has caught up, and whenever it loses NATS, every
@@ -68,10 +72,10 @@ func main() {
 
 // config is what the flags say.
 type config struct {
-	issuer, jwksURL, natsURL, natsCreds, addr string
-	audience                                  string
-	maxLifetime                               time.Duration
-	leeway                                    time.Duration
+	issuer, jwksURL, natsURL, natsCreds, natsNkey, addr string
+	audience                                            string
+	maxLifetime                                         time.Duration
+	leeway                                              time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -82,6 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.jwksURL, "jwks-url", "", "stamp's JWKS (default: the issuer's /.well-known/jwks.json)")
 	fs.StringVar(&c.natsURL, "nats-url", "nats://127.0.0.1:4222", "the NATS server(s) stamp's stream is on")
 	fs.StringVar(&c.natsCreds, "nats-creds", "", "a NATS credentials file, if the server asks for one")
+	fs.StringVar(&c.natsNkey, "nats-nkey", "", "an nkey seed file: stamp's revocations identity (stamp nats credentials --role revocations)")
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8081", "the address to serve on")
 	fs.DurationVar(&c.maxLifetime, "max-token-lifetime", 366*24*time.Hour, "the longest lifetime of any token stamp issues")
 	fs.DurationVar(&c.leeway, "leeway", 0, "clock skew tolerated on nbf and exp")
@@ -92,6 +97,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.issuer == "" {
 		fs.Usage()
 		return config{}, errors.New("--issuer is required")
+	}
+	if c.natsCreds != "" && c.natsNkey != "" {
+		return config{}, errors.New("--nats-creds and --nats-nkey are exclusive")
 	}
 	return c, nil
 }
@@ -104,7 +112,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
-	feed, err := eventstore.OpenRevocationFeed(ctx, eventstore.Options{URL: c.natsURL, CredsFile: c.natsCreds, Name: "example-resource-server"}, c.maxLifetime)
+	feed, err := eventstore.OpenRevocationFeed(ctx, eventstore.Options{URL: c.natsURL, CredsFile: c.natsCreds, NkeySeedFile: c.natsNkey, Name: "example-resource-server"}, c.maxLifetime)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@
 //
 // Wiring it to stamp's event stream (package eventstore implements Feed):
 //
-//	feed, err := eventstore.OpenRevocationFeed(ctx, eventstore.Options{URL: natsURL}, 366*24*time.Hour)
+//	feed, err := eventstore.OpenRevocationFeed(ctx, eventstore.Options{URL: natsURL, NkeySeedFile: seedFile}, 366*24*time.Hour)
 //	...
 //	defer feed.Close()
 //	g, err := guard.New(ctx, guard.Options{Issuer: issuer, JWKSURL: jwksURL, Feed: feed})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 
@@ -34,20 +35,25 @@ type cliLog struct {
 }
 
 func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, error) {
+	var serveErr error // why the server of serve.json did not do
 	if c.NATSURL == "" {
 		if info, err := readServeInfo(c); err == nil && info.NATSURL != "" {
 			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			store, err := eventstore.Open(cctx, eventstore.Options{
-				URL: info.NATSURL, User: c.NATSUser, Password: c.NATSPassword, Replicas: c.Replicas,
+				URL: info.NATSURL, NkeySeedFile: natsSeedFile(c, eventstore.RoleWriter), Replicas: c.Replicas,
 			})
 			cancel()
 			if err == nil {
 				return &cliLog{Store: store, keys: &cliUserKeys{c: c, store: store}, info: &info}, nil
 			}
 			logger.Debug("the server in serve.json is not reachable; opening the store", "url", info.NATSURL, "err", err)
+			serveErr = err
 		}
 	}
 	srv, store, err := openEventStore(ctx, c, logger, -1)
+	if errors.Is(err, eventstore.ErrStoreLocked) && serveErr != nil {
+		return nil, fmt.Errorf("the data directory is in use by a running server, whose NATS server (serve.json) did not let this command in: %w", serveErr)
+	}
 	if errors.Is(err, eventstore.ErrStoreLocked) {
 		return nil, errors.New("the data directory is in use by a server whose NATS address is unknown; run the command with --nats-url")
 	}

@@ -32,6 +32,7 @@ type Config struct {
 	NATSUser     string   `json:"nats_user"`
 	NATSPassword string   `json:"nats_password"`
 	NATSCreds    string   `json:"nats_creds"`
+	NATSNkey     string   `json:"nats_nkey"`
 	NATSHost     string   `json:"nats_host"`
 	NATSPort     int      `json:"nats_port"`
 	Replicas     int      `json:"replicas"`
@@ -161,9 +162,10 @@ func settings() []setting {
 		{"http-addr", "address the HTTP server listens on", str(func(c *Config) *string { return &c.HTTPAddr })},
 		{"issuer", "public base URL, the tokens' iss (default http://<http-addr>)", str(func(c *Config) *string { return &c.Issuer })},
 		{"nats-url", "use this NATS server or cluster instead of the embedded one", str(func(c *Config) *string { return &c.NATSURL })},
-		{"nats-user", "NATS user name", str(func(c *Config) *string { return &c.NATSUser })},
-		{"nats-password", "NATS password", str(func(c *Config) *string { return &c.NATSPassword })},
-		{"nats-creds", "NATS credentials file", str(func(c *Config) *string { return &c.NATSCreds })},
+		{"nats-user", "NATS user name (with --nats-url)", str(func(c *Config) *string { return &c.NATSUser })},
+		{"nats-password", "NATS password (with --nats-url)", str(func(c *Config) *string { return &c.NATSPassword })},
+		{"nats-creds", "NATS credentials file (with --nats-url)", str(func(c *Config) *string { return &c.NATSCreds })},
+		{"nats-nkey", "NATS nkey seed file (with --nats-url; the embedded server's are in <data-dir>/keys)", str(func(c *Config) *string { return &c.NATSNkey })},
 		{"nats-host", "host the embedded NATS server listens on", str(func(c *Config) *string { return &c.NATSHost })},
 		{"nats-port", "port of the embedded NATS server (-1: random)", num(func(c *Config) *int { return &c.NATSPort })},
 		{"replicas", "stream replicas (default 1 embedded, 3 with --nats-url)", num(func(c *Config) *int { return &c.Replicas })},
@@ -302,6 +304,9 @@ func (c *Config) Validate() error {
 	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
 	if c.NATSURL == "" && (c.NATSPort < -1 || c.NATSPort > 65535) {
 		return bad("nats_port", "%d is not a port", c.NATSPort)
+	}
+	if err := c.validateNATSCredentials(); err != nil {
+		return err
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1

@@ -39,6 +39,7 @@ commands:
   replay    rebuild the read models from the log and swap them in
   listeners show the listeners' consumers and their parked events
   bench     measure issuance and introspection against a running server
+  nats      credentials of the embedded NATS server's identities
 
 Run 'stamp <command> -h' for the flags of a command. Every setting can also
 come from a STAMP_* environment variable or a JSON file (--config).
@@ -68,6 +69,7 @@ func Main(ctx context.Context, args []string, io IO) int {
 		"replay":  cmdReplay,
 
 		"listeners": cmdListeners,
+		"nats":      cmdNats,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" {

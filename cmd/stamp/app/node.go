@@ -401,20 +401,20 @@ func enabledGrants(c Config) []string {
 // the stream.
 func openEventStore(ctx context.Context, c Config, logger *slog.Logger, port int) (*eventstore.Server, *eventstore.Store, error) {
 	opts := eventstore.Options{
-		URL: c.NATSURL, User: c.NATSUser, Password: c.NATSPassword, CredsFile: c.NATSCreds,
+		URL: c.NATSURL, User: c.NATSUser, Password: c.NATSPassword, CredsFile: c.NATSCreds, NkeySeedFile: c.NATSNkey,
 		Replicas: c.Replicas, MaxAge: time.Duration(c.StreamMaxAge),
 	}
 	var srv *eventstore.Server
 	if c.NATSURL == "" {
 		var err error
 		srv, err = eventstore.StartServer(eventstore.ServerOptions{
-			StoreDir: filepath.Join(c.DataDir, "jetstream"), Host: c.NATSHost, Port: port,
-			SyncAlways: c.Sync == "always", User: c.NATSUser, Password: c.NATSPassword,
+			StoreDir: filepath.Join(c.DataDir, "jetstream"), KeysDir: natsKeysDir(c), Host: c.NATSHost, Port: port,
+			SyncAlways: c.Sync == "always",
 		}, logger)
 		if err != nil {
 			return nil, nil, err
 		}
-		opts.InProcess = srv
+		opts.InProcess, opts.NkeySeedFile = srv, srv.SeedFile(eventstore.RoleWriter)
 	}
 	store, err := eventstore.Open(ctx, opts)
 	if err != nil {
