@@ -122,6 +122,8 @@ func blank(eventType string) Event {
 		return &DeviceCodeDenied{}
 	case "DeviceCodeRedeemed":
 		return &DeviceCodeRedeemed{}
+	case "LogSigningKeyAnnounced":
+		return &LogSigningKeyAnnounced{}
 	}
 	return nil
 }
@@ -143,5 +145,6 @@ func EventTypes() []string {
 		"UserRegistered", "UserPasswordChanged", "UserDeleted", "UserEmailClaimed", "UserEmailReleased",
 		"AuthCodeIssued", "AuthCodeRedeemed", "ClientAuthorized", "ClientAuthorizationRevoked",
 		"DeviceCodeIssued", "DeviceCodeApproved", "DeviceCodeDenied", "DeviceCodeRedeemed",
+		"LogSigningKeyAnnounced",
 	}
 }

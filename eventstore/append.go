@@ -105,7 +105,7 @@ func (s *Store) Append(ctx context.Context, agg domain.Aggregate, expect domain.
 	for i, env := range events {
 		pending[i] = domain.Pending{Aggregate: agg, Envelope: env}
 	}
-	msgs, err := messages(pending)
+	msgs, err := s.messages(pending)
 	if err != nil {
 		return 0, err
 	}
@@ -124,10 +124,12 @@ func (s *Store) Append(ctx context.Context, agg domain.Aggregate, expect domain.
 }
 
 // messages turns events into the messages to publish: each on its
-// aggregate's subject, its envelope as JSON, its id as Nats-Msg-Id. It
+// aggregate's subject, its envelope as JSON, its id as Nats-Msg-Id, signed
+// with the Store's LogKey if it has one. Every append builds its messages
+// here, so every event is signed. It
 // returns ErrInvalidEvent (wrapped) for a missing or repeated id or a type
 // that cannot stand in a subject.
-func messages(events []domain.Pending) ([]*nats.Msg, error) {
+func (s *Store) messages(events []domain.Pending) ([]*nats.Msg, error) {
 	msgs := make([]*nats.Msg, len(events))
 	seen := make(map[string]bool, len(events))
 	for i, p := range events {
@@ -144,6 +146,7 @@ func messages(events []domain.Pending) ([]*nats.Msg, error) {
 		m := nats.NewMsg(subject)
 		m.Data = body
 		m.Header.Set(hdrMsgID, env.ID)
+		s.sign(m)
 		msgs[i] = m
 	}
 	return msgs, nil

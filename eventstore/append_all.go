@@ -35,7 +35,7 @@ func (s *Store) AppendAll(ctx context.Context, expect domain.Expect, events ...d
 		}
 		return s.Append(ctx, first, expect, envs...)
 	}
-	msgs, err := messages(events)
+	msgs, err := s.messages(events)
 	if err != nil {
 		return 0, err
 	}
