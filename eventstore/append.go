@@ -112,6 +112,9 @@ func (s *Store) Append(ctx context.Context, agg domain.Aggregate, expect domain.
 	if s.closed.Load() {
 		return 0, fmt.Errorf("eventstore: append %s: %w", agg.Filter(), ErrClosed)
 	}
+	if s.readOnly {
+		return 0, fmt.Errorf("eventstore: append %s: %w", agg.Filter(), ErrReadOnly)
+	}
 	seq, check := expect.Check()
 	if !check && s.commits != nil {
 		return s.commits.append(&queuedAppend{ctx: ctx, agg: agg, events: events, msgs: msgs, result: make(chan appendResult, 1)})

@@ -42,6 +42,9 @@ func (s *Store) AppendAll(ctx context.Context, expect domain.Expect, events ...d
 	if s.closed.Load() {
 		return 0, fmt.Errorf("eventstore: append %s: %w", first.Filter(), ErrClosed)
 	}
+	if s.readOnly {
+		return 0, fmt.Errorf("eventstore: append %s: %w", first.Filter(), ErrReadOnly)
+	}
 	if seq, check := expect.Check(); check {
 		msgs[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(seq, 10))
 		msgs[0].Header.Set(hdrExpectedSubject, first.Filter())

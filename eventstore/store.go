@@ -152,6 +152,7 @@ type Store struct {
 	logKey   ed25519.PrivateKey // nil: events go unsigned
 	logKeyID string
 	verify   *verifier
+	readOnly bool // from OpenReadOnly
 
 	closed    atomic.Bool
 	closeOnce sync.Once

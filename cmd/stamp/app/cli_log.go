@@ -29,9 +29,14 @@ type cliLog struct {
 func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, error) {
 	if c.NATSURL == "" {
 		if info, err := readServeInfo(c); err == nil && info.NATSURL != "" {
+			logKey, err := loadLogSigningKey(c)
+			if err != nil {
+				return nil, err
+			}
 			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			store, err := eventstore.Open(cctx, eventstore.Options{
 				URL: info.NATSURL, User: c.NATSUser, Password: c.NATSPassword, Replicas: c.Replicas,
+				LogKey: logKey, Logger: logger,
 			})
 			cancel()
 			if err == nil {

@@ -377,9 +377,14 @@ func enabledGrants(c Config) []string {
 // server on the data directory, listening on port (-1: random), and opens
 // the stream.
 func openEventStore(ctx context.Context, c Config, logger *slog.Logger, port int) (*eventstore.Server, *eventstore.Store, error) {
+	logKey, err := loadLogSigningKey(c)
+	if err != nil {
+		return nil, nil, err
+	}
 	opts := eventstore.Options{
 		URL: c.NATSURL, User: c.NATSUser, Password: c.NATSPassword, CredsFile: c.NATSCreds,
 		Replicas: c.Replicas, MaxAge: time.Duration(c.StreamMaxAge),
+		LogKey: logKey, Logger: logger,
 	}
 	var srv *eventstore.Server
 	if c.NATSURL == "" {
