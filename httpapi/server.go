@@ -98,6 +98,9 @@ type Options struct {
 	// request as secure. Set it only behind exactly one reverse proxy that
 	// sets these headers; otherwise clients could forge them.
 	TrustProxyHeaders bool
+	// LogKeys are the log-signing public keys served at
+	// /.well-known/stamp-log-keys.json (see logkeys.go); nil serves none.
+	LogKeys []LogKey
 }
 
 // Validate checks o and fills its defaults. It returns an error naming the
@@ -215,6 +218,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.GET(pathScopes, s.listScopes)
 	r.GET(pathMetadata, s.serveMetadata)
 	r.GET(pathJWKS, s.jwks)
+	r.GET(pathLogKeys, s.logKeys)
 	r.GET(pathHealth, s.health)
 
 	r.GET(pathLogin, s.loginPage)

@@ -138,6 +138,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err e
 	handler, err := httpapi.New(httpapi.Deps{Service: n.svc, Keys: n.views, Web: n.svc, Users: n.views, API: n.svc, Validator: n.svc}, httpapi.Options{
 		Issuer: cfg.Issuer, GrantTypes: enabledGrants(cfg), Logger: logger,
 		SessionKey: sessionKey(sealing), SessionLifetime: time.Duration(cfg.SessionTTL),
+		LogKeys: httpLogKeys(n.store.LogSigning()),
 	})
 	if err != nil {
 		return nil, err
@@ -162,6 +163,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (n *Node, err e
 	}()
 	if err := n.serveReplay(); err != nil { // see cmd_replay.go
 		return nil, err
+	}
+	if _, err := n.serveParked(); err != nil { // see node_logsign.go; ends with the store
+		return nil, fmt.Errorf("serve parked events: %w", err)
 	}
 	if err := n.writeServeInfo(); err != nil {
 		return nil, err
