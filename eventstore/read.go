@@ -98,28 +98,25 @@ func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorde
 			return nil
 		}
 	}
+	// A refused message reaches fn with Refused set (see verifier.read).
+	next, stopReads := s.reads(ctx, it)
+	defer stopReads()
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		rec, pending, err := next()
 		if err != nil {
 			if ctx.Err() != nil {
 				err = ctx.Err()
 			}
 			return fmt.Errorf("eventstore: read %s: %w", where, err)
 		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return fmt.Errorf("eventstore: read %s: %w", where, err)
-		}
-		seq := meta.Sequence.Stream
+		seq := rec.Seq
 		if !ro.Follow && seq > stop {
 			return nil
 		}
-		// A refused message reaches fn with Refused set (see verifier.read).
-		rec, _ := s.verify.read(seq, msg.Subject(), msg.Headers(), msg.Data())
 		if err := fn(rec); err != nil {
 			return fmt.Errorf("eventstore: read %s: at sequence %d: %w", where, seq, err)
 		}
-		if !ro.Follow && (seq >= stop || meta.NumPending == 0) {
+		if !ro.Follow && (seq >= stop || pending == 0) {
 			return nil
 		}
 	}
