@@ -219,3 +219,28 @@ func TestLogSigningDeliverAndFeedRefuse(t *testing.T) {
 		t.Errorf("resource server's sink told %v; want only the real revocation", told)
 	}
 }
+
+// A read-only Store learns the adoption point, verifies, and never appends.
+func TestOpenReadOnly(t *testing.T) {
+	srv := startServer(t, ServerOptions{})
+	key := newLogKey(t)
+	st := openWith(t, Options{InProcess: srv, LogKey: key})
+	mustAppend(t, st, token("a"), domain.ExpectAny, env("e1", "AccessTokenCreated"))
+	ro, err := OpenReadOnly(testContext(t), Options{InProcess: srv, TrustedLogKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}})
+	if err != nil {
+		t.Fatalf("OpenReadOnly: %v", err)
+	}
+	t.Cleanup(ro.Close)
+	if ls := ro.LogSigning(); !ls.Verifying || !ls.Adopted || ls.AdoptedAt != 0 {
+		t.Errorf("LogSigning = %+v; want verifying, adopted at 0", ls)
+	}
+	if _, err := ro.Append(testContext(t), token("b"), domain.ExpectAny, env("e2", "AccessTokenCreated")); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("Append = %v; want ErrReadOnly", err)
+	}
+	if first, err := ro.FirstSeq(testContext(t)); err != nil || first != 1 {
+		t.Errorf("FirstSeq = %d, %v; want 1", first, err)
+	}
+	if last, _ := ro.LastSeq(testContext(t)); last != 2 {
+		t.Errorf("LastSeq = %d; want 2 (announcement and e1; nothing appended)", last)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -78,6 +79,7 @@ type RevocationFeed struct {
 	margin   time.Duration // revocationMargin; tests change it
 	owned    bool          // Close closes nc
 	verify   *verifier
+	logger   *slog.Logger
 }
 
 // RevocationFeed returns a feed reading through s's connection.
@@ -86,7 +88,7 @@ type RevocationFeed struct {
 // the usual answer. The feed lives no longer than s; its Close does
 // nothing.
 func (s *Store) RevocationFeed(maxTokenLifetime time.Duration) *RevocationFeed {
-	return &RevocationFeed{nc: s.nc, js: s.js, lifetime: maxTokenLifetime, margin: revocationMargin, verify: s.verify}
+	return &RevocationFeed{nc: s.nc, js: s.js, lifetime: maxTokenLifetime, margin: revocationMargin, verify: s.verify, logger: s.logger}
 }
 
 // OpenRevocationFeed connects to NATS for a resource server and returns a
@@ -96,7 +98,7 @@ func (s *Store) RevocationFeed(maxTokenLifetime time.Duration) *RevocationFeed {
 // permissions to look the stream up and create ordered consumers on it,
 // and it cannot change the authorization server's stream settings
 // (Open would set them to opts' Replicas, MaxAge and DuplicateWindow).
-// Of opts it uses URL or InProcess, the credentials, Name and the log keys
+// Of opts it uses URL or InProcess, the credentials, Name, Logger and the log keys
 // (LogKey, TrustedLogKeys): with a key, the feed refuses (skips and counts)
 // a revocation whose log signature is missing after the adoption point or
 // bad, so a forged event cannot revoke tokens; it learns the adoption
@@ -128,7 +130,7 @@ func OpenRevocationFeed(ctx context.Context, opts Options, maxTokenLifetime time
 		nc.Close()
 		return nil, fmt.Errorf("eventstore: revocation feed: stream %s: %w", domain.StreamName, err)
 	}
-	return &RevocationFeed{nc: nc, js: js, lifetime: maxTokenLifetime, margin: revocationMargin, owned: true, verify: v}, nil
+	return &RevocationFeed{nc: nc, js: js, lifetime: maxTokenLifetime, margin: revocationMargin, owned: true, verify: v, logger: opts.Logger}, nil
 }
 
 // Close closes the connection OpenRevocationFeed made; a Run in progress
@@ -152,7 +154,8 @@ func (f *RevocationFeed) Close() {
 // (its time plus the lifetime when an event lacks it).
 //
 // A revocation with a missing (after adoption) or bad log signature is
-// refused: skipped and counted (see Store.LogSigning), never told to sink.
+// refused: skipped, logged at error level and counted (see
+// Store.LogSigning), never told to sink.
 //
 // Run returns an error wrapping ctx.Err() when ctx ends, ErrClosed (wrapped)
 // when the connection is closed, and the error for a stored revocation it
@@ -266,7 +269,9 @@ func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, statu
 		if err == nil {
 			rec, err = f.verify.read(meta.Sequence.Stream, msg.Subject(), msg.Headers(), msg.Data())
 			if err != nil && !errors.Is(err, ErrNotEnvelope) {
-				err = nil // a forged or altered revocation: refused, counted, skipped
+				// A forged or altered revocation: refused, counted, skipped.
+				f.logger.Error("eventstore: revocation feed: refused event skipped", "seq", rec.Seq, "subject", rec.Subject, "reason", rec.Refused)
+				err = nil
 			}
 		}
 		mu.Lock()
