@@ -149,6 +149,8 @@ func blank(eventType string) Event {
 		return &DeviceCodeDenied{}
 	case "DeviceCodeRedeemed":
 		return &DeviceCodeRedeemed{}
+	case "LogSigningKeyAnnounced":
+		return &LogSigningKeyAnnounced{}
 	}
 	return nil
 }
@@ -171,5 +173,6 @@ func EventTypes() []string {
 		"SessionEnded", "ServerConfigured",
 		"AuthCodeIssued", "AuthCodeRedeemed", "ClientAuthorized", "ClientAuthorizationRevoked",
 		"DeviceCodeIssued", "DeviceCodeApproved", "DeviceCodeDenied", "DeviceCodeRedeemed",
+		"LogSigningKeyAnnounced",
 	}
 }

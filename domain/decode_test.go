@@ -48,6 +48,7 @@ func goldenEvents() []Event {
 		TokensPurged{PurgeID: "p-1", Before: at, Revoked: true, Expired: true},
 		SigningKeyGenerated{KeyID: "kid-1", Algorithm: EdDSA, PublicKey: json.RawMessage(`{"use":"sig","kty":"OKP","kid":"kid-1","crv":"Ed25519","alg":"EdDSA","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`), CreatedAt: at},
 		SigningKeyRetired{KeyID: "kid-1", RetiredAt: at, VerifyUntil: at.Add(time.Hour)},
+		LogSigningKeyAnnounced{KeyID: "QUJDREVGR0hJSktM", PublicKey: "A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg", AdoptedAt: 42},
 	}
 }
 

@@ -125,10 +125,17 @@ func NewEnvelope(id string, e Event, at time.Time, actor Actor) (Envelope, error
 
 // Recorded is an envelope as the log stored it: its stream sequence and
 // subject beside it.
+//
+// Refused, when not empty, says why the message stored at Seq must not be
+// applied: it is not an event envelope, or its log signature is missing
+// (after signing was adopted) or invalid. Envelope is then the zero value,
+// so a reader that does not look at Refused skips it as an event of unknown
+// type; a reader that does parks or reports it.
 type Recorded struct {
 	Seq      uint64
 	Subject  string
 	Envelope Envelope
+	Refused  string
 }
 
 // Expect states what an append expects of its aggregate's history, for

@@ -105,12 +105,15 @@ func (s *Store) Append(ctx context.Context, agg domain.Aggregate, expect domain.
 	for i, env := range events {
 		pending[i] = domain.Pending{Aggregate: agg, Envelope: env}
 	}
-	msgs, err := messages(pending)
+	msgs, err := s.messages(pending)
 	if err != nil {
 		return 0, err
 	}
 	if s.closed.Load() {
 		return 0, fmt.Errorf("eventstore: append %s: %w", agg.Filter(), ErrClosed)
+	}
+	if s.readOnly {
+		return 0, fmt.Errorf("eventstore: append %s: %w", agg.Filter(), ErrReadOnly)
 	}
 	seq, check := expect.Check()
 	if !check && s.commits != nil {
@@ -124,10 +127,12 @@ func (s *Store) Append(ctx context.Context, agg domain.Aggregate, expect domain.
 }
 
 // messages turns events into the messages to publish: each on its
-// aggregate's subject, its envelope as JSON, its id as Nats-Msg-Id. It
+// aggregate's subject, its envelope as JSON, its id as Nats-Msg-Id, signed
+// with the Store's LogKey if it has one. Every append builds its messages
+// here, so every event is signed. It
 // returns ErrInvalidEvent (wrapped) for a missing or repeated id or a type
 // that cannot stand in a subject.
-func messages(events []domain.Pending) ([]*nats.Msg, error) {
+func (s *Store) messages(events []domain.Pending) ([]*nats.Msg, error) {
 	msgs := make([]*nats.Msg, len(events))
 	seen := make(map[string]bool, len(events))
 	for i, p := range events {
@@ -144,6 +149,7 @@ func messages(events []domain.Pending) ([]*nats.Msg, error) {
 		m := nats.NewMsg(subject)
 		m.Data = body
 		m.Header.Set(hdrMsgID, env.ID)
+		s.sign(m)
 		msgs[i] = m
 	}
 	return msgs, nil

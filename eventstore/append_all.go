@@ -35,12 +35,15 @@ func (s *Store) AppendAll(ctx context.Context, expect domain.Expect, events ...d
 		}
 		return s.Append(ctx, first, expect, envs...)
 	}
-	msgs, err := messages(events)
+	msgs, err := s.messages(events)
 	if err != nil {
 		return 0, err
 	}
 	if s.closed.Load() {
 		return 0, fmt.Errorf("eventstore: append %s: %w", first.Filter(), ErrClosed)
+	}
+	if s.readOnly {
+		return 0, fmt.Errorf("eventstore: append %s: %w", first.Filter(), ErrReadOnly)
 	}
 	if seq, check := expect.Check(); check {
 		msgs[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(seq, 10))

@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"runtime"
 	"slices"
@@ -186,6 +187,81 @@ func BenchmarkLoad(b *testing.B) {
 					b.Fatalf("Load = %d events, %v", len(recs), err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkAppendSigning measures what the log signature costs an append:
+// single-event appends on fresh aggregates from GOMAXPROCS goroutines,
+// without fsync (so the signing is not hidden behind the disk), with a
+// LogKey and without, in one run.
+func BenchmarkAppendSigning(b *testing.B) {
+	key := newLogKey(b)
+	for _, signing := range []bool{false, true} {
+		b.Run(fmt.Sprintf("signing=%v", signing), func(b *testing.B) {
+			opts := Options{InProcess: startServer(b, ServerOptions{})}
+			if signing {
+				opts.LogKey = key
+			}
+			st := openWith(b, opts)
+			ctx := testContext(b)
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					if _, err := st.Append(ctx, token(fmt.Sprint(i)), domain.ExpectNew, env(fmt.Sprint("e", i), "AccessTokenCreated")); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+			b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkReplayVerify measures replaying a log of 100,000 signed events
+// with signature verification (a reader trusting the key) and without (a
+// reader trusting no key), in one run.
+func BenchmarkReplayVerify(b *testing.B) {
+	const total, batch = 100_000, 500
+	key := newLogKey(b)
+	srv := startServer(b, ServerOptions{})
+	st := openWith(b, Options{InProcess: srv, LogKey: key})
+	for i := range total / batch {
+		events := make([]domain.Envelope, batch)
+		for j := range events {
+			events[j] = env(fmt.Sprintf("e%d-%d", i, j), "AccessTokenCreated")
+		}
+		mustAppend(b, st, token(fmt.Sprint(i)), domain.ExpectAny, events...)
+	}
+	for _, verify := range []bool{false, true} {
+		b.Run(fmt.Sprintf("verify=%v", verify), func(b *testing.B) {
+			opts := Options{InProcess: srv}
+			if verify {
+				opts.TrustedLogKeys = []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
+			}
+			reader := openWith(b, opts)
+			ctx := testContext(b)
+			var n, refused int
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := reader.Replay(ctx, 0, "", func(r domain.Recorded) error {
+					n++
+					if r.Refused != "" {
+						refused++
+					}
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if refused > 0 {
+				b.Fatalf("%d events refused", refused)
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
 }

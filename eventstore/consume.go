@@ -106,8 +106,9 @@ func (o deliverOptions) withDefaults() deliverOptions {
 // While fn runs, Deliver tells the server every third of AckWait that the
 // message is in progress, so a slow handler keeps it; if the process dies
 // mid-way, the server delivers it again (to this or another instance on the
-// same durable) once AckWait has passed. A message that is not an event
-// envelope is parked with reason "not an envelope" without calling fn.
+// same durable) once AckWait has passed. A message the Store refuses (see
+// Read) is parked with the reason of its refusal ("not an envelope", a
+// signature problem), logged at error level, without calling fn.
 //
 // Several processes may call Deliver with the same durable (stamp instances
 // on one cluster): the server hands each message to one of them at a time.
@@ -271,9 +272,10 @@ func (c *consumer) handle(ctx context.Context, msg jetstream.Msg, fn func(contex
 		return fmt.Errorf("eventstore: deliver %s: %w", c.durable, err)
 	}
 	d := &delivery{c: c, ctx: ctx, msg: msg, seq: meta.Sequence.Stream, attempt: int(meta.NumDelivered)}
-	d.rec, err = decode(d.seq, msg.Subject(), msg.Data())
+	d.rec, err = c.s.verify.read(d.seq, msg.Subject(), msg.Headers(), msg.Data())
 	if err != nil {
-		return d.Park("not an envelope")
+		c.s.logger.Error("eventstore: refused event parked", "listener", c.durable, "seq", d.seq, "subject", msg.Subject(), "reason", d.rec.Refused)
+		return d.Park(d.rec.Refused)
 	}
 	stop := d.keepAlive(c.opts.ackWait / 3)
 	defer stop()

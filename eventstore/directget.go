@@ -93,6 +93,7 @@ func (r *replyMux) deliver(m *nats.Msg) {
 // replicas, so answers can interleave).
 type getter struct {
 	mux   *replyMux
+	v     *verifier
 	id    string
 	inbox string
 	msgs  chan *nats.Msg
@@ -100,12 +101,12 @@ type getter struct {
 	n     int // requests sent
 }
 
-func (r *replyMux) newGetter() *getter {
+func (r *replyMux) newGetter(v *verifier) *getter {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.next++
 	id := strconv.FormatUint(r.next, 36)
-	g := &getter{mux: r, id: id, inbox: r.prefix + "." + id, msgs: make(chan *nats.Msg, 64), done: make(chan struct{})}
+	g := &getter{mux: r, v: v, id: id, inbox: r.prefix + "." + id, msgs: make(chan *nats.Msg, 64), done: make(chan struct{})}
 	r.getters[id] = g
 	return g
 }
@@ -138,13 +139,15 @@ func (g *getter) recv(ctx context.Context) (*nats.Msg, error) {
 	}
 }
 
-// decodeDirect decodes a message answering a direct get.
-func decodeDirect(m *nats.Msg) (domain.Recorded, error) {
+// decodeDirect decodes a message answering a direct get, through v: a
+// refused message comes back with Refused set and no error.
+func decodeDirect(v *verifier, m *nats.Msg) (domain.Recorded, error) {
 	seq, err := parseHeader(m, hdrSequence)
 	if err != nil {
 		return domain.Recorded{}, err
 	}
-	return decode(seq, m.Header.Get(hdrSubject), m.Data)
+	rec, _ := v.read(seq, m.Header.Get(hdrSubject), m.Header, m.Data)
+	return rec, nil
 }
 
 func parseHeader(m *nats.Msg, name string) (uint64, error) {

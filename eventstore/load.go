@@ -10,8 +10,9 @@ import (
 )
 
 // Load returns every event of agg in stream order; none is an empty slice and
-// no error. It returns ErrInvalidAggregate or ErrNotEnvelope (wrapped) for
-// bad data.
+// no error. It returns ErrInvalidAggregate (wrapped) for a bad aggregate. A
+// stored message that must not be applied (see Read) is among them with
+// Refused set and a zero Envelope, so a fold skips it.
 //
 // Load reads a snapshot with JetStream direct get in two round trips: the
 // last message of each subject under agg.Filter() (one per event type), then
@@ -30,7 +31,7 @@ func (s *Store) Load(ctx context.Context, agg domain.Aggregate) ([]domain.Record
 	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	g := s.replies.newGetter()
+	g := s.replies.newGetter(s.verify)
 	defer g.close()
 	out, err := g.load(ctx, filter)
 	if err != nil {
@@ -95,7 +96,7 @@ func (g *getter) load(ctx context.Context, filter string) ([]domain.Recorded, er
 		}
 		switch status := m.Header.Get(hdrStatus); status {
 		case "":
-			rec, err := decodeDirect(m)
+			rec, err := decodeDirect(g.v, m)
 			if err != nil {
 				return nil, err
 			}
@@ -147,7 +148,7 @@ func (g *getter) scan(ctx context.Context, filter string) ([]domain.Recorded, er
 			}
 			status := m.Header.Get(hdrStatus)
 			if status == "" {
-				rec, err := decodeDirect(m)
+				rec, err := decodeDirect(g.v, m)
 				if err != nil {
 					return nil, err
 				}

@@ -39,8 +39,11 @@ type ReadOptions struct {
 // event at or below the stream's last sequence as of the call (at once when
 // there is none). With Follow it waits for new events until ctx ends, then
 // returns an error wrapping ctx.Err(). When fn returns an error Read stops
-// and returns it wrapped (errors.Is finds it); a message that is not an
-// envelope stops it with ErrNotEnvelope; after Close it fails. Read may be
+// and returns it wrapped (errors.Is finds it); after Close it fails. A
+// stored message that must not be applied — not an envelope, or a missing
+// (after adoption) or bad log signature — reaches fn as a domain.Recorded
+// with Refused set and a zero Envelope, and is counted in LogSigning; it
+// never stops the read. Read may be
 // called concurrently; each call has its own consumer, deleted when it
 // returns.
 func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorded) error) error {
@@ -95,30 +98,25 @@ func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorde
 			return nil
 		}
 	}
+	// A refused message reaches fn with Refused set (see verifier.read).
+	next, stopReads := s.reads(ctx, it)
+	defer stopReads()
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		rec, pending, err := next()
 		if err != nil {
 			if ctx.Err() != nil {
 				err = ctx.Err()
 			}
 			return fmt.Errorf("eventstore: read %s: %w", where, err)
 		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return fmt.Errorf("eventstore: read %s: %w", where, err)
-		}
-		seq := meta.Sequence.Stream
+		seq := rec.Seq
 		if !ro.Follow && seq > stop {
 			return nil
-		}
-		rec, err := decode(seq, msg.Subject(), msg.Data())
-		if err != nil {
-			return fmt.Errorf("eventstore: read %s: %w", where, err)
 		}
 		if err := fn(rec); err != nil {
 			return fmt.Errorf("eventstore: read %s: at sequence %d: %w", where, seq, err)
 		}
-		if !ro.Follow && (seq >= stop || meta.NumPending == 0) {
+		if !ro.Follow && (seq >= stop || pending == 0) {
 			return nil
 		}
 	}

@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -188,8 +189,9 @@ func TestFollowSeesNewEvents(t *testing.T) {
 	}
 }
 
-// A message that is not an envelope stops reads with an error naming it.
-func TestReadRejectsForeignMessage(t *testing.T) {
+// A message that is not an envelope reaches readers refused, never stopping
+// them: Load and Replay hand it on with Refused set and a zero envelope.
+func TestReadRefusesForeignMessage(t *testing.T) {
 	st := openStore(t, startServer(t, ServerOptions{}))
 	ctx := testContext(t)
 	mustAppend(t, st, token("a"), domain.ExpectAny, env("e1", "AccessTokenCreated"))
@@ -200,15 +202,25 @@ func TestReadRejectsForeignMessage(t *testing.T) {
 		t.Fatalf("publish junk: %v", err)
 	}
 
-	if _, err := st.Load(ctx, token("a")); !errors.Is(err, ErrNotEnvelope) {
-		t.Errorf("Load: err = %v; want ErrNotEnvelope", err)
+	recs, err := st.Load(ctx, token("a"))
+	if err != nil || len(recs) != 2 || recs[0].Refused != "" || recs[1].Refused != "not an envelope" || recs[1].Envelope.ID != "" {
+		t.Errorf("Load(a) = %+v, %v; want e1 and the refused junk", recs, err)
 	}
-	if _, err := st.Load(ctx, token("b")); !errors.Is(err, ErrNotEnvelope) {
-		t.Errorf("Load: err = %v; want ErrNotEnvelope", err)
+	if recs, err := st.Load(ctx, token("b")); err != nil || len(recs) != 1 || recs[0].Refused == "" {
+		t.Errorf("Load(b) = %+v, %v; want the refused junk", recs, err)
 	}
-	err := st.Replay(ctx, 0, "", func(domain.Recorded) error { return nil })
-	if !errors.Is(err, ErrNotEnvelope) {
-		t.Errorf("Replay: err = %v; want ErrNotEnvelope", err)
+	var refused []uint64
+	err = st.Replay(ctx, 0, "", func(r domain.Recorded) error {
+		if r.Refused != "" {
+			refused = append(refused, r.Seq)
+		}
+		return nil
+	})
+	if err != nil || !slices.Equal(refused, []uint64{2, 3}) {
+		t.Errorf("Replay: refused %v, err %v; want [2 3], nil", refused, err)
+	}
+	if n := st.LogSigning().Refused; n < 4 {
+		t.Errorf("LogSigning().Refused = %d; want at least 4 (two loads, one replay of two)", n)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -58,6 +59,9 @@ var revocationSubjects = []string{
 	domain.SubjectRoot + "." + domain.KindToken + ".*." + domain.AccessTokenRevoked{}.EventType(),
 	domain.SubjectRoot + "." + domain.KindClient + ".*." + domain.ClientDeleted{}.EventType(),
 	domain.SubjectRoot + "." + domain.KindUser + ".*." + domain.UserDeleted{}.EventType(),
+	// The log-signing announcement, so that a feed learns the adoption
+	// point in order when signing is adopted while it runs.
+	announcementSubject,
 }
 
 // errFeedStalled ends a feed session whose connection or consumer stopped.
@@ -74,6 +78,8 @@ type RevocationFeed struct {
 	lifetime time.Duration
 	margin   time.Duration // revocationMargin; tests change it
 	owned    bool          // Close closes nc
+	verify   *verifier
+	logger   *slog.Logger
 }
 
 // RevocationFeed returns a feed reading through s's connection.
@@ -82,7 +88,7 @@ type RevocationFeed struct {
 // the usual answer. The feed lives no longer than s; its Close does
 // nothing.
 func (s *Store) RevocationFeed(maxTokenLifetime time.Duration) *RevocationFeed {
-	return &RevocationFeed{nc: s.nc, js: s.js, lifetime: maxTokenLifetime, margin: revocationMargin}
+	return &RevocationFeed{nc: s.nc, js: s.js, lifetime: maxTokenLifetime, margin: revocationMargin, verify: s.verify, logger: s.logger}
 }
 
 // OpenRevocationFeed connects to NATS for a resource server and returns a
@@ -97,8 +103,12 @@ func (s *Store) RevocationFeed(maxTokenLifetime time.Duration) *RevocationFeed {
 // does not delete its consumers (RoleRevocations may not): the server
 // drops each once it has been idle for a few minutes. Of opts it uses URL
 // or InProcess, the credentials (in-process without any: the server's
-// RoleRevocations) and Name. It fails when the stream does not exist yet.
-// The caller must call Close.
+// RoleRevocations), Name, Logger and the log keys (LogKey,
+// TrustedLogKeys): with a key, the feed refuses (skips and counts) a
+// revocation whose log signature is missing after the adoption point or
+// bad, so a forged event cannot revoke tokens; it learns the adoption
+// point with a direct get when it opens. It fails when the stream does
+// not exist yet. The caller must call Close.
 func OpenRevocationFeed(ctx context.Context, opts Options, maxTokenLifetime time.Duration) (*RevocationFeed, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -112,16 +122,20 @@ func OpenRevocationFeed(ctx context.Context, opts Options, maxTokenLifetime time
 		return nil, fmt.Errorf("eventstore: revocation feed: connect: %w", err)
 	}
 	js, err := jetstream.New(nc)
+	v := newVerifier(opts)
 	if err == nil {
 		ctx, cancel := withTimeout(ctx)
-		_, err = js.Stream(ctx, domain.StreamName)
+		var stream jetstream.Stream
+		if stream, err = js.Stream(ctx, domain.StreamName); err == nil {
+			err = v.learn(ctx, stream)
+		}
 		cancel()
 	}
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("eventstore: revocation feed: stream %s: %w", domain.StreamName, err)
 	}
-	return &RevocationFeed{nc: nc, js: js, lifetime: maxTokenLifetime, margin: revocationMargin, owned: true}, nil
+	return &RevocationFeed{nc: nc, js: js, lifetime: maxTokenLifetime, margin: revocationMargin, owned: true, verify: v, logger: opts.Logger}, nil
 }
 
 // Close closes the connection OpenRevocationFeed made; a Run in progress
@@ -145,6 +159,10 @@ func (f *RevocationFeed) Close() {
 // once all have caught up. An AccessTokenRevoked's until is the
 // token's expiry, which the event carries, plus a margin for clock skew
 // (its time plus the lifetime when an event lacks it).
+//
+// A revocation with a missing (after adoption) or bad log signature is
+// refused: skipped, logged at error level and counted (see
+// Store.LogSigning), never told to sink.
 //
 // Run returns an error wrapping ctx.Err() when ctx ends, ErrClosed (wrapped)
 // when the connection is closed, and the error for a stored revocation it
@@ -293,14 +311,19 @@ func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, statu
 			meta, err := msg.Metadata()
 			var rec domain.Recorded
 			if err == nil {
-				rec, err = decode(meta.Sequence.Stream, msg.Subject(), msg.Data())
+				rec, err = f.verify.read(meta.Sequence.Stream, msg.Subject(), msg.Headers(), msg.Data())
+				if err != nil && !errors.Is(err, ErrNotEnvelope) {
+					// A forged or altered revocation: refused, counted, skipped.
+					f.logger.Error("eventstore: revocation feed: refused event skipped", "seq", rec.Seq, "subject", rec.Subject, "reason", rec.Refused)
+					err = nil
+				}
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			if !live {
 				return
 			}
-			if err == nil {
+			if err == nil && rec.Refused == "" {
 				err = f.deliver(sink, rec)
 			}
 			if err != nil {

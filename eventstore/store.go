@@ -2,8 +2,10 @@ package eventstore
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +66,18 @@ type Options struct {
 	// see Store.Append. The field is a "disable" switch so that the zero
 	// Options keep their meaning of "all defaults".
 	DisableGroupCommit bool
+	// LogKey, when set, signs every event the Store appends (headers
+	// Stamp-Signature and Stamp-Key) and is trusted by its readers; Open
+	// then makes sure the log announces it (see Open). Nil appends
+	// unsigned events.
+	LogKey ed25519.PrivateKey
+	// TrustedLogKeys are further public keys whose signatures the Store's
+	// readers accept. With no trusted key at all (nor LogKey) readers
+	// check no signature.
+	TrustedLogKeys []ed25519.PublicKey
+	// Logger receives the refusals Deliver parks, at error level; nil
+	// discards.
+	Logger *slog.Logger
 }
 
 // Validate reports the first problem with o, or nil.
@@ -83,6 +97,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("eventstore: options: negative MaxAge %s", o.MaxAge)
 	case o.DuplicateWindow < 0:
 		return fmt.Errorf("eventstore: options: negative DuplicateWindow %s", o.DuplicateWindow)
+	case o.LogKey != nil && len(o.LogKey) != ed25519.PrivateKeySize:
+		return fmt.Errorf("eventstore: options: LogKey: %w", domain.ErrBadLogKey)
 	case o.MaxAge > 0 && o.withDefaults().DuplicateWindow > o.MaxAge:
 		return fmt.Errorf("eventstore: options: DuplicateWindow %s exceeds MaxAge %s", o.withDefaults().DuplicateWindow, o.MaxAge)
 	}
@@ -98,6 +114,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Name == "" {
 		o.Name = "stamp"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
 }
@@ -136,6 +155,12 @@ type Store struct {
 	batches chan struct{} // semaphore of maxInflightBatches
 	replies *replyMux
 	commits *committer // nil when Options.DisableGroupCommit
+	logger  *slog.Logger
+
+	logKey   ed25519.PrivateKey // nil: events go unsigned
+	logKeyID string
+	verify   *verifier
+	readOnly bool // from OpenReadOnly
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -174,6 +199,15 @@ func (opts Options) connect(role Role, extra ...nats.Option) (*nats.Conn, error)
 // configuration to match opts, and returns the Store. An update can only
 // tighten what the stream allows: the server refuses to lift DenyDelete or
 // DenyPurge, or to change the storage type. The caller must call Close.
+//
+// Log signing: Open learns the log's adoption point from the last
+// LogSigningKeyAnnounced (direct get by subject). With opts.LogKey and no
+// announcement yet, it adopts signing: it appends the announcement of
+// LogKey's public half with adopted_at = the stream's last sequence,
+// expecting the announcement subject to be empty (of two instances
+// adopting at once, one appends and the other learns its announcement).
+// It fails with ErrLogKeyMismatch when the log announces another key, and
+// with ErrRefused when the announcement is not signed by a trusted key.
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -199,9 +233,22 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		nc.Close()
 		return nil, fmt.Errorf("eventstore: open: %w", err)
 	}
-	s := &Store{nc: nc, js: js, stream: stream, batches: make(chan struct{}, maxInflightBatches), replies: replies}
+	s := &Store{nc: nc, js: js, stream: stream, batches: make(chan struct{}, maxInflightBatches), replies: replies,
+		logger: opts.Logger, logKey: opts.LogKey, verify: newVerifier(opts)}
+	if opts.LogKey != nil {
+		s.logKeyID = domain.LogKeyID(opts.LogKey.Public().(ed25519.PublicKey))
+	}
 	if !opts.DisableGroupCommit {
 		s.commits = newCommitter(s)
+	}
+	if s.logKey != nil {
+		err = s.adopt(ctx)
+	} else {
+		err = s.verify.learn(ctx, stream)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("eventstore: open: %w", err)
 	}
 	return s, nil
 }

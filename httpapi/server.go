@@ -99,6 +99,9 @@ type Options struct {
 	// Empty: both headers are ignored and the peer's address counts, so
 	// clients cannot forge them.
 	TrustedProxies []netip.Prefix
+	// LogKeys are the log-signing public keys served at
+	// /.well-known/stamp-log-keys.json (see logkeys.go); nil serves none.
+	LogKeys []LogKey
 }
 
 // Validate checks o and fills its defaults. It returns an error naming the
@@ -217,6 +220,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.GET(pathScopes, s.listScopes)
 	r.GET(pathMetadata, s.serveMetadata)
 	r.GET(pathJWKS, s.jwks)
+	r.GET(pathLogKeys, s.logKeys)
 	r.GET(pathHealth, s.health)
 
 	r.GET(pathLogin, s.loginPage)

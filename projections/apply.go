@@ -32,13 +32,15 @@ func (s *Store) Apply(rec domain.Recorded) error {
 // An event every model has applied already is skipped without a look, so a
 // redelivery writes nothing at all. An event of a type domain does not know
 // advances the checkpoints without effect. At the first event that cannot
-// be applied — a known type at a newer schema version (the error wraps
-// *domain.FutureVersionError), a malformed event (ErrMalformed), or
-// sequence 0 — ApplyBatch commits the events before it and returns the
-// error; nothing of that event or those after it is written, so the
-// projection stops exactly there. A storage error, or a user key store
-// that keeps failing (see reveal), writes nothing of the batch (since its
-// last purge). recs must be in stream order; gaps (a
+// be applied — a known type at a newer schema version, a malformed event,
+// a message the log refused (domain.Recorded.Refused) — it parks the event
+// instead (see parked.go): it records it under parked/ and moves the
+// checkpoints past it, in the same batch, and goes on; a newer version
+// also blocks the later events of its aggregate. At sequence 0 it commits
+// the events before it and returns an error wrapping ErrMalformed; nothing
+// of that event or those after it is written. A storage error, or a user
+// key store that keeps failing (see reveal), writes nothing of the batch
+// (since its last purge). recs must be in stream order; gaps (a
 // filtered replay) are fine. Safe for concurrent use: writers are
 // serialized.
 func (s *Store) ApplyBatch(recs []domain.Recorded) error {
@@ -77,9 +79,15 @@ func (s *Store) applyBatch(recs []domain.Recorded, evs []domain.Event, errs []er
 		if rec.Seq <= w.lowest() {
 			continue // every model has it: a redelivery
 		}
-		if errs[i] != nil {
-			stop = errs[i]
-			break
+		p, park, err := w.parkReason(rec, errs[i])
+		if err != nil {
+			return err // the batch is discarded: nothing written
+		}
+		if park {
+			if err := w.park(p); err != nil {
+				return err
+			}
+			continue
 		}
 		if startsBatch(evs[i]) && w.dirty() {
 			if err := w.commit(); err != nil {

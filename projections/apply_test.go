@@ -178,39 +178,68 @@ func TestRedeliveryChangesNothing(t *testing.T) {
 	}
 }
 
-func TestFutureVersionStops(t *testing.T) {
-	s := openMem(t, vfs.NewMem(), "db")
+// TestFutureVersionParksAndBlocks: a known type at a newer version is
+// parked and blocks the later events of its aggregate (by subject); other
+// aggregates go on; a refused message is parked too. One by one or in one
+// batch, the result is the same, byte for byte.
+func TestFutureVersionParksAndBlocks(t *testing.T) {
+	ctx := context.Background()
 	h := newHistory(t)
 	h.add(registered("web"))
 	h.add(created("t1", "web", "alice", at(2)))
-	future := h.addRaw("stamp.client.web.ClientRegistered", "ClientRegistered", 2, `{"client_id":"web","name":"v2"}`)
+	h.addRaw("stamp.client.web.ClientRegistered", "ClientRegistered", 99, `{"client_id":"web","name":"v99"}`)
 	h.add(created("t2", "web", "alice", at(4)))
+	h.add(domain.ClientUpdated{ClientID: "web", Name: "renamed"})
+	refused := domain.Recorded{Seq: 6, Subject: "stamp.token.t9.AccessTokenCreated", Refused: "bad log signature"}
+	recs := append(h.recs[:5:5], refused)
 
-	applyAll(t, s, h.recs[:2])
-	sum := checksum(t, s)
-	err := s.Apply(future)
-	var fv *domain.FutureVersionError
-	if !errors.As(err, &fv) || fv.Version != 2 {
-		t.Fatalf("Apply(v2) = %v; want a *domain.FutureVersionError for version 2", err)
+	one := openMem(t, vfs.NewMem(), "db")
+	for _, rec := range recs {
+		if err := one.Apply(rec); err != nil {
+			t.Fatalf("Apply(%d) = %v; want nil (parked)", rec.Seq, err)
+		}
 	}
-	if got := checksum(t, s); got != sum {
-		t.Errorf("checksum changed by the refused event")
+	batch := openMem(t, vfs.NewMem(), "db")
+	if err := batch.ApplyBatch(recs); err != nil {
+		t.Fatalf("ApplyBatch = %v; want nil", err)
 	}
-	if got := s.Checkpoint(); got != 2 {
-		t.Errorf("Checkpoint() = %d; want 2", got)
+	if a, b := checksum(t, one), checksum(t, batch); a != b {
+		t.Errorf("one by one %s, in a batch %s; want the same", a, b)
 	}
-
-	// In a batch, the events before it are committed; it and those after
-	// are not.
-	b := openMem(t, vfs.NewMem(), "db")
-	if err := b.ApplyBatch(h.recs); !errors.As(err, &fv) {
-		t.Fatalf("ApplyBatch = %v; want a *domain.FutureVersionError", err)
+	for _, s := range []*Store{one, batch} {
+		if got := s.Checkpoint(); got != 6 {
+			t.Errorf("Checkpoint() = %d; want 6", got)
+		}
+		parked, err := s.Parked()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []ParkedEvent{
+			{Seq: 3, Subject: "stamp.client.web.ClientRegistered", Type: "ClientRegistered", Reason: "domain: event ClientRegistered version 99 is newer than the known version 1", Blocks: true},
+			{Seq: 5, Subject: "stamp.client.web.ClientUpdated", Type: "ClientUpdated", Reason: "blocked behind sequence 3", BlockedBehind: 3},
+			{Seq: 6, Subject: "stamp.token.t9.AccessTokenCreated", Reason: "refused: bad log signature"},
+		}
+		if diff := cmp.Diff(want, parked); diff != "" {
+			t.Errorf("Parked (-want +got):\n%s", diff)
+		}
+		if c, err := s.Client(ctx, "web"); err != nil || c.Name == "renamed" || c.Seq != 1 {
+			t.Errorf("Client(web) = %+v, %v; want it untouched since sequence 1", c, err)
+		}
+		if tok, err := s.AccessToken(ctx, "t2"); err != nil || tok.Seq != 4 {
+			t.Errorf("Token(t2) = %+v, %v; want applied at 4 (another aggregate)", tok, err)
+		}
 	}
-	if got := b.Checkpoint(); got != 2 {
-		t.Errorf("after ApplyBatch, Checkpoint() = %d; want 2", got)
+	// Reopened, the block still holds.
+	fs := vfs.NewMem()
+	s := openMem(t, fs, "db")
+	applyAll(t, s, recs[:4])
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
-	if got := checksum(t, b); got != sum {
-		t.Errorf("ApplyBatch up to the refused event gave another checksum than applying the same events")
+	s = openMem(t, fs, "db")
+	applyAll(t, s, recs[4:])
+	if a, b := checksum(t, s), checksum(t, one); a != b {
+		t.Errorf("across a reopen the checksum is %s; want %s", a, b)
 	}
 }
 
@@ -231,7 +260,9 @@ func TestUnknownEventTypeAdvances(t *testing.T) {
 	}
 }
 
-func TestMalformedStops(t *testing.T) {
+// TestMalformedParks: a malformed event is parked, not applied; sequence 0
+// still stops the store.
+func TestMalformedParks(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		rec  func(h *history) domain.Recorded
@@ -262,14 +293,26 @@ func TestMalformedStops(t *testing.T) {
 			h := newHistory(t)
 			applyAll(t, s, []domain.Recorded{h.add(registered("web"))})
 			sum := checksum(t, s)
-			if err := s.Apply(tc.rec(h)); !errors.Is(err, ErrMalformed) {
-				t.Errorf("Apply = %v; want ErrMalformed", err)
+			rec := tc.rec(h)
+			err := s.Apply(rec)
+			if rec.Seq == 0 {
+				if !errors.Is(err, ErrMalformed) || checksum(t, s) != sum || s.Checkpoint() != 1 {
+					t.Errorf("Apply = %v, checkpoint %d; want ErrMalformed, nothing written", err, s.Checkpoint())
+				}
+				return
 			}
-			if got := checksum(t, s); got != sum {
-				t.Errorf("the malformed event changed the store")
+			if err != nil {
+				t.Fatalf("Apply = %v; want nil (parked)", err)
 			}
-			if got := s.Checkpoint(); got != 1 {
-				t.Errorf("Checkpoint() = %d; want 1", got)
+			if c, err := s.Client(context.Background(), "web"); err != nil || c.Seq != 1 {
+				t.Errorf("Client(web) = %+v, %v; want untouched", c, err)
+			}
+			parked, err := s.Parked()
+			if err != nil || len(parked) != 1 || parked[0].Seq != 2 || parked[0].Reason == "" {
+				t.Errorf("Parked = %+v, %v; want sequence 2 with its reason", parked, err)
+			}
+			if got := s.Checkpoint(); got != 2 {
+				t.Errorf("Checkpoint() = %d; want 2", got)
 			}
 		})
 	}

@@ -80,10 +80,14 @@
 // skips any event at or below its checkpoint, so a redelivered event
 // changes nothing, and a crash loses at most events that will be delivered
 // again from the durable checkpoint. Events of types this code does not
-// know advance the checkpoints without effect; an event of a known type at
-// a newer schema version, or a malformed one, stops the projection there
-// with an error: nothing of it is written and no later event is applied
-// before it, since skipping would silently lose a change.
+// know advance the checkpoints without effect. An event the store cannot
+// apply — a known type at a newer schema version, a malformed one, a
+// message the log refused (bad or missing log signature) — never stops
+// it: it is parked (parked.go), recorded under parked/ with its reason in
+// the same batch as the checkpoints that move past it, and a newer version
+// blocks the later events of its aggregate, parked behind it, since
+// applying them alone would build a wrong state. Store.Parked and
+// Runner.Parked list them; after an upgrade a rebuild applies them.
 //
 // Applying is deterministic: the same events in the same order give the same
 // keys and values, byte for byte, whether applied one by one, in batches of

@@ -20,7 +20,8 @@ type Options struct {
 	// CacheSize is Pebble's block cache size in bytes; 0 means
 	// DefaultCacheSize.
 	CacheSize int64
-	// Logger receives Pebble's messages; nil discards them.
+	// Logger receives Pebble's messages and, at error level, each event
+	// the store parks; nil discards them.
 	Logger *slog.Logger
 	// UserKeys opens users' sealed personal fields for the users model
 	// (login by email); nil reads every sealed user as erased.

@@ -27,8 +27,8 @@ type Source interface {
 const runnerBatch = 256
 
 // Runner keeps a Store up to date with the log: it follows the Source from
-// the store's checkpoint + 1 and applies each event, stopping at the first
-// it cannot apply.
+// the store's checkpoint + 1 and applies each event; an event it cannot
+// apply is parked (see Store.Parked), not a reason to stop.
 //
 // Its methods are safe for concurrent use; Run runs at most once at a time.
 type Runner struct {
@@ -58,9 +58,10 @@ func NewRunner(store *Store, src Source, logger *slog.Logger) *Runner {
 }
 
 // Run follows the log from the store's checkpoint + 1 and applies every
-// event, until ctx ends (it returns ctx's error) or something fails: an
-// event it must not skip (a newer schema version, a malformed event), a
-// storage error, or the Source itself. Then it logs the failure once and
+// event, until ctx ends (it returns ctx's error) or something fails: a
+// storage error, an event at sequence 0, or the Source itself. (Events of
+// a newer schema version, malformed or refused ones are parked, see
+// Store.ApplyBatch.) Then it logs the failure once and
 // returns it; the projection stops there, skipping nothing, until Run is
 // called again (after an upgrade that knows the event).
 //

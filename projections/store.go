@@ -50,6 +50,10 @@ type Store struct {
 	cps     [numModels]uint64
 	w       writer
 
+	// mayBlock: an aggregate may be blocked behind a parked event (see
+	// parked.go), so applying looks blocks up. Belongs to writeMu's holder.
+	mayBlock bool
+
 	// applied is the lowest of cps, published after each commit.
 	applied atomic.Uint64
 
@@ -128,6 +132,9 @@ func (s *Store) load() error {
 			return err
 		}
 		s.cps[i] = cp
+	}
+	if err := s.loadMayBlock(); err != nil {
+		return err
 	}
 	s.publish(s.cps)
 	return nil

@@ -195,23 +195,31 @@ func TestViewsHonourContext(t *testing.T) {
 
 func errOf[T any](_ T, err error) error { return err }
 
-// TestRebuildStopsAtFutureVersion: a replay stops at an event it cannot
-// apply, with everything before it applied.
-func TestRebuildStopsAtFutureVersion(t *testing.T) {
+// TestRebuildParksFutureVersion: a replay parks an event it cannot apply
+// and goes on; the rebuilt store equals one built by applying the same
+// events live.
+func TestRebuildParksFutureVersion(t *testing.T) {
 	recs := randomHistory(t, 3000, 7, true)
 	bad := recs[1499]
-	bad.Envelope.Type, bad.Envelope.Version = "ClientDeleted", 2
+	bad.Envelope.Type, bad.Envelope.Version = "ClientDeleted", 99
 	bad.Subject = "stamp.client.x.ClientDeleted"
 	recs[1499] = bad
 
 	fs := vfs.NewMem()
-	_, err := Rebuild(context.Background(), "db", Options{FS: fs}, newFakeLog(recs...), nil)
-	var fv *domain.FutureVersionError
-	if !errors.As(err, &fv) {
-		t.Fatalf("Rebuild = %v; want a *domain.FutureVersionError", err)
+	rebuilt, err := Rebuild(context.Background(), "db", Options{FS: fs}, newFakeLog(recs...), nil)
+	if err != nil {
+		t.Fatalf("Rebuild = %v; want nil", err)
 	}
-	s := openMem(t, fs, "db")
-	if got := s.Checkpoint(); got != 1499 {
-		t.Errorf("Checkpoint() after the failed rebuild = %d; want 1499", got)
+	t.Cleanup(func() { rebuilt.Close() })
+	if got := rebuilt.Checkpoint(); got != 3000 {
+		t.Errorf("Checkpoint() after the rebuild = %d; want 3000", got)
+	}
+	live := openMem(t, vfs.NewMem(), "live")
+	applyAll(t, live, recs)
+	if a, b := checksum(t, rebuilt), checksum(t, live); a != b {
+		t.Errorf("rebuilt %s, live %s; want the same", a, b)
+	}
+	if parked, err := rebuilt.Parked(); err != nil || len(parked) == 0 || parked[0].Seq != 1500 {
+		t.Errorf("Parked = %+v, %v; want sequence 1500 first", parked, err)
 	}
 }

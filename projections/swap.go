@@ -253,6 +253,7 @@ func (s *Store) replaceDir(sw Swap, opts Options) error {
 // caller holds writeMu and closeMu.
 func (s *Store) adopt(next *Store) {
 	s.db = next.db
+	s.mayBlock = next.mayBlock
 	s.publish(next.cps)
 }
 

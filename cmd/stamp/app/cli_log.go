@@ -38,9 +38,14 @@ func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, er
 	var serveErr error // why the server of serve.json did not do
 	if c.NATSURL == "" {
 		if info, err := readServeInfo(c); err == nil && info.NATSURL != "" {
+			logKey, err := loadLogSigningKey(c)
+			if err != nil {
+				return nil, err
+			}
 			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			store, err := eventstore.Open(cctx, eventstore.Options{
 				URL: info.NATSURL, NkeySeedFile: natsSeedFile(c, eventstore.RoleWriter), Replicas: c.Replicas,
+				LogKey: logKey, Logger: logger,
 			})
 			cancel()
 			if err == nil {

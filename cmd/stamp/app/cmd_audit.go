@@ -37,13 +37,18 @@ func cmdAudit(ctx context.Context, args []string, cio IO) error {
 			return usageErrorf("--at: %v", err)
 		}
 	}
-	l, err := openCLILog(ctx, c, newLogger(c, cio.Stderr))
+	logger := newLogger(c, cio.Stderr)
+	l, err := openCLILog(ctx, c, logger)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
 	var recs []domain.Recorded
 	if err := l.Replay(ctx, 0, "", func(r domain.Recorded) error {
+		if r.Refused != "" { // never part of an audit: see stamp verify
+			logger.Error("refused event skipped", "seq", r.Seq, "subject", r.Subject, "reason", r.Refused)
+			return nil
+		}
 		recs = append(recs, r)
 		return nil
 	}); err != nil {

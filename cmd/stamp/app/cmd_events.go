@@ -65,7 +65,8 @@ func cmdEvents(ctx context.Context, args []string, io IO) error {
 	case len(wantTypes) == 1:
 		ro.Filter = domain.SubjectRoot + ".*.*." + wantTypes[0]
 	}
-	l, err := openCLILog(ctx, c, newLogger(c, io.Stderr))
+	logger := newLogger(c, io.Stderr)
+	l, err := openCLILog(ctx, c, logger)
 	if err != nil {
 		return err
 	}
@@ -73,6 +74,10 @@ func cmdEvents(ctx context.Context, args []string, io IO) error {
 	enc := json.NewEncoder(io.Stdout)
 	rv := recordRevealer{keys: l.keys}
 	err = l.Read(ctx, ro, func(r domain.Recorded) error {
+		if r.Refused != "" { // never printed as an event: see stamp verify
+			logger.Error("refused event skipped", "seq", r.Seq, "subject", r.Subject, "reason", r.Refused)
+			return nil
+		}
 		if !matches(r, wantTypes, *client, *user) {
 			return nil
 		}

@@ -9,12 +9,16 @@ import (
 	"time"
 
 	"github.com/stamp-oauth/stamp/eventstore"
+	"github.com/stamp-oauth/stamp/projections"
 )
 
 // listenersReport is what `stamp listeners --json` prints.
 type listenersReport struct {
 	Consumers []consumerLine `json:"consumers"`
 	Parked    []parkedLine   `json:"parked"`
+	// ReadModels are the events the read models parked (see
+	// projections.ParkedEvent).
+	ReadModels []projections.ParkedEvent `json:"read_models_parked"`
 }
 
 // consumerLine is one durable consumer as the CLI prints it.
@@ -63,6 +67,9 @@ func cmdListeners(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
+	if report.ReadModels, err = readModelParked(ctx, c, l); err != nil {
+		return err
+	}
 	if *asJSON {
 		return json.NewEncoder(io.Stdout).Encode(report)
 	}
@@ -86,6 +93,18 @@ func cmdListeners(ctx context.Context, args []string, io IO) error {
 		for _, p := range report.Parked {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%s\n", p.Listener, p.Seq, orDash(p.Type), orDash(p.EventID),
 				p.Attempts, p.Time.Format(time.RFC3339), p.Reason)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(io.Stdout)
+	if len(report.ReadModels) == 0 {
+		fmt.Fprintln(tw, "No events parked by the read models.")
+	} else {
+		fmt.Fprintln(tw, "PARKED BY\tSEQ\tTYPE\tSUBJECT\tREASON")
+		for _, p := range report.ReadModels {
+			fmt.Fprintf(tw, "read models\t%d\t%s\t%s\t%s\n", p.Seq, orDash(p.Type), p.Subject, p.Reason)
 		}
 	}
 	return tw.Flush()

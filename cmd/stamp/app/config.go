@@ -39,11 +39,13 @@ type Config struct {
 	Sync         string   `json:"sync"`
 	StreamMaxAge Duration `json:"stream_max_age"`
 
-	SigningAlgorithm string `json:"signing_algorithm"`
-	PrivateKeyFile   string `json:"private_key_file"`
-	PrivateKey       string `json:"private_key"`
-	SealingKeyFile   string `json:"sealing_key_file"`
-	SealingKey       string `json:"sealing_key"`
+	SigningAlgorithm  string `json:"signing_algorithm"`
+	PrivateKeyFile    string `json:"private_key_file"`
+	PrivateKey        string `json:"private_key"`
+	SealingKeyFile    string `json:"sealing_key_file"`
+	SealingKey        string `json:"sealing_key"`
+	LogSigningKeyFile string `json:"log_signing_key_file"`
+	LogSigningKey     string `json:"log_signing_key"`
 
 	PasswordGrant bool `json:"password_grant"`
 	ImplicitGrant bool `json:"implicit_grant"`
@@ -176,6 +178,8 @@ func settings() []setting {
 		{"private-key", "PEM text of the signing key (as Passport's PASSPORT_PRIVATE_KEY)", str(func(c *Config) *string { return &c.PrivateKey })},
 		{"sealing-key-file", "file of the key that seals password hashes and signs sessions (default <data-dir>/keys/sealing.key)", str(func(c *Config) *string { return &c.SealingKeyFile })},
 		{"sealing-key", "the sealing key itself, 64 hex digits (for clusters: every instance needs the same)", str(func(c *Config) *string { return &c.SealingKey })},
+		{"log-signing-key-file", "file of the Ed25519 key that signs every event appended to the log (default <data-dir>/keys/log-signing.key)", str(func(c *Config) *string { return &c.LogSigningKeyFile })},
+		{"log-signing-key", "the log-signing key itself, its 32-byte seed in base64 (for clusters: every instance needs the same)", str(func(c *Config) *string { return &c.LogSigningKey })},
 		{"password-grant", "enable the password grant (off, as in Passport 12+)", boolean(func(c *Config) *bool { return &c.PasswordGrant })},
 		{"implicit-grant", "enable the implicit grant (off, as in Passport 12+)", boolean(func(c *Config) *bool { return &c.ImplicitGrant })},
 		{"scopes", "scope catalogue, 'id=description;id2=description2'", func(c *Config, v string) error {
@@ -335,6 +339,14 @@ func (c *Config) Validate() error {
 	if c.SealingKey != "" {
 		if b, err := hex.DecodeString(c.SealingKey); err != nil || len(b) != domain.SealingKeySize {
 			return bad("sealing_key", "want %d hex digits", 2*domain.SealingKeySize)
+		}
+	}
+	if c.LogSigningKeyFile == "" {
+		c.LogSigningKeyFile = filepath.Join(c.DataDir, "keys", "log-signing.key")
+	}
+	if c.LogSigningKey != "" {
+		if _, err := domain.ParseLogPrivateKey(c.LogSigningKey); err != nil {
+			return bad("log_signing_key", "want an Ed25519 seed: 32 bytes in base64")
 		}
 	}
 	if _, err := domain.NewScopes(c.Scopes, c.DefaultScopes); err != nil {

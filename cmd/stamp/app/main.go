@@ -38,6 +38,7 @@ commands:
   purge     drop old revoked and expired tokens from the read models
   replay    rebuild the read models from the log and swap them in
   listeners show the listeners' consumers and their parked events
+  verify    check the whole log: gaps, undecodable events, signatures
   bench     measure issuance and introspection against a running server
   nats      credentials of the embedded NATS server's identities
 
@@ -70,6 +71,7 @@ func Main(ctx context.Context, args []string, io IO) int {
 
 		"listeners": cmdListeners,
 		"nats":      cmdNats,
+		"verify":    cmdVerify,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" {

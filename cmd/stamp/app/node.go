@@ -156,6 +156,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		Issuer: cfg.Issuer, GrantTypes: enabledGrants(cfg), Logger: logger,
 		SessionKey: sessionKey(sealing), SessionLifetime: time.Duration(cfg.SessionTTL),
 		TrustedProxies: proxies,
+		LogKeys:        httpLogKeys(n.store.LogSigning()),
 	})
 	if err != nil {
 		return nil, err
@@ -180,6 +181,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	}()
 	if err := n.serveReplay(); err != nil { // see cmd_replay.go
 		return nil, err
+	}
+	if _, err := n.serveParked(); err != nil { // see node_logsign.go; ends with the store
+		return nil, fmt.Errorf("serve parked events: %w", err)
 	}
 	if err := n.writeServeInfo(); err != nil {
 		return nil, err
@@ -400,9 +404,14 @@ func enabledGrants(c Config) []string {
 // server on the data directory, listening on port (-1: random), and opens
 // the stream.
 func openEventStore(ctx context.Context, c Config, logger *slog.Logger, port int) (*eventstore.Server, *eventstore.Store, error) {
+	logKey, err := loadLogSigningKey(c)
+	if err != nil {
+		return nil, nil, err
+	}
 	opts := eventstore.Options{
 		URL: c.NATSURL, User: c.NATSUser, Password: c.NATSPassword, CredsFile: c.NATSCreds, NkeySeedFile: c.NATSNkey,
 		Replicas: c.Replicas, MaxAge: time.Duration(c.StreamMaxAge),
+		LogKey: logKey, Logger: logger,
 	}
 	var srv *eventstore.Server
 	if c.NATSURL == "" {
