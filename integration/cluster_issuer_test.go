@@ -158,6 +158,11 @@ func TestClusterIssuer(t *testing.T) {
 		if err != nil || last.Issuer != other {
 			t.Errorf("after --reissue the cluster's issuer is %q (%v); want %s", last.Issuer, err, other)
 		}
+		// The instances still running with the old issuer say so.
+		waitFor(t, "B to log that the cluster's issuer changed", func() bool {
+			out := logB.String()
+			return strings.Contains(out, "level=ERROR") && strings.Contains(out, "the cluster's issuer changed") && strings.Contains(out, other)
+		})
 		// Now an instance still configured with the old issuer is refused.
 		_, _, err = startLogged(t, clusterInstance(t, natsURL, shared, "STAMP_ISSUER", issuer).config())
 		if err == nil || !strings.Contains(err.Error(), other) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/stamp-oauth/stamp/domain"
+	"github.com/stamp-oauth/stamp/eventstore"
 )
 
 // One issuer per cluster. Every token carries the issuer in "iss", and an
@@ -24,6 +25,8 @@ import (
 //   - Scopes, default scopes and lifetimes may differ during a rolling
 //     change: the instance announces its own and warns; the last
 //     announcement is what the CLI acts on.
+//   - A running instance that sees another issuer announced (after a
+//     --reissue elsewhere) logs it at error level until it is restarted.
 //   - The embedded mode (one instance) announces a changed issuer and warns
 //     that tokens issued under the old one are no longer valid.
 
@@ -72,4 +75,24 @@ func announceSettings(ctx context.Context, svc *domain.Service, c Config, logger
 		logger.Info("announced changed settings", "before", strings.Join(diff, "; "))
 	}
 	return nil
+}
+
+// watchIssuer follows the settings announcements from sequence from and
+// logs at error level each one that names another issuer than this
+// node's: after `stamp serve --reissue` on another instance, this one
+// still signs and checks tokens with its own issuer until it restarts
+// with the new one.
+func (n *Node) watchIssuer(ctx context.Context, from uint64) {
+	filter := domain.SubjectRoot + "." + domain.KindServer + ".>"
+	err := n.store.Read(ctx, eventstore.ReadOptions{From: from, Filter: filter, Follow: true}, func(r domain.Recorded) error {
+		e, err := domain.Decode(r.Envelope)
+		if c, ok := e.(domain.ServerConfigured); err == nil && ok && c.Issuer != n.cfg.Issuer {
+			n.logger.Error("the cluster's issuer changed; this instance still issues and accepts only its own issuer's tokens: restart it with the new issuer",
+				"cluster_issuer", c.Issuer, "issuer", n.cfg.Issuer, "seq", r.Seq)
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		n.logger.Warn("issuer watcher stopped", "err", err)
+	}
 }

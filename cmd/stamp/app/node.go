@@ -143,6 +143,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		defer n.done.Done()
 		n.watchKeys(runCtx, last+1)
 	}()
+	n.done.Add(1)
+	go func() {
+		defer n.done.Done()
+		n.watchIssuer(runCtx, last+1) // see issuer.go
+	}()
 	go func() {
 		defer n.done.Done()
 		if err := runListeners(runCtx, cfg.Listeners, n.store, n.svc, n.views, n.runner, logger); err != nil && runCtx.Err() == nil {
