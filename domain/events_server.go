@@ -3,7 +3,6 @@ package domain
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 )
@@ -78,30 +77,9 @@ func applyServerSettings(s serverSettings, e Event, seq uint64, _ time.Time) ser
 }
 
 // AnnounceSettings appends ServerConfigured with settings unless they are
-// the ones last announced, and reports whether it appended. Two servers
-// announcing at once are ordered by the aggregate's sequence: each
-// decides again on what the other appended.
+// the ones last announced, and reports whether it appended. It is
+// ChangeSettings allowing any change, the issuer's too.
 func (s *Service) AnnounceSettings(ctx context.Context, actor Actor, settings ServerConfigured) (bool, error) {
-	appended := false
-	err := retry(ctx, func() error {
-		last, err := load(ctx, s.ports.Log, Aggregate{KindServer, ServerConfigID}, applyServerSettings)
-		expect := ExpectSeq(last.seq)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			expect = ExpectNew
-		case err != nil:
-			return err
-		case last.settings.Equal(settings):
-			return nil
-		}
-		if _, err := s.record(ctx, expect, actor, settings); err != nil {
-			return err
-		}
-		appended = true
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("domain: announce settings: %w", err)
-	}
-	return appended, nil
+	change, err := s.ChangeSettings(ctx, actor, settings, false)
+	return change.Appended, err
 }

@@ -70,6 +70,14 @@ type Config struct {
 	LogLevel        string   `json:"log_level"`
 	LogFormat       string   `json:"log_format"`
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
+
+	// Reissue lets a server of a cluster announce another issuer than the
+	// cluster's (see issuer.go). Only `stamp serve --reissue` sets it,
+	// never the file or the environment, so that it is a deliberate act.
+	Reissue bool `json:"-"`
+	// derivedIssuer is the issuer Validate derived from HTTPAddr when
+	// none was set.
+	derivedIssuer string
 }
 
 // Duration is a time.Duration written as text ("1h30m") in the file.
@@ -162,7 +170,7 @@ func settings() []setting {
 	return []setting{
 		{"data-dir", "directory for the event store, read models and keys", str(func(c *Config) *string { return &c.DataDir })},
 		{"http-addr", "address the HTTP server listens on", str(func(c *Config) *string { return &c.HTTPAddr })},
-		{"issuer", "public base URL, the tokens' iss (default http://<http-addr>)", str(func(c *Config) *string { return &c.Issuer })},
+		{"issuer", "public base URL, the tokens' iss (default http://<http-addr>; required with --nats-url: one for the whole cluster)", str(func(c *Config) *string { return &c.Issuer })},
 		{"nats-url", "use this NATS server or cluster instead of the embedded one", str(func(c *Config) *string { return &c.NATSURL })},
 		{"nats-user", "NATS user name (with --nats-url)", str(func(c *Config) *string { return &c.NATSUser })},
 		{"nats-password", "NATS password (with --nats-url)", str(func(c *Config) *string { return &c.NATSPassword })},
@@ -301,6 +309,7 @@ func (c *Config) Validate() error {
 	}
 	if c.Issuer == "" {
 		c.Issuer = "http://" + c.HTTPAddr
+		c.derivedIssuer = c.Issuer
 	}
 	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return bad("issuer", "%q is not an http(s) URL without query or fragment", c.Issuer)

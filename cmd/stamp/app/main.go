@@ -156,10 +156,12 @@ func parseLevel(s string) (slog.Level, error) {
 // binary), then shuts down gracefully within shutdown_timeout.
 func cmdServe(ctx context.Context, args []string, io IO) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	reissue := fs.Bool("reissue", false, "with --nats-url: announce this instance's issuer as the cluster's new one (tokens of the old issuer stop being valid)")
 	c, pos, err := parse(fs, args, io)
 	if err != nil {
 		return err
 	}
+	c.Reissue = *reissue
 	if len(pos) > 0 {
 		return usageErrorf("unexpected argument %q", pos[0])
 	}

@@ -80,6 +80,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 			}
 		}
 	}()
+	if err := requireClusterIssuer(cfg); err != nil { // see issuer.go
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
@@ -128,7 +131,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if _, err := n.svc.AnnounceSigningKey(ctx, domain.Actor{Kind: domain.ActorSystem}, key); err != nil {
 		return nil, fmt.Errorf("announce signing key: %w", err)
 	}
-	if _, err := n.svc.AnnounceSettings(ctx, domain.Actor{Kind: domain.ActorSystem}, settingsOf(cfg)); err != nil {
+	if err := announceSettings(ctx, n.svc, cfg, logger); err != nil { // see issuer.go
 		return nil, err
 	}
 	last, err := n.store.LastSeq(ctx)
@@ -139,6 +142,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	go func() {
 		defer n.done.Done()
 		n.watchKeys(runCtx, last+1)
+	}()
+	n.done.Add(1)
+	go func() {
+		defer n.done.Done()
+		n.watchIssuer(runCtx, last+1) // see issuer.go
 	}()
 	go func() {
 		defer n.done.Done()
