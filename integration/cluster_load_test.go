@@ -5,9 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -229,12 +229,16 @@ func (d *loadDriver) introspect(inst int, tok issuedToken) (active, ok bool) {
 // status (0: no answer).
 func (d *loadDriver) revoke(inst int, tok issuedToken) int {
 	rec, _ := d.call(opRevoke, inst, "/oauth/revoke", url.Values{"token": {tok.token}, "token_type_hint": {"access_token"}})
+	d.mu.Lock()
 	if rec.status == http.StatusOK {
-		d.mu.Lock()
 		d.revoked = append(d.revoked, revokedToken{issuedToken: tok, at: rec.end, inst: inst})
-		d.revokedJTI[tok.jti] = true
-		d.mu.Unlock()
 	}
+	if rec.status != http.StatusNotFound {
+		// Without an answer or with a 503, the revocation may or may not
+		// be in the log: the token's state is unknown from here on.
+		d.revokeTried[tok.jti] = true
+	}
+	d.mu.Unlock()
 	return rec.status
 }
 
@@ -286,9 +290,10 @@ type loadDriver struct {
 	ops     []opRecord
 	issued  []issuedToken
 	revoked []revokedToken
-	// revokedJTI holds the jti of every acknowledged revocation, so that a
+	// revokeTried holds the jti of every token whose revocation was
+	// acknowledged or may have been recorded (no answer, 503), so that a
 	// check for an issued token does not wait for a token revoked since.
-	revokedJTI map[string]bool
+	revokeTried map[string]bool
 	// Read-your-writes across instances: a token not active on an
 	// instance right after issuance returned (stale), not active within
 	// convergeTimeout (never), and how long each check took to see it.
@@ -308,7 +313,7 @@ type loadDriver struct {
 
 func newLoadDriver(sc *stampCluster) *loadDriver {
 	tr := &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}
-	return &loadDriver{sc: sc, http: &http.Client{Timeout: httpTimeout, Transport: tr}, revokedJTI: map[string]bool{}}
+	return &loadDriver{sc: sc, http: &http.Client{Timeout: httpTimeout, Transport: tr}, revokeTried: map[string]bool{}}
 }
 
 // run drives the load until ctx ends, then waits for every goroutine: one
@@ -435,7 +440,7 @@ func (d *loadDriver) converge(c check) {
 	deadline := c.since.Add(convergeTimeout)
 	for {
 		d.mu.Lock()
-		revoked := want && d.revokedJTI[c.tok.jti]
+		revoked := want && d.revokeTried[c.tok.jti]
 		if revoked {
 			d.unmeasured++ // revoked meanwhile: inactive is right now
 		}
@@ -474,23 +479,22 @@ func (d *loadDriver) converge(c check) {
 const sweepSample = 3000
 
 // sweep runs once the load has stopped: it asks every instance about every
-// revoked token and a sample of the others. A revoked token must be
-// inactive, any other active. A wrong answer is polled until it turns
-// right, within convergeTimeout; sweep returns how many answers were wrong
-// at first, by kind, and whether an instance stayed wrong (then it stops
-// asking that instance).
-func (d *loadDriver) sweep() (revokedActive, issuedInactive int, stuck []int) {
+// token the log holds a revocation of and a sample of the others. A
+// revoked token (revoked, from the log) must be inactive, any other
+// active. A wrong answer is polled until it turns right, within
+// convergeTimeout; sweep returns how many answers were wrong at first, by
+// kind, and a description of each instance that stayed wrong (then it
+// stops asking that instance).
+func (d *loadDriver) sweep(revoked map[string]bool) (revokedActive, issuedInactive int, stuck []string) {
 	d.mu.Lock()
-	var toks []issuedToken
-	var others []issuedToken
+	var toks, others []issuedToken
 	for _, tok := range d.issued {
-		if d.revokedJTI[tok.jti] {
+		if revoked[tok.jti] {
 			toks = append(toks, tok)
 		} else {
 			others = append(others, tok)
 		}
 	}
-	revoked := maps.Clone(d.revokedJTI)
 	d.mu.Unlock()
 	rand.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
 	toks = append(toks, others[:min(len(others), sweepSample)]...)
@@ -510,7 +514,8 @@ func (d *loadDriver) sweep() (revokedActive, issuedInactive int, stuck []int) {
 					revokedActive++
 				}
 				if time.Now().After(deadline) {
-					stuck = append(stuck, inst)
+					stuck = append(stuck, fmt.Sprintf("instance %d: token %s (issued by %d) answered active=%v ok=%v for %s; the log says revoked=%v",
+						inst, tok.jti, tok.inst, active, ok, convergeTimeout, !want))
 					break tokens
 				}
 				time.Sleep(10 * time.Millisecond)

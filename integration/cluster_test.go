@@ -196,18 +196,18 @@ func (r *clusterRun) verify() {
 	t := r.t
 	r.nats.WaitHealthy()
 	d := r.load
+	created, revoked := r.logged()
 	// After the faults, every instance converges on the log: it knows
 	// every token, and honours every revocation.
-	sweptRevokedActive, sweptIssuedInactive, stuck := d.sweep()
-	for _, inst := range stuck {
-		t.Errorf("instance %d still answers from a stale read model %s after the load stopped", inst, convergeTimeout)
+	sweptRevokedActive, sweptIssuedInactive, stuck := d.sweep(revoked)
+	for _, s := range stuck {
+		t.Errorf("after the load stopped, an instance still answers from a stale read model: %s", s)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 
 	// Zero acknowledged operations lost: every token issuance returned
 	// and every revocation acknowledged is in the log.
-	created, revoked := r.logged()
 	lostTokens, lostRevocations := 0, 0
 	for _, tok := range d.issued {
 		if !created[tok.jti] {
