@@ -277,6 +277,13 @@ type check struct {
 	since time.Time
 }
 
+// lagSample is how long after at (when issuance or revocation returned)
+// an instance first answered as it should.
+type lagSample struct {
+	at  time.Time
+	lag time.Duration
+}
+
 // convergeTimeout bounds how long a checker polls one instance.
 const convergeTimeout = 30 * time.Second
 
@@ -298,7 +305,7 @@ type loadDriver struct {
 	// instance right after issuance returned (stale), not active within
 	// convergeTimeout (never), and how long each check took to see it.
 	rywChecks, rywStale, rywNever int
-	rywLag                        []time.Duration
+	rywLag                        []lagSample
 	// localStale counts tokens the issuing instance itself did not
 	// report active right after issuing them (DESIGN.md, principle 3).
 	localStale int
@@ -306,7 +313,7 @@ type loadDriver struct {
 	// revocation returned or later (stale), still active after
 	// convergeTimeout (never), and how long each check took.
 	revChecks, revStale, revNever int
-	revLag                        []time.Duration
+	revLag                        []lagSample
 	revokeNotFound                int // 404 on revoking a token another instance issued
 	unmeasured                    int // checks dropped because the queue was full
 }
@@ -415,9 +422,9 @@ func (d *loadDriver) immediate(kind string, inst int, tok issuedToken, since tim
 	switch {
 	case ok && active == want:
 		if kind == opIssue {
-			d.rywLag = append(d.rywLag, time.Since(since))
+			d.rywLag = append(d.rywLag, lagSample{since, time.Since(since)})
 		} else {
-			d.revLag = append(d.revLag, time.Since(since))
+			d.revLag = append(d.revLag, lagSample{since, time.Since(since)})
 		}
 		d.mu.Unlock()
 		return
@@ -453,9 +460,9 @@ func (d *loadDriver) converge(c check) {
 			lag := time.Since(c.since)
 			d.mu.Lock()
 			if want {
-				d.rywLag = append(d.rywLag, lag)
+				d.rywLag = append(d.rywLag, lagSample{c.since, lag})
 			} else {
-				d.revLag = append(d.revLag, lag)
+				d.revLag = append(d.revLag, lagSample{c.since, lag})
 			}
 			d.mu.Unlock()
 			return
