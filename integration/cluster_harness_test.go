@@ -208,6 +208,15 @@ func (c *natsCluster) startNode(i int) error {
 	}
 	o := c.serverOptions(i)
 	c.mu.Unlock()
+	// The server waits its whole ready timeout on a port it cannot bind;
+	// find out at once instead, so that a caller can try again.
+	for _, port := range []int{o.Port, o.Cluster.Port} {
+		l, err := net.Listen("tcp", net.JoinHostPort(o.Host, strconv.Itoa(port)))
+		if err != nil {
+			return fmt.Errorf("node %s: port %d: %w", o.ServerName, port, err)
+		}
+		l.Close()
+	}
 	s, err := server.NewServer(o)
 	if err != nil {
 		return fmt.Errorf("node %s: %w", o.ServerName, err)
@@ -326,10 +335,20 @@ func (c *natsCluster) Kill(i int) {
 }
 
 // Restart starts the killed node i again on its store directory and ports.
+// While another process holds one of its ports it tries again, until
+// ReadyTimeout has passed.
 func (c *natsCluster) Restart(i int) {
 	c.t.Helper()
-	if err := c.startNode(i); err != nil {
-		c.t.Fatalf("cluster: restart: %v", err)
+	deadline := time.Now().Add(c.opts.ReadyTimeout)
+	for {
+		err := c.startNode(i)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("cluster: restart: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
