@@ -7,82 +7,28 @@ package deploy
 import (
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/stamp-oauth/stamp/eventstore"
 )
 
-// permissions is one identity's allow and deny lists, shaped as
-// eventstore.RolePermissions (branch natsauth) returns them.
-type permissions struct {
-	PublishAllow, PublishDeny     []string
-	SubscribeAllow, SubscribeDeny []string
-	Responses                     bool
-}
+// permissions is one identity's allow and deny lists.
+type permissions = eventstore.Permissions
 
-// rolePermissions are the NATS identities' permissions, as the embedded
-// server grants them (eventstore.RolePermissions, README "NATS
-// identities"). Where eventstore exports them, compare with it instead.
+// rolePermissions are the NATS identities' permissions as the embedded
+// server grants them (README "NATS identities"), by user name in the
+// deployment files.
 func rolePermissions() map[string]permissions {
-	writer := permissions{
-		PublishAllow: []string{"stamp.>", "stamp_parked.>", "stampctl.>", "$JS.API.INFO"},
-		PublishDeny: []string{
-			"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.MSG.DELETE.>",
-			"$JS.API.STREAM.PURGE.STAMP", "$JS.API.STREAM.PURGE.STAMP_PARKED",
-		},
-		SubscribeAllow: []string{"_INBOX_STAMP.>", "stampctl.>"},
-		Responses:      true,
+	out := map[string]permissions{}
+	for _, r := range eventstore.Roles() {
+		out[string(r)] = eventstore.RolePermissions(r)
 	}
-	buckets := []string{"STAMP_USER_KEYS"}
-	streams := []string{"STAMP", "STAMP_PARKED"}
-	for _, b := range buckets {
-		streams = append(streams, "KV_"+b)
-	}
-	for _, s := range streams {
-		for _, api := range []string{
-			"STREAM.CREATE." + s, "STREAM.UPDATE." + s, "STREAM.INFO." + s, "STREAM.MSG.GET." + s,
-			"DIRECT.GET." + s, "DIRECT.GET." + s + ".>", "CONSUMER.CREATE." + s, "CONSUMER.CREATE." + s + ".>",
-			"CONSUMER.DURABLE.CREATE." + s + ".*", "CONSUMER.INFO." + s + ".*", "CONSUMER.DELETE." + s + ".*",
-			"CONSUMER.NAMES." + s, "CONSUMER.LIST." + s, "CONSUMER.MSG.NEXT." + s + ".*",
-		} {
-			writer.PublishAllow = append(writer.PublishAllow, "$JS.API."+api)
-		}
-		writer.PublishAllow = append(writer.PublishAllow, "$JS.ACK."+s+".>")
-	}
-	for _, b := range buckets {
-		writer.PublishAllow = append(writer.PublishAllow, "$KV."+b+".>", "$JS.API.STREAM.PURGE.KV_"+b)
-	}
-	readOnly := []string{
-		"stamp.>", "$KV.>", "$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>",
-		"$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>",
-	}
-	return map[string]permissions{
-		"writer": writer,
-		"reader": {
-			PublishAllow: []string{
-				"$JS.API.INFO", "$JS.API.STREAM.INFO.STAMP", "$JS.API.STREAM.MSG.GET.STAMP",
-				"$JS.API.DIRECT.GET.STAMP", "$JS.API.DIRECT.GET.STAMP.>", "$JS.API.CONSUMER.CREATE.STAMP",
-				"$JS.API.CONSUMER.CREATE.STAMP.>", "$JS.API.CONSUMER.INFO.STAMP.*",
-				"$JS.API.CONSUMER.MSG.NEXT.STAMP.*", "$JS.ACK.STAMP.>", "$JS.FC.STAMP.>",
-			},
-			PublishDeny:    append(slices.Clone(readOnly), "$JS.API.CONSUMER.DELETE.>"),
-			SubscribeAllow: []string{"_INBOX.>", "stamp.>"},
-			SubscribeDeny:  []string{"$KV.>"},
-		},
-		"revocations": {
-			PublishAllow: []string{
-				"$JS.API.STREAM.INFO.STAMP", "$JS.API.CONSUMER.CREATE.STAMP.*",
-				"$JS.API.CONSUMER.INFO.STAMP.*", "$JS.API.CONSUMER.MSG.NEXT.STAMP.*",
-			},
-			PublishDeny:    append(slices.Clone(readOnly), "$JS.API.STREAM.MSG.GET.>", "$JS.API.DIRECT.GET.>", "$JS.API.CONSUMER.DELETE.>"),
-			SubscribeAllow: []string{"_INBOX_STAMP_REVOCATIONS.>"},
-			SubscribeDeny:  []string{"stamp.>", "$KV.>"},
-		},
-	}
+	return out
 }
 
 // identityVars name each role's public key in stamp-identities.conf.
