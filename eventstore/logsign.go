@@ -157,6 +157,51 @@ func (v *verifier) learn(ctx context.Context, stream jetstream.Stream) error {
 	return nil
 }
 
+// learnByConsumer is learn for an identity that may not get messages
+// directly (RoleRevocations): it reads the last announcement through an
+// ordered consumer filtered to its subject, delivering the last message per
+// subject, which that identity may create.
+func (v *verifier) learnByConsumer(ctx context.Context, js jetstream.JetStream) error {
+	if len(v.keys) == 0 {
+		return nil
+	}
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, domain.StreamName, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{announcementSubject},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("eventstore: log signing: read announcement: %w", err)
+	}
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		return nil // no announcement: nothing adopted yet
+	}
+	msg, err := cons.Next(jetstream.FetchMaxWait(defaultTimeoutFor(ctx)))
+	if err != nil {
+		return fmt.Errorf("eventstore: log signing: read announcement: %w", err)
+	}
+	meta, err := msg.Metadata()
+	if err != nil {
+		return fmt.Errorf("eventstore: log signing: read announcement: %w", err)
+	}
+	if reason := v.check(meta.Sequence.Stream, msg.Subject(), msg.Headers(), msg.Data()); reason != "" {
+		return fmt.Errorf("eventstore: log signing: announcement at sequence %d: %w: %s", meta.Sequence.Stream, ErrRefused, reason)
+	}
+	if msg.Headers().Get(HeaderSignature) == "" {
+		return fmt.Errorf("eventstore: log signing: announcement at sequence %d: %w: unsigned", meta.Sequence.Stream, ErrRefused)
+	}
+	return nil
+}
+
+// defaultTimeoutFor is what remains of ctx's deadline, or DefaultTimeout.
+func defaultTimeoutFor(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d)
+	}
+	return DefaultTimeout
+}
+
 // read is the one path from a stored message to a domain.Recorded: every
 // reader (Read, Follow, Replay, Load, Deliver, the revocation feed) goes
 // through it. It checks the log signature, then decodes. A message it

@@ -125,9 +125,8 @@ func OpenRevocationFeed(ctx context.Context, opts Options, maxTokenLifetime time
 	v := newVerifier(opts)
 	if err == nil {
 		ctx, cancel := withTimeout(ctx)
-		var stream jetstream.Stream
-		if stream, err = js.Stream(ctx, domain.StreamName); err == nil {
-			err = v.learn(ctx, stream)
+		if _, err = js.Stream(ctx, domain.StreamName); err == nil {
+			err = v.learnByConsumer(ctx, js)
 		}
 		cancel()
 	}
