@@ -88,7 +88,7 @@ func (d *loadDriver) issue(inst int) (issuedToken, bool) {
 		d.sc.t.Errorf("issue on %d: 200 with %q", inst, body)
 		return issuedToken{}, false
 	}
-	jti, err := jtiOf(got.AccessToken)
+	jti, err := clusterJTI(got.AccessToken)
 	if err != nil {
 		d.sc.t.Errorf("issue on %d: %v", inst, err)
 		return issuedToken{}, false
@@ -142,7 +142,7 @@ type revokedToken struct {
 
 // jtiOf reads the jti claim of a JWT without verifying it (the test only
 // needs the id it will look for in the log).
-func jtiOf(token string) (string, error) {
+func clusterJTI(token string) (string, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		return "", errors.New("access token is not a JWT")
