@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,7 +171,8 @@ type Store struct {
 // by URL, with credentials (in-process without any: role's seed), with
 // role's inbox prefix, reconnecting forever; extra options are added last.
 func (opts Options) connect(role Role, extra ...nats.Option) (*nats.Conn, error) {
-	copts := []nats.Option{nats.Name(opts.Name), nats.MaxReconnects(-1), nats.CustomInboxPrefix(role.InboxPrefix())}
+	copts := []nats.Option{nats.Name(opts.Name), nats.MaxReconnects(-1), nats.CustomInboxPrefix(role.InboxPrefix()),
+		nats.ErrorHandler(asyncErrors(opts.Logger))}
 	url := opts.URL
 	if opts.InProcess != nil {
 		copts = append(copts, nats.InProcessServer(opts.InProcess))
@@ -193,6 +195,25 @@ func (opts Options) connect(role Role, extra ...nats.Option) (*nats.Conn, error)
 		copts = append(copts, nk)
 	}
 	return nats.Connect(url, append(copts, extra...)...)
+}
+
+// asyncErrors returns the handler of a connection's asynchronous errors,
+// which nats.go would otherwise print to standard error. A refused
+// consumer deletion is routine for the roles that may not delete (an
+// ordered consumer deletes its predecessor when it resets; the server
+// drops it once idle): debug. Anything else: a warning. A nil logger
+// discards.
+func asyncErrors(logger *slog.Logger) nats.ErrHandler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		level := slog.LevelWarn
+		if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), ".CONSUMER.DELETE.") {
+			level = slog.LevelDebug
+		}
+		logger.Log(context.Background(), level, "eventstore: nats connection", "err", err)
+	}
 }
 
 // Open connects to NATS, creates the STAMP stream or updates its
