@@ -316,6 +316,9 @@ func TestDevicePollsShared(t *testing.T) {
 		return p
 	}
 	a, b := open(), open()
+	if status, err := a.kv.Status(ctx); err != nil || status.Bucket() != DevicePollBucket || status.TTL() != time.Minute || status.History() != 1 {
+		t.Fatalf("bucket: %v, %v; want %s with TTL 1m and history 1", status, err, DevicePollBucket)
+	}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	if prev, err := a.SwapPoll(ctx, "dev1", t0); err != nil || !prev.IsZero() {
 		t.Fatalf("first poll: got %v, %v; want the zero time", prev, err)
