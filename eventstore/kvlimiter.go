@@ -303,7 +303,7 @@ func (l *Limiter) sweep(now time.Time) {
 // watchInitial starts a watcher of every key and applies the bucket's
 // current keys, returning once they are all in the mirror.
 func (l *Limiter) watchInitial(ctx context.Context) (jetstream.KeyWatcher, error) {
-	ctx, cancel := withTimeout(ctx)
+	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
 	defer cancel()
 	w, err := l.kv.WatchAll(context.Background())
 	if err != nil {

@@ -28,8 +28,11 @@ const maxCASAttempts = 8
 // stateBucket creates the key-value bucket name, or updates its
 // configuration: history 1, file storage, the stream's replicas, and ttl
 // (how long a key is kept after its last write; 0 is forever).
+//
+// It waits at most DefaultTimeout, whatever ctx allows: a request the
+// connection may not send (no permission on the bucket) gets no answer.
 func (s *Store) stateBucket(ctx context.Context, name, description string, ttl time.Duration) (jetstream.KeyValue, error) {
-	ctx, cancel := withTimeout(ctx)
+	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
 	defer cancel()
 	replicas := DefaultReplicas
 	if info := s.stream.CachedInfo(); info != nil && info.Config.Replicas > 0 {
