@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -126,23 +127,27 @@ func (s *Service) DecideDevice(ctx context.Context, user User, userCode string, 
 	return err
 }
 
-// pollClock remembers when each device code last polled, for slow_down.
-// Polls change no state worth an event, so this lives in memory: on
-// several instances a device may poll each at the interval.
+// pollClock is DevicePolls in this process's memory (see
+// NewLocalDevicePolls). Entries older than an hour are dropped.
 type pollClock struct {
 	mu   sync.Mutex
 	last map[string]time.Time
 }
 
-// tooSoon records a poll at now and reports whether it came sooner than
-// interval after the previous one. Entries older than an hour are dropped.
-func (p *pollClock) tooSoon(id string, now time.Time, interval time.Duration) bool {
+// NewLocalDevicePolls returns DevicePolls kept in this process's memory:
+// on several instances a device may poll each at the interval. It is what
+// a Service uses when Ports.DevicePolls is nil, and a cluster-wide store's
+// fallback.
+func NewLocalDevicePolls() DevicePolls { return &pollClock{} }
+
+// SwapPoll records a poll of id at now and returns the previous one.
+func (p *pollClock) SwapPoll(_ context.Context, id string, now time.Time) (time.Time, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.last == nil {
 		p.last = map[string]time.Time{}
 	}
-	prev, ok := p.last[id]
+	prev := p.last[id]
 	p.last[id] = now
 	if len(p.last) > 10000 {
 		for k, t := range p.last {
@@ -151,7 +156,22 @@ func (p *pollClock) tooSoon(id string, now time.Time, interval time.Duration) bo
 			}
 		}
 	}
-	return ok && now.Sub(prev) < interval
+	return prev, nil
+}
+
+// tooSoon records a poll of device code id at now and reports whether it
+// came sooner than interval after the previous one, in the DevicePolls
+// of the ports or else this process's.
+func (s *Service) tooSoon(ctx context.Context, id string, now time.Time, interval time.Duration) (bool, error) {
+	var polls DevicePolls = &s.polls
+	if s.ports.DevicePolls != nil {
+		polls = s.ports.DevicePolls
+	}
+	prev, err := polls.SwapPoll(ctx, id, now)
+	if err != nil {
+		return false, fmt.Errorf("domain: device polls: %w", err)
+	}
+	return !prev.IsZero() && now.Sub(prev) < interval, nil
 }
 
 // deviceCode implements the device access token request (RFC 8628 §3.4,
@@ -191,7 +211,11 @@ func (s *Service) deviceCode(ctx context.Context, req TokenRequest) (TokenRespon
 	case DeviceRedeemed:
 		return TokenResponse{}, bad
 	case DevicePending:
-		if s.polls.tooSoon(d.ID, now, time.Duration(d.Interval)*time.Second) {
+		soon, err := s.tooSoon(ctx, d.ID, now, time.Duration(d.Interval)*time.Second)
+		if err != nil {
+			return TokenResponse{}, err
+		}
+		if soon {
 			return TokenResponse{}, ErrSlowDown.WithDescription("poll no more often than every %d seconds", d.Interval)
 		}
 		return TokenResponse{}, ErrAuthorizationPending.WithDescription("the user has not decided yet")

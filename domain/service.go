@@ -66,6 +66,9 @@ type Ports struct {
 	// UserKeys keeps the per-user keys of personal fields; required to
 	// register and delete users.
 	UserKeys UserKeys
+	// DevicePolls remembers when device codes last polled, for
+	// slow_down; nil keeps them in this process (NewLocalDevicePolls).
+	DevicePolls DevicePolls
 }
 
 // Lifetimes of issued tokens and codes.
@@ -141,7 +144,7 @@ func (c *Config) Validate() error {
 		{&c.RefreshToken, 30 * 24 * time.Hour},
 		{&c.PersonalAccess, 365 * 24 * time.Hour},
 		{&c.AuthCode, 10 * time.Minute},
-		{&c.DeviceCode, 10 * time.Minute},
+		{&c.DeviceCode, DefaultDeviceCodeLifetime},
 		{&c.DeviceInterval, 5 * time.Second},
 		{&c.PasswordHashWait, DefaultPasswordHashWait},
 	}

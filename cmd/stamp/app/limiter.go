@@ -5,8 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/stamp-oauth/stamp/domain"
 )
 
@@ -17,9 +15,10 @@ const defaultMaxBuckets = 100_000
 // sweepEvery is how often a limiter drops the buckets that have refilled.
 const sweepEvery = time.Minute
 
-// limiter is domain.Limiter in this process's memory: one
-// golang.org/x/time/rate token bucket per (rate, key), holding the
-// failures still counted against the key. A bucket that has refilled
+// limiter is domain.Limiter in this process's memory: one token bucket
+// per (rate, key), holding the failures still counted against the key,
+// in the arithmetic of domain.Rate (WaitAt, FailAt) that the cluster-wide
+// limiter shares (eventstore.Limits). A bucket that has refilled
 // completely is the same as no bucket, so buckets are dropped once full
 // again (swept every minute and before the limit is reached), and at most
 // max are kept: past that, arbitrary ones are dropped, forgetting some
@@ -30,21 +29,16 @@ type limiter struct {
 	max int
 
 	mu      sync.Mutex
-	buckets map[bucketKey]*bucket
+	buckets map[bucketKey]time.Time // when each bucket is full again
 	swept   time.Time
 }
 
 type bucketKey struct{ rate, key string }
 
-type bucket struct {
-	lim   *rate.Limiter
-	burst float64
-}
-
 // newLimiter returns an empty limiter keeping at most max buckets, on the
 // clock now.
 func newLimiter(now func() time.Time, max int) *limiter {
-	return &limiter{now: now, max: max, buckets: map[bucketKey]*bucket{}}
+	return &limiter{now: now, max: max, buckets: map[bucketKey]time.Time{}}
 }
 
 var _ domain.Limiter = (*limiter)(nil)
@@ -55,15 +49,7 @@ func (l *limiter) Wait(_ context.Context, r domain.Rate, key string) (time.Durat
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.buckets[bucketKey{r.Name, key}]
-	if !ok {
-		return 0, nil
-	}
-	tokens := b.lim.TokensAt(now)
-	if tokens >= 1 {
-		return 0, nil
-	}
-	return time.Duration((1 - tokens) * float64(r.Every)), nil
+	return r.WaitAt(l.buckets[bucketKey{r.Name, key}], now), nil
 }
 
 // Fail takes a token from key's bucket under r, creating it full. A
@@ -74,13 +60,11 @@ func (l *limiter) Fail(_ context.Context, r domain.Rate, key string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	k := bucketKey{r.Name, key}
-	b, ok := l.buckets[k]
+	full, ok := l.buckets[k]
 	if !ok {
 		l.makeRoom(now)
-		b = &bucket{lim: rate.NewLimiter(rate.Every(r.Every), r.Burst), burst: float64(r.Burst)}
-		l.buckets[k] = b
 	}
-	b.lim.ReserveN(now, 1)
+	l.buckets[k] = r.FailAt(full, now)
 	if now.Sub(l.swept) >= sweepEvery {
 		l.sweep(now)
 	}
@@ -112,8 +96,8 @@ func (l *limiter) makeRoom(now time.Time) {
 
 // sweep drops the buckets that have refilled. l.mu is held.
 func (l *limiter) sweep(now time.Time) {
-	for k, b := range l.buckets {
-		if b.lim.TokensAt(now) >= b.burst {
+	for k, full := range l.buckets {
+		if !full.After(now) {
 			delete(l.buckets, k)
 		}
 	}

@@ -33,6 +33,7 @@ type Node struct {
 	runner *projections.Runner
 	svc    *domain.Service
 	keys   *eventstore.UserKeys // the users' personal-data keys
+	shared clusterState         // rate limits and device polls, see cluster_state.go
 
 	httpServer *http.Server
 	listener   net.Listener
@@ -92,6 +93,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if n.keys, err = openUserKeys(ctx, cfg, n.store); err != nil {
 		return nil, err
 	}
+	n.shared = openClusterState(ctx, n.store, logger)
 	if n.views, err = openViews(filepath.Join(cfg.DataDir, "projections"), logger, n.keys); err != nil {
 		return nil, err
 	}
@@ -123,7 +125,8 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	}
 	ports := domain.Ports{
 		Log: n.store, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views,
-		Users: n.views, Grants: n.views, Sessions: n.views, Limiter: newLimiter(time.Now, defaultMaxBuckets), UserKeys: n.keys,
+		Users: n.views, Grants: n.views, Sessions: n.views, Limiter: n.shared.limiter, UserKeys: n.keys,
+		DevicePolls: n.shared.polls,
 	}
 	if n.svc, err = newService(cfg, ports, signer); err != nil {
 		return nil, err
@@ -354,6 +357,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	n.shared.close()
 	if n.store != nil {
 		n.store.Close()
 	}
