@@ -9,7 +9,7 @@ import (
 // that server is gone.
 func TestConnectedServer(t *testing.T) {
 	srv := startServer(t, ServerOptions{})
-	st, err := Open(testContext(t), Options{URL: srv.ClientURL()})
+	st, err := Open(testContext(t), Options{URL: srv.ClientURL(), NkeySeedFile: srv.SeedFile(RoleWriter)})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

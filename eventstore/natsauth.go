@@ -81,7 +81,7 @@ func SeedFileName(r Role) string { return "nats-" + string(r) + ".nk" }
 // KV_<bucket>). NATS subject permissions match whole tokens only, so
 // "every bucket named STAMP_*" cannot be written as one rule: a new
 // bucket must be added here (and to the README's nats-server snippet).
-var KVBuckets = []string{"STAMP_USER_KEYS"}
+var KVBuckets = []string{"STAMP_USER_KEYS", "STAMP_LIMITS", "STAMP_DEVICE_POLL"}
 
 // ErrSeedFile is returned (wrapped) for a seed file that cannot be used:
 // unreadable, not an nkey user seed, or readable by group or others.

@@ -27,10 +27,11 @@ func twoInstances(t *testing.T, extra ...string) (a, b *app.Node, e *env, email,
 	rand.Read(key)
 	shared := append([]string{"STAMP_SEALING_KEY", hex.EncodeToString(key), "STAMP_TRUSTED_PROXIES", "127.0.0.1"}, extra...)
 	a, e, email, clientID, secret = limitNode(t, shared...)
-	// STAMP_NATS_NKEY: A's writer identity, once the embedded server
-	// requires one (README "NATS identities"); ignored before.
+	// B uses A's writer identity (README "NATS identities") and A's
+	// log-signing key: instances of one log share it.
 	eb := newEnv(t, append([]string{"STAMP_PASSWORD_GRANT", "true", "STAMP_NATS_URL", a.NATSURL(), "STAMP_REPLICAS", "1",
-		"STAMP_NATS_NKEY", filepath.Join(e.dataDir, "keys", "nats-writer.nk")}, shared...)...)
+		"STAMP_NATS_NKEY", filepath.Join(e.dataDir, "keys", "nats-writer.nk"),
+		"STAMP_LOG_SIGNING_KEY_FILE", filepath.Join(e.dataDir, "keys", "log-signing.key")}, shared...)...)
 	b = eb.start()
 	e.awaitClient(b, clientID)
 	waitFor(t, "B to know the user", func() bool {
