@@ -142,19 +142,7 @@ func TestNATSCredentialsLetAPlainClientRead(t *testing.T) {
 		t.Fatalf("LastSeq = %d, %v; want the key and the client at least", last, err)
 	}
 
-	nk, err := nats.NkeyOptionFromSeed(e.credentialsFile(eventstore.RoleReader))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(n.NATSURL(), nk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStreamAs(t, n.NATSURL(), e.credentialsFile(eventstore.RoleReader), eventstore.RoleReader)
 	cons, err := js.OrderedConsumer(ctx, domain.StreamName, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)

@@ -11,8 +11,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
 	"github.com/stamp-oauth/stamp/domain"
@@ -120,19 +118,7 @@ func TestREADMENATSConfigRunsStamp(t *testing.T) {
 	t.Cleanup(feed.Close)
 	newGuard(t, n, "http://stamp.test", feed)
 
-	nk, err := nats.NkeyOptionFromSeed(seeds[eventstore.RoleReader])
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(ns.ClientURL(), nk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStreamAs(t, ns.ClientURL(), seeds[eventstore.RoleReader], eventstore.RoleReader)
 	stream, err := js.Stream(ctx, domain.StreamName)
 	if err != nil {
 		t.Fatalf("reader: %v", err)

@@ -26,19 +26,7 @@ func assertNoSecretInStream(t *testing.T, n *app.Node, secrets ...string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nk, err := nats.NkeyOptionFromSeed(n.NATSSeedFile(eventstore.RoleReader))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(n.NATSURL(), nk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStreamAs(t, n.NATSURL(), n.NATSSeedFile(eventstore.RoleReader), eventstore.RoleReader)
 	stream, err := js.Stream(ctx, "STAMP")
 	if err != nil {
 		t.Fatal(err)
@@ -87,4 +75,25 @@ func tokenSecrets(jwt string) []string {
 		out = append(out, parts[2])
 	}
 	return out
+}
+
+// jetStreamAs connects to the NATS server at url with the nkey seed in
+// seedFile (a role's identity, with that role's inbox prefix) and returns
+// its JetStream context; the connection closes when the test ends.
+func jetStreamAs(t *testing.T, url, seedFile string, role eventstore.Role) jetstream.JetStream {
+	t.Helper()
+	nk, err := nats.NkeyOptionFromSeed(seedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, nk, nats.CustomInboxPrefix(role.InboxPrefix()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
