@@ -46,6 +46,7 @@ func clusterInstance(t *testing.T, natsURL, shared string, extra ...string) *env
 		"STAMP_NATS_URL", natsURL, "STAMP_REPLICAS", "1",
 		"STAMP_PRIVATE_KEY_FILE", filepath.Join(shared, "private.pem"),
 		"STAMP_SEALING_KEY_FILE", filepath.Join(shared, "sealing.key"),
+		"STAMP_LOG_SIGNING_KEY_FILE", filepath.Join(shared, "log-signing.key"),
 	}, extra...)...)
 	return e
 }

@@ -35,6 +35,7 @@ func startStampCluster(t *testing.T, nc *natsCluster, n int) *stampCluster {
 			"STAMP_ISSUER", "http://stamp.test",
 			"STAMP_PRIVATE_KEY_FILE", filepath.Join(keys, "private.pem"),
 			"STAMP_SEALING_KEY_FILE", filepath.Join(keys, "sealing.key"),
+			"STAMP_LOG_SIGNING_KEY_FILE", filepath.Join(keys, "log-signing.key"),
 		}
 		sc.envs = append(sc.envs, newEnv(t, append(vars, nc.opts.clientEnv...)...))
 	}
