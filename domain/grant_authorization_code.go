@@ -314,7 +314,9 @@ func (s *Service) authorizationCode(ctx context.Context, req TokenRequest) (Toke
 		return TokenResponse{}, ErrInvalidRequest.WithDescription("the code parameter is missing")
 	}
 	bad := ErrInvalidGrant.WithDescription("the authorization code is invalid, expired or used")
-	code, err := s.ports.Grants.AuthCodeByHash(ctx, HashSecret(raw))
+	code, err := lookupFresh(ctx, s, func(ctx context.Context) (AuthCode, error) {
+		return s.ports.Grants.AuthCodeByHash(ctx, HashSecret(raw))
+	})
 	if errors.Is(err, ErrNotFound) {
 		return TokenResponse{}, bad
 	}

@@ -66,6 +66,11 @@ type Ports struct {
 	// UserKeys keeps the per-user keys of personal fields; required to
 	// register and delete users.
 	UserKeys UserKeys
+	// Freshness, when set, is asked to catch up with the log before an
+	// answer that depends on everything acknowledged before the request
+	// (see Freshness); nil answers from the read models as they are
+	// (read_consistency local).
+	Freshness Freshness
 }
 
 // Lifetimes of issued tokens and codes.

@@ -122,6 +122,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		Log: n.store, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views,
 		Users: n.views, Grants: n.views, Sessions: n.views, Limiter: newLimiter(time.Now, defaultMaxBuckets), UserKeys: n.keys,
 	}
+	if cfg.ReadConsistency != consistencyLocal {
+		ports.Freshness = newFreshness(n.store, n.runner, time.Duration(cfg.FreshnessTimeout), logger)
+	}
 	if n.svc, err = newService(cfg, ports, signer); err != nil {
 		return nil, err
 	}
