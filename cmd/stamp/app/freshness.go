@@ -59,10 +59,11 @@ type freshness struct {
 // seqQuery is one last-sequence query; done closes once seq and err are
 // set.
 type seqQuery struct {
-	gen  uint64 // its rank among the queries sent, from 1; 0 until sent
-	done chan struct{}
-	seq  uint64
-	err  error
+	gen     uint64 // its rank among the queries sent, from 1; 0 until sent
+	callers int    // how many callers it serves (under freshness.mu)
+	done    chan struct{}
+	seq     uint64
+	err     error
 }
 
 func newFreshness(log lastSeqer, wait seqWaiter, timeout time.Duration, logger *slog.Logger) *freshness {
@@ -77,6 +78,9 @@ func newFreshness(log lastSeqer, wait seqWaiter, timeout time.Duration, logger *
 // ends (ctx's error), when the query fails, or when the whole catch-up
 // takes longer than the timeout.
 func (f *freshness) CatchUp(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("app: catch up with the log: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	q := f.join()
@@ -100,13 +104,14 @@ func (f *freshness) join() *seqQuery {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.inFlight == nil {
-		q := &seqQuery{done: make(chan struct{})}
+		q := &seqQuery{done: make(chan struct{}), callers: 1}
 		f.sendLocked(q)
 		return q
 	}
 	if f.next == nil {
 		f.next = &seqQuery{done: make(chan struct{})}
 	}
+	f.next.callers++
 	return f.next
 }
 
@@ -139,9 +144,16 @@ func (f *freshness) run(q *seqQuery) {
 	}
 }
 
-// queries returns how many last-sequence queries were sent.
-func (f *freshness) queries() uint64 {
+// queries returns how many last-sequence queries were sent, and how many
+// callers wait for the one in flight and for the next.
+func (f *freshness) queries() (sent uint64, inFlight, next int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.sent
+	if f.inFlight != nil {
+		inFlight = f.inFlight.callers
+	}
+	if f.next != nil {
+		next = f.next.callers
+	}
+	return f.sent, inFlight, next
 }
