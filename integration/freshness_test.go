@@ -202,3 +202,28 @@ func TestReadYourWritesAcrossInstancesLocal(t *testing.T) {
 	r.report(t, "local", crossInstanceIterations)
 	fmt.Fprintf(os.Stderr, "local: %d violations in %d iterations\n", r.total(), crossInstanceIterations)
 }
+
+// TestFreshnessUnavailableIs503: an instance that cannot ask the stream
+// for its last sequence (its NATS is gone) answers the requests that need
+// it 503 temporarily_unavailable with Retry-After within the bound, never
+// a stale answer, a 500 or a hang.
+func TestFreshnessUnavailableIs503(t *testing.T) {
+	a, b, e := twoInstances(t, "STAMP_FRESHNESS_TIMEOUT", "300ms")
+	id, secret := e.createClient(a, "two-instances")
+	tok := ccToken(t, a, id, secret)
+	if introspect(t, b, id, secret, tok)["active"] != true {
+		t.Fatal("b: the token is not active")
+	}
+	if err := a.Close(context.Background()); err != nil { // and with it the NATS server
+		t.Fatal(err)
+	}
+	status, h, body := postForm(t, b.HTTPURL()+"/oauth/introspect", id, secret, url.Values{"token": {tok}})
+	var got map[string]any
+	_ = json.Unmarshal(body, &got)
+	if status != http.StatusServiceUnavailable || h.Get("Retry-After") != "1" || got["error"] != "temporarily_unavailable" {
+		t.Errorf("introspection on b without NATS: %d, Retry-After %q, %s; want 503 temporarily_unavailable, Retry-After 1", status, h.Get("Retry-After"), body)
+	}
+	if s := verifyStatus(t, b, tok); s != http.StatusServiceUnavailable {
+		t.Errorf("/auth/verify on b without NATS: %d; want 503", s)
+	}
+}
