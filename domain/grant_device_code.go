@@ -82,7 +82,9 @@ func (s *Service) lookupUserCode(ctx context.Context, userCode string) (DevicePr
 	if len(norm) != 8 {
 		return DevicePrompt{}, bad
 	}
-	d, err := s.ports.Grants.DeviceCodeByUserCodeHash(ctx, HashSecret(norm))
+	d, err := lookupFresh(ctx, s, func(ctx context.Context) (DeviceCode, error) {
+		return s.ports.Grants.DeviceCodeByUserCodeHash(ctx, HashSecret(norm))
+	})
 	if errors.Is(err, ErrNotFound) {
 		return DevicePrompt{}, bad
 	}
