@@ -53,14 +53,13 @@ type freshness struct {
 	mu       sync.Mutex
 	inFlight *seqQuery // sent, not yet answered; nil when none
 	next     *seqQuery // to be sent when inFlight returns; nil when nobody waits
-	sent     uint64    // generation: queries sent so far
+	sent     uint64    // queries sent so far
 }
 
 // seqQuery is one last-sequence query; done closes once seq and err are
 // set.
 type seqQuery struct {
-	gen     uint64 // its rank among the queries sent, from 1; 0 until sent
-	callers int    // how many callers it serves (under freshness.mu)
+	callers int // how many callers it serves (under freshness.mu)
 	done    chan struct{}
 	seq     uint64
 	err     error
@@ -118,7 +117,6 @@ func (f *freshness) join() *seqQuery {
 // sendLocked sends q; f.mu is held.
 func (f *freshness) sendLocked(q *seqQuery) {
 	f.sent++
-	q.gen = f.sent
 	f.inFlight = q
 	go f.run(q)
 }
