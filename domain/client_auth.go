@@ -17,13 +17,24 @@ import (
 // credentials are checked; a failure for a client id whose failures are
 // spent is answered as limited too, but a correct secret is never
 // refused because of others' failures with its id. Both refusals are a
-// *RetryError wrapping ErrRateLimited.
+// *RetryError wrapping ErrRateLimited. Credentials the read model refuses
+// are checked again after catching up with the log (see Freshness), so a
+// client registered through another instance authenticates at once.
 func (s *Service) AuthenticateClient(ctx context.Context, cred ClientCredentials) (Client, error) {
 	addr := limitKey{s.cfg.Limits.ClientAddress, addressKey(cred.Remote)}
 	if err := s.limited(ctx, addr); err != nil {
 		return Client{}, err
 	}
 	c, err := s.checkClient(ctx, cred)
+	if errors.Is(err, ErrInvalidClient) && ValidID(cred.ID) && !s.isCaughtUp(ctx) {
+		// Registered, or its secret regenerated, through another
+		// instance? Refuse only what the whole log refuses (Freshness).
+		fresh, ferr := s.catchUp(ctx)
+		if ferr != nil {
+			return Client{}, ferr
+		}
+		c, err = s.checkClient(fresh, cred)
+	}
 	if !errors.Is(err, ErrInvalidClient) {
 		return c, err
 	}

@@ -95,7 +95,9 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest, user *Use
 	if !ValidID(req.ClientID) {
 		return AuthorizePrompt{}, ErrInvalidRequest.WithDescription("the client_id parameter is missing or malformed")
 	}
-	c, err := s.ports.Clients.Client(ctx, req.ClientID)
+	c, err := lookupFresh(ctx, s, func(ctx context.Context) (Client, error) {
+		return s.ports.Clients.Client(ctx, req.ClientID)
+	})
 	if errors.Is(err, ErrNotFound) || err == nil && !c.Exists() {
 		return AuthorizePrompt{}, ErrInvalidClient.WithDescription("the client is unknown")
 	}
@@ -314,7 +316,9 @@ func (s *Service) authorizationCode(ctx context.Context, req TokenRequest) (Toke
 		return TokenResponse{}, ErrInvalidRequest.WithDescription("the code parameter is missing")
 	}
 	bad := ErrInvalidGrant.WithDescription("the authorization code is invalid, expired or used")
-	code, err := s.ports.Grants.AuthCodeByHash(ctx, HashSecret(raw))
+	code, err := lookupFresh(ctx, s, func(ctx context.Context) (AuthCode, error) {
+		return s.ports.Grants.AuthCodeByHash(ctx, HashSecret(raw))
+	})
 	if errors.Is(err, ErrNotFound) {
 		return TokenResponse{}, bad
 	}

@@ -83,7 +83,9 @@ func (s *Service) lookupUserCode(ctx context.Context, userCode string) (DevicePr
 	if len(norm) != 8 {
 		return DevicePrompt{}, bad
 	}
-	d, err := s.ports.Grants.DeviceCodeByUserCodeHash(ctx, HashSecret(norm))
+	d, err := lookupFresh(ctx, s, func(ctx context.Context) (DeviceCode, error) {
+		return s.ports.Grants.DeviceCodeByUserCodeHash(ctx, HashSecret(norm))
+	})
 	if errors.Is(err, ErrNotFound) {
 		return DevicePrompt{}, bad
 	}
@@ -191,7 +193,9 @@ func (s *Service) deviceCode(ctx context.Context, req TokenRequest) (TokenRespon
 		return TokenResponse{}, ErrInvalidRequest.WithDescription("the device_code parameter is missing")
 	}
 	bad := ErrInvalidGrant.WithDescription("the device code is invalid or used")
-	d, err := s.ports.Grants.DeviceCodeByHash(ctx, HashSecret(raw))
+	d, err := lookupFresh(ctx, s, func(ctx context.Context) (DeviceCode, error) {
+		return s.ports.Grants.DeviceCodeByHash(ctx, HashSecret(raw))
+	})
 	if errors.Is(err, ErrNotFound) {
 		return TokenResponse{}, bad
 	}

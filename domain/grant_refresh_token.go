@@ -40,7 +40,9 @@ func (s *Service) refreshToken(ctx context.Context, req TokenRequest) (TokenResp
 		return TokenResponse{}, ErrInvalidRequest.WithDescription("the refresh_token parameter is missing")
 	}
 	hash := HashSecret(presented)
-	f, err := s.ports.Grants.RefreshFamilyByTokenHash(ctx, hash)
+	f, err := lookupFresh(ctx, s, func(ctx context.Context) (RefreshFamily, error) {
+		return s.ports.Grants.RefreshFamilyByTokenHash(ctx, hash)
+	})
 	if errors.Is(err, ErrNotFound) {
 		return TokenResponse{}, errBadRefresh
 	}

@@ -29,17 +29,25 @@ type Introspection struct {
 // times, and then the read model: the jti must be known, not revoked, not
 // expired, and its client must still exist. It returns the token's state
 // and claims, or an error wrapping ErrInvalidToken.
+//
+// With a Freshness port, a token whose signature holds is judged only
+// after catching up with the log (a revocation or issuance acknowledged by
+// any instance counts), unless the read model already knows it revoked or
+// expired, which no later event undoes. Failing to catch up is a
+// *RetryError wrapping ErrTemporarilyUnavailable, never a stale answer.
 func (s *Service) ValidateAccessToken(ctx context.Context, raw string) (AccessToken, Claims, error) {
 	now := s.cfg.Now()
-	keys, err := s.verificationKeys(ctx, now)
-	if err != nil {
-		return AccessToken{}, Claims{}, err
-	}
-	claims, err := ParseAccessToken(raw, s.cfg.Issuer, keys, now, s.cfg.Leeway)
+	ctx, claims, err := s.parseAccessToken(ctx, raw, now, s.cfg.Leeway)
 	if err != nil {
 		return AccessToken{}, Claims{}, err
 	}
 	t, err := s.ports.Tokens.AccessToken(ctx, claims.ID)
+	if (err == nil && t.Active(now) || errors.Is(err, ErrNotFound)) && !s.isCaughtUp(ctx) {
+		if ctx, err = s.catchUp(ctx); err != nil {
+			return AccessToken{}, Claims{}, err
+		}
+		t, err = s.ports.Tokens.AccessToken(ctx, claims.ID)
+	}
 	if errors.Is(err, ErrNotFound) {
 		return AccessToken{}, Claims{}, fmt.Errorf("%w: unknown token id", ErrInvalidToken)
 	}
@@ -69,8 +77,15 @@ func (s *Service) ValidateAccessToken(ctx context.Context, raw string) (AccessTo
 // A public client may not introspect at all (§4: the endpoint must not be
 // open to token scanning). Errors: ErrInvalidClient, ErrUnauthorizedClient,
 // ErrInvalidRequest; a token that fails validation is an inactive answer,
-// not an error.
+// not an error. With a Freshness port it first catches up with the log,
+// so the caller, the token and its revocation state are judged with
+// everything any instance acknowledged before the request (a
+// *RetryError wrapping ErrTemporarilyUnavailable when it cannot).
 func (s *Service) Introspect(ctx context.Context, caller ClientCredentials, token string) (Introspection, error) {
+	ctx, err := s.catchUp(ctx)
+	if err != nil {
+		return Introspection{}, err
+	}
 	c, err := s.AuthenticateClient(ctx, caller)
 	if err != nil {
 		return Introspection{}, err

@@ -82,6 +82,10 @@ func (s *TokenSigner) Sign(c Claims) (string, error) {
 // type, from another issuer, not yet valid or expired.
 var ErrInvalidToken = errors.New("domain: invalid access token")
 
+// errUnknownKey: a token's kid names no announced key that still
+// verifies (ParseAccessToken wraps it with ErrInvalidToken).
+var errUnknownKey = errors.New("unknown key")
+
 var acceptedAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
 
 // KeyLookup returns the public key (any type go-jose verifies with) and the
@@ -106,7 +110,7 @@ func ParseAccessToken(raw, issuer string, keys KeyLookup, now time.Time, leeway 
 	}
 	key, alg, ok := keys(h.KeyID)
 	if !ok || alg != h.Algorithm {
-		return Claims{}, fmt.Errorf("%w: unknown key %q", ErrInvalidToken, h.KeyID)
+		return Claims{}, fmt.Errorf("%w: %w %q", ErrInvalidToken, errUnknownKey, h.KeyID)
 	}
 	var c Claims
 	if err := tok.Claims(key, &c); err != nil {

@@ -51,13 +51,8 @@ func (s *Service) Revoke(ctx context.Context, caller ClientCredentials, token, h
 // revokeAsAccessToken revokes token if it is an access token of c. It
 // reports whether token is a live access token at all.
 func (s *Service) revokeAsAccessToken(ctx context.Context, c Client, token string) (bool, error) {
-	now := s.cfg.Now()
-	keys, err := s.verificationKeys(ctx, now)
-	if err != nil {
-		return false, err
-	}
 	// An expired token needs no revocation, so the time checks apply too.
-	claims, err := ParseAccessToken(token, s.cfg.Issuer, keys, now, 0)
+	ctx, claims, err := s.parseAccessToken(ctx, token, s.cfg.Now(), 0)
 	if errors.Is(err, ErrInvalidToken) {
 		return false, nil
 	}
@@ -76,7 +71,10 @@ func (s *Service) revokeAsRefreshToken(ctx context.Context, c Client, token stri
 	if s.ports.Grants == nil {
 		return false, nil
 	}
-	f, err := s.ports.Grants.RefreshFamilyByTokenHash(ctx, HashSecret(token))
+	hash := HashSecret(token)
+	f, err := lookupFresh(ctx, s, func(ctx context.Context) (RefreshFamily, error) {
+		return s.ports.Grants.RefreshFamilyByTokenHash(ctx, hash)
+	})
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -156,11 +154,14 @@ func (s *Service) RevokeRefreshFamily(ctx context.Context, actor Actor, familyID
 	return err
 }
 
-// accessToken reads a token from the read model, or rebuilds it from the
+// accessToken reads a token from the read model (catching up with the log
+// before it answers ErrNotFound, see lookupFresh), or rebuilds it from the
 // log when fromLog is set.
 func (s *Service) accessToken(ctx context.Context, jti string, fromLog bool) (AccessToken, error) {
 	if !fromLog && s.ports.Tokens != nil {
-		return s.ports.Tokens.AccessToken(ctx, jti)
+		return lookupFresh(ctx, s, func(ctx context.Context) (AccessToken, error) {
+			return s.ports.Tokens.AccessToken(ctx, jti)
+		})
 	}
 	return load(ctx, s.ports.Log, Aggregate{KindToken, jti}, ApplyAccessToken)
 }

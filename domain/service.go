@@ -69,6 +69,11 @@ type Ports struct {
 	// DevicePolls remembers when device codes last polled, for
 	// slow_down; nil keeps them in this process (NewLocalDevicePolls).
 	DevicePolls DevicePolls
+	// Freshness, when set, is asked to catch up with the log before an
+	// answer that depends on everything acknowledged before the request
+	// (see Freshness); nil answers from the read models as they are
+	// (read_consistency local).
+	Freshness Freshness
 }
 
 // Lifetimes of issued tokens and codes.

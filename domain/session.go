@@ -45,11 +45,16 @@ func (s *Service) EndSession(ctx context.Context, sessionID, userID string, expi
 // session sessionID was ended, nil when it was not, and any other error
 // when the read model cannot tell. It does not check the session's
 // expiry or its user: the caller has the session's cookie for that.
+// Before answering "not ended" it catches up with the log (see
+// Freshness), so a logout through any instance holds everywhere; when it
+// cannot, the error is a *RetryError wrapping ErrTemporarilyUnavailable.
 func (s *Service) CheckSession(ctx context.Context, sessionID string) error {
 	if s.ports.Sessions == nil {
 		return errors.New("domain: no session reader")
 	}
-	_, err := s.ports.Sessions.EndedSession(ctx, sessionID)
+	_, err := lookupFresh(ctx, s, func(ctx context.Context) (EndedSession, error) {
+		return s.ports.Sessions.EndedSession(ctx, sessionID)
+	})
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil

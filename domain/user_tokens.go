@@ -24,7 +24,14 @@ func (s *Service) userTokens() (UserTokenReader, error) {
 
 // ClientsOf returns the live clients a user owns, oldest first (Passport's
 // GET /oauth/clients).
+//
+// Like every listing of the JSON API it first catches up with the log (see
+// Freshness), so a client registered through any instance is listed.
 func (s *Service) ClientsOf(ctx context.Context, userID string) ([]Client, error) {
+	ctx, err := s.catchUp(ctx)
+	if err != nil {
+		return nil, err
+	}
 	lister, ok := s.ports.Clients.(ClientLister)
 	if !ok {
 		return nil, errors.New("domain: cannot list clients")
@@ -55,8 +62,12 @@ type UserToken struct {
 }
 
 // liveTokens returns the user's live access tokens that keep, newest
-// first, each with its client.
+// first, each with its client, after catching up with the log.
 func (s *Service) liveTokens(ctx context.Context, userID string, keep func(AccessToken) bool) ([]UserToken, error) {
+	ctx, err := s.catchUp(ctx)
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.userTokens()
 	if err != nil {
 		return nil, err

@@ -124,6 +124,10 @@ func (s *server) verifyFailed(w http.ResponseWriter, r *http.Request, err error)
 		w.WriteHeader(http.StatusUnauthorized)
 	case errors.Is(err, context.Canceled):
 		w.WriteHeader(http.StatusServiceUnavailable)
+	case errors.Is(err, domain.ErrTemporarilyUnavailable):
+		// Not caught up with the log in time: fail closed, retry later.
+		setRetryAfter(w, err)
+		w.WriteHeader(http.StatusServiceUnavailable)
 	case errors.Is(err, context.DeadlineExceeded):
 		s.log.WarnContext(r.Context(), "httpapi: verify token timed out", "error", err)
 		w.WriteHeader(http.StatusServiceUnavailable)

@@ -177,13 +177,17 @@ func TestVerifyMethods(t *testing.T) {
 
 func TestVerifyValidationFailure(t *testing.T) {
 	tests := []struct {
-		name string
-		err  error
-		want int
-		logs int
+		name  string
+		err   error
+		want  int
+		logs  int
+		retry string
 	}{
 		{name: "unexpected", err: errBoom, want: http.StatusInternalServerError, logs: 1},
 		{name: "cancelled", err: context.Canceled, want: http.StatusServiceUnavailable},
+		{name: "not caught up with the log", err: &domain.RetryError{
+			Err: domain.ErrTemporarilyUnavailable.WithDescription("catching up"), After: domain.FreshnessRetry,
+		}, want: http.StatusServiceUnavailable, retry: "1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,7 +195,11 @@ func TestVerifyValidationFailure(t *testing.T) {
 			h.tokens.err = tt.err
 			r := httptest.NewRequest(http.MethodGet, "/auth/verify", nil)
 			r.Header.Set("Authorization", "Bearer "+bearerUser)
-			wantCode(t, h.do(r), tt.want)
+			rec := h.do(r)
+			wantCode(t, rec, tt.want)
+			if got := rec.Header().Get("Retry-After"); got != tt.retry {
+				t.Errorf("Retry-After: got %q; want %q", got, tt.retry)
+			}
 			if got := len(h.logLines()); got != tt.logs {
 				t.Errorf("log lines: got %d; want %d", got, tt.logs)
 			}

@@ -65,6 +65,12 @@ type Config struct {
 	PasswordHashMemoryMB int      `json:"password_hash_memory_mb"`
 	PasswordHashWait     Duration `json:"password_hash_wait"`
 
+	// ReadConsistency is "strong" (catch up with the log before answers
+	// that depend on it, see freshness.go) or "local".
+	ReadConsistency string `json:"read_consistency"`
+	// FreshnessTimeout bounds a catch-up; past it the request is 503.
+	FreshnessTimeout Duration `json:"freshness_timeout"`
+
 	Listeners ListenersConfig `json:"listeners"`
 
 	LogLevel        string   `json:"log_level"`
@@ -111,6 +117,8 @@ func DefaultConfig() Config {
 		SessionTTL:           Duration(2 * time.Hour),
 		PasswordHashMemoryMB: domain.DefaultPasswordHashBudget >> 20,
 		PasswordHashWait:     Duration(domain.DefaultPasswordHashWait),
+		ReadConsistency:      consistencyStrong,
+		FreshnessTimeout:     Duration(defaultFreshnessTimeout),
 		LogLevel:             "info",
 		LogFormat:            "text",
 		ShutdownTimeout:      Duration(15 * time.Second),
@@ -205,6 +213,8 @@ func settings() []setting {
 		{"trusted-proxies", "CIDRs of the reverse proxies in front of stamp, comma-separated: their X-Forwarded-For/Forwarded name the client address rate limits count (default: none, the headers are ignored)", list(func(c *Config) *[]string { return &c.TrustedProxies })},
 		{"password-hash-memory-mb", "memory argon2id password checks may take at once, in MiB (64 each; at most 2 per CPU run)", num(func(c *Config) *int { return &c.PasswordHashMemoryMB })},
 		{"password-hash-wait", "how long a login waits for a password hashing slot before 503", dur(func(c *Config) *Duration { return &c.PasswordHashWait })},
+		{"read-consistency", "strong: before introspection, bearer and /auth/verify validation, the JSON API's listings and any \"unknown token/code\" answer, catch up with the stream's last sequence (one coalesced JetStream request), so what any instance acknowledged is honoured; local: answer from this instance's read models as they are (eventually consistent across instances)", str(func(c *Config) *string { return &c.ReadConsistency })},
+		{"freshness-timeout", "how long a strong read may wait to catch up with the log before it answers 503 temporarily_unavailable with Retry-After", dur(func(c *Config) *Duration { return &c.FreshnessTimeout })},
 		{"listeners", "listeners to run, JSON: {\"revoke_old_tokens\":true,\"prune_old_tokens\":3,\"webhooks\":[{\"name\":\"app\",\"url\":\"https://…\",\"secret\":\"…\",\"types\":[\"AccessTokenRevoked\"]}]}", func(c *Config, v string) error {
 			lc, err := parseListeners(v)
 			c.Listeners = lc
@@ -390,6 +400,12 @@ func (c *Config) Validate() error {
 	}
 	if c.PasswordHashWait <= 0 {
 		return bad("password_hash_wait", "must be positive")
+	}
+	if c.ReadConsistency != consistencyStrong && c.ReadConsistency != consistencyLocal {
+		return bad("read_consistency", "want %s or %s, got %q", consistencyStrong, consistencyLocal, c.ReadConsistency)
+	}
+	if c.FreshnessTimeout <= 0 {
+		return bad("freshness_timeout", "must be positive")
 	}
 	if c.RefreshRotationGrace < 0 || time.Duration(c.RefreshRotationGrace) > domain.MaxRefreshRotationGrace {
 		return bad("refresh_rotation_grace", "want 0 to %s, got %s", domain.MaxRefreshRotationGrace, time.Duration(c.RefreshRotationGrace))

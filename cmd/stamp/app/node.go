@@ -128,6 +128,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		Users: n.views, Grants: n.views, Sessions: n.views, Limiter: n.shared.limiter, UserKeys: n.keys,
 		DevicePolls: n.shared.polls,
 	}
+	if cfg.ReadConsistency != consistencyLocal {
+		ports.Freshness = newFreshness(n.store, n.runner, time.Duration(cfg.FreshnessTimeout), logger)
+	}
 	if n.svc, err = newService(cfg, ports, signer); err != nil {
 		return nil, err
 	}
