@@ -15,18 +15,18 @@ import (
 	"github.com/stamp-oauth/stamp/domain"
 )
 
-// Asserts of issue 9 that fail today. Each stays in the code and runs; while
-// its switch is false a violation is logged with its count instead of
+// Asserts of issue 9, each switched on once its fix landed. While a switch
+// is false a violation is logged with its count instead of
 // failing the test. Flip a switch to true once the fix it names is merged.
 const (
 	// enforceReadYourWrites: a token issued by any instance introspects
 	// active on every instance the moment issuance returned, and an
 	// instance that did not see it yet never answers 404 to its revocation
 	// (issue 9 item 3, "read-your-writes across instances").
-	enforceReadYourWrites = false
+	enforceReadYourWrites = true
 	// enforceRevocationEverywhere: no instance reports a token active once
 	// another instance acknowledged its revocation (issue 9 item 3).
-	enforceRevocationEverywhere = false
+	enforceRevocationEverywhere = true
 	// enforceNo500: during failover requests answer 503 with Retry-After,
 	// never 500 (issue 9 item 4, "NATS errors mapped once").
 	enforceNo500 = false
