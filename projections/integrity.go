@@ -97,3 +97,7 @@ func (s *Store) Highest() uint64 {
 	}
 	return high
 }
+
+// InUse returns an error wrapping ErrInUse if a Store holds dir open (on
+// the disk), without opening the store; nil for a free or missing dir.
+func InUse(dir string) error { return lockFree(vfs.Default, dir) }

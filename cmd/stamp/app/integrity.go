@@ -22,7 +22,7 @@ type logChecker struct {
 // check checks the next record of the read.
 func (k *logChecker) check(r domain.Recorded) {
 	if r.Seq > k.next {
-		k.problems = append(k.problems, logProblem{Seq: k.next, What: fmt.Sprintf("gap: sequences %d to %d are missing", k.next, r.Seq-1)})
+		k.problems = append(k.problems, logProblem{Seq: k.next, What: gap(k.next, r.Seq-1)})
 	}
 	k.next = r.Seq + 1
 	if what := checkRecord(r); what != "" {
@@ -33,9 +33,17 @@ func (k *logChecker) check(r domain.Recorded) {
 // end notes the sequences up to last that the read never delivered.
 func (k *logChecker) end(last uint64) {
 	if k.next <= last {
-		k.problems = append(k.problems, logProblem{Seq: k.next, What: fmt.Sprintf("gap: sequences %d to %d are missing", k.next, last)})
+		k.problems = append(k.problems, logProblem{Seq: k.next, What: gap(k.next, last)})
 		k.next = last + 1
 	}
+}
+
+// gap describes the missing sequences from to to.
+func gap(from, to uint64) string {
+	if from == to {
+		return fmt.Sprintf("gap: sequence %d is missing", from)
+	}
+	return fmt.Sprintf("gap: sequences %d to %d are missing", from, to)
 }
 
 // damage returns the problems that are damage: all but events of a newer

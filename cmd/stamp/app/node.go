@@ -89,7 +89,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if n.keys, err = openUserKeys(ctx, cfg, n.store); err != nil {
 		return nil, err
 	}
-	if n.views, err = openViews(filepath.Join(cfg.DataDir, "projections"), logger, n.keys); err != nil {
+	last, err := lastSeq(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	if n.views, err = openTrustedViews(filepath.Join(cfg.DataDir, "projections"), last, cfg, logger, n.keys); err != nil { // see node_integrity.go
 		return nil, err
 	}
 	n.runner = projections.NewRunner(n.views, n.store, logger)
@@ -131,8 +135,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if _, err := n.svc.AnnounceSettings(ctx, domain.Actor{Kind: domain.ActorSystem}, settingsOf(cfg)); err != nil {
 		return nil, err
 	}
-	last, err := n.store.LastSeq(ctx)
-	if err != nil {
+	if last, err = n.store.LastSeq(ctx); err != nil {
 		return nil, err
 	}
 	n.done.Add(2)
