@@ -43,7 +43,7 @@ func openPebble(dir string, po *pebble.Options) (db *pebble.DB, err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			db, err = nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, dir, r)
+			db, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, r)
 		}
 	}()
 	db, err = pebble.Open(dir, po)
@@ -51,7 +51,7 @@ func openPebble(dir string, po *pebble.Options) (db *pebble.DB, err error) {
 		if errors.Is(err, os.ErrPermission) || po.ErrorIfExists {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, dir, err)
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return db, nil
 }

@@ -70,11 +70,18 @@ func openTrustedViews(dir string, last uint64, c Config, logger *slog.Logger, ke
 }
 
 // moveAside renames the read models in dir to dir.corrupt-<time> and
-// returns the new name; a missing dir is left alone.
+// (-2, -3, … after it when taken) and returns the new name; a missing dir
+// is left alone.
 func moveAside(dir string, now time.Time) (string, error) {
-	aside := dir + ".corrupt-" + now.UTC().Format("20060102T150405Z")
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return "", nil
+	}
+	aside := dir + ".corrupt-" + now.UTC().Format("20060102T150405Z")
+	for i := 2; ; i++ { // within one second, a second one
+		if _, err := os.Stat(aside); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		aside = fmt.Sprintf("%s.corrupt-%s-%d", dir, now.UTC().Format("20060102T150405Z"), i)
 	}
 	if err := os.Rename(dir, aside); err != nil {
 		return "", fmt.Errorf("move the read models aside: %w", err)
