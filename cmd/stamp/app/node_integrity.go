@@ -43,8 +43,11 @@ const repairHint = "stop every stamp on this data directory and run `stamp repla
 func openTrustedViews(dir string, last uint64, c Config, logger *slog.Logger, keys projections.UserKeys) (*projections.Store, error) {
 	views, err := openViews(dir, logger, keys)
 	if err == nil {
+		start := time.Now()
 		if err = views.Verify(); err != nil {
 			views.Close()
+		} else {
+			logger.Info("read models verified", "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
 	switch {
