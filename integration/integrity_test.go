@@ -238,6 +238,12 @@ func TestStartRefusesReadModelsAheadOfLog(t *testing.T) {
 		t.Errorf("a token the older log holds introspects as %v; want active", got)
 	}
 	issueAndRevoke(t, n, id, secret)
+	// With a server running, --force refuses: the server holds the models.
+	code, out, errOut = e.run("replay", "--force")
+	if code != 1 || !strings.Contains(errOut, "a server is running") {
+		t.Errorf("stamp replay --force beside a server: exit %d; want 1 and a word of the server\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	issueAndRevoke(t, n, id, secret)
 }
 
 // TestCorruptReadModels: damaged Pebble files never panic the server: it

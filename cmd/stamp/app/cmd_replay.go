@@ -172,7 +172,7 @@ func replayHere(ctx context.Context, l *cliLog, c Config, meter *progressMeter) 
 			defer live.Close()
 		}
 	}
-	src, note, err := checkLog(ctx, l, l)
+	src, note, err := checkLog(ctx, l, l, time.Duration(c.StreamMaxAge))
 	if err != nil {
 		return replayResult{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/stamp-oauth/stamp/domain"
 	"github.com/stamp-oauth/stamp/projections"
@@ -136,15 +137,21 @@ type firstSeqer interface {
 }
 
 // checkLog returns src checked (see checkedLog) and a note for the
-// operator when the stream begins above sequence 1.
-func checkLog(ctx context.Context, src projections.Replayer, fs firstSeqer) (*checkedLog, string, error) {
+// operator when the stream begins above sequence 1. maxAge is the
+// configured --stream-max-age: without one, a stream beginning above 1
+// more likely lost its first records, which the note says (JetStream
+// cannot tell the two apart).
+func checkLog(ctx context.Context, src projections.Replayer, fs firstSeqer, maxAge time.Duration) (*checkedLog, string, error) {
 	first, err := fs.FirstSeq(ctx)
 	if err != nil {
 		return nil, "", err
 	}
 	note := ""
-	if first > 1 {
+	switch {
+	case first > 1 && maxAge > 0:
 		note = fmt.Sprintf("the stream begins at sequence %d: its max age (--stream-max-age) dropped the events before; the rebuild holds only what followed", first)
+	case first > 1:
+		note = fmt.Sprintf("the stream begins at sequence %d, and --stream-max-age is not set here: unless the stream has a max age, sequences 1 to %d were lost; restore them from a backup", first, first-1)
 	}
 	return &checkedLog{Replayer: src, first: max(first, 1)}, note, nil
 }

@@ -65,17 +65,19 @@ func TestCheckedLogReportsDamage(t *testing.T) {
 		name    string
 		log     sliceLog
 		want    []string // problems, in order; none: sound
+		maxAge  time.Duration
 		note    string
 		applied int
 	}{
 		{name: "sound", log: records(t, []uint64{1, 2, 3}, nil), applied: 3},
 		{name: "gap in the middle", log: records(t, []uint64{1, 2, 5, 6}, nil), want: []string{"sequence 3: gap: sequences 3 to 4 are missing"}, applied: 4},
 		{name: "refused record", log: records(t, []uint64{1, 2, 3}, map[uint64]string{2: "bad signature"}), want: []string{"sequence 2: refused: bad signature"}, applied: 3},
-		{name: "max age dropped the start", log: records(t, []uint64{7, 8, 9}, nil), note: "begins at sequence 7", applied: 3},
-		{name: "max age and a gap", log: records(t, []uint64{7, 9}, nil), note: "begins at sequence 7", want: []string{"sequence 8: gap: sequence 8 is missing"}, applied: 2},
+		{name: "max age dropped the start", log: records(t, []uint64{7, 8, 9}, nil), maxAge: time.Hour, note: "max age (--stream-max-age) dropped the events before", applied: 3},
+		{name: "start lost without a max age", log: records(t, []uint64{7, 8, 9}, nil), note: "sequences 1 to 6 were lost", applied: 3},
+		{name: "max age and a gap", log: records(t, []uint64{7, 9}, nil), maxAge: time.Hour, note: "begins at sequence 7", want: []string{"sequence 8: gap: sequence 8 is missing"}, applied: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src, note, err := checkLog(ctx, tc.log, tc.log)
+			src, note, err := checkLog(ctx, tc.log, tc.log, tc.maxAge)
 			if err != nil {
 				t.Fatal(err)
 			}

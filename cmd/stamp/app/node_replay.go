@@ -133,7 +133,7 @@ func (rc *replayControl) replay(set func(func(*replayStatus)), publish func(repl
 	n := rc.n
 	dir := projectionsDir(n.cfg)
 	opts := projections.Options{Logger: n.logger, UserKeys: n.keys}
-	src, note, err := checkLog(rc.ctx, n.store, n.store) // see integrity.go
+	src, note, err := checkLog(rc.ctx, n.store, n.store, time.Duration(n.cfg.StreamMaxAge)) // see integrity.go
 	if err != nil {
 		return replayResult{}, err
 	}
