@@ -87,6 +87,7 @@ func open(dir string, opts Options, fresh bool) (*Store, error) {
 		FormatMajorVersion: pebble.FormatNewest,
 		ErrorIfExists:      fresh,
 	}
+	po.EventListener = corruption(pebbleLogger{opts.Logger}) // see integrity.go
 	// Most applies look up an aggregate that does not exist yet (a new
 	// token); bloom filters answer those without reading data blocks.
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
@@ -97,13 +98,13 @@ func open(dir string, opts Options, fresh bool) (*Store, error) {
 	if fresh {
 		po.MemTableSize = 64 << 20
 	}
-	db, err := pebble.Open(dir, po)
+	db, err := openPebble(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("projections: open %s: %w", dir, err)
 	}
 	s := &Store{db: db, logger: opts.Logger, keys: opts.UserKeys, done: make(chan struct{}), waitCh: make(chan struct{})}
 	if err := s.load(); err != nil {
-		return nil, errors.Join(err, db.Close())
+		return nil, errors.Join(asCorrupt(err), db.Close())
 	}
 	return s, nil
 }

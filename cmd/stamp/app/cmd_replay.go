@@ -31,7 +31,15 @@ import (
 //
 // The rebuild is the truth: when the checksums differ the rebuilt models
 // are swapped in all the same, and the command exits 1 saying the live ones
-// had drifted.
+// had drifted. But only a rebuild from a sound log: every read of it is
+// checked as stamp verify checks it (see integrity.go), and missing
+// sequences or records the log refuses stop the replay before the swap,
+// listed with their sequences (exit 1).
+//
+// --force is for read models a server refuses (see node_integrity.go): it
+// rebuilds without opening the live ones, moves them aside to
+// projections.corrupt-<time> and puts the rebuild in their place. It runs
+// only without a server on the data directory.
 
 // replaySubject is the control subject of the node with instance id
 // instance; progress goes to replaySubject + ".progress".
@@ -71,6 +79,9 @@ type replayResult struct {
 	Checksum     string `json:"checksum"`
 	LiveChecksum string `json:"live_checksum,omitempty"`
 	Error        string `json:"error,omitempty"`
+	// Note tells what the operator should know of a sound replay: the
+	// stream begins above sequence 1; where --force put the old models.
+	Note string `json:"note,omitempty"`
 }
 
 func (r replayResult) drifted() bool { return r.LiveChecksum != "" && r.LiveChecksum != r.Checksum }
@@ -78,6 +89,7 @@ func (r replayResult) drifted() bool { return r.LiveChecksum != "" && r.LiveChec
 // cmdReplay rebuilds the read models from the log and swaps them in.
 func cmdReplay(ctx context.Context, args []string, cio IO) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	force := fs.Bool("force", false, "rebuild read models a server refuses (damaged, or ahead of the log) without opening them; they are moved aside to projections.corrupt-<time>")
 	c, pos, err := parse(fs, args, cio)
 	if err != nil {
 		return err
@@ -93,7 +105,9 @@ func cmdReplay(ctx context.Context, args []string, cio IO) error {
 	defer l.Close()
 	meter := newProgressMeter(cio.Stderr, time.Now)
 	var res replayResult
-	if info, ierr := readServeInfo(c); ierr == nil && info.Instance != "" {
+	if *force {
+		res, err = replayForce(ctx, l, c, meter)
+	} else if info, ierr := readServeInfo(c); ierr == nil && info.Instance != "" {
 		res, err = replayOnServer(ctx, l, info.Instance, meter)
 		if errors.Is(err, eventstore.ErrNoResponder) {
 			logger.Debug("the server in serve.json does not answer; replaying here", "instance", info.Instance)
@@ -116,6 +130,9 @@ func printReplay(w io.Writer, res replayResult) error {
 		fmt.Fprintf(w, "live     %s (sequence %d)\n", res.LiveChecksum, res.Seq)
 		fmt.Fprintf(w, "rebuilt  %s (sequence %d)\n", res.Checksum, res.Seq)
 	}
+	if res.Note != "" {
+		fmt.Fprintf(w, "note: %s\n", res.Note)
+	}
 	fmt.Fprintf(w, "checksum %s\n", res.Checksum)
 	took := time.Duration(res.Seconds * float64(time.Second))
 	fmt.Fprintf(w, "events %d in %s (%s/s)\n", res.Events, took.Round(time.Millisecond), formatRate(res.Events, took))
@@ -136,17 +153,43 @@ func replayHere(ctx context.Context, l *cliLog, c Config, meter *progressMeter) 
 	replaceOld := false
 	if _, err := os.Stat(dir); err == nil {
 		live, err = projections.Open(dir, opts)
+		if err == nil {
+			if err = live.Verify(); err != nil {
+				live.Close()
+			}
+		}
 		switch {
 		case errors.Is(err, projections.ErrLayout):
 			meter.note("the live read models have an older layout: they will be replaced without a comparison")
 			replaceOld = true
+		case errors.Is(err, projections.ErrCorrupt):
+			return replayResult{}, fmt.Errorf("%w: %w; run stamp replay --force to rebuild them without opening them", errReadModelsDamaged, err)
+		case errors.Is(err, projections.ErrInUse):
+			return replayResult{}, fmt.Errorf("the live read models are in use (is a server running on the data directory?): %w", err)
 		case err != nil:
-			return replayResult{}, fmt.Errorf("the live read models cannot be opened (is a server running on the data directory?): %w", err)
+			return replayResult{}, fmt.Errorf("the live read models cannot be opened: %w", err)
 		default:
 			defer live.Close()
 		}
 	}
-	fresh, res, err := rebuildFresh(ctx, l, dir, opts, meter.update)
+	src, note, err := checkLog(ctx, l, l, time.Duration(c.StreamMaxAge))
+	if err != nil {
+		return replayResult{}, err
+	}
+	if live != nil {
+		last, err := l.LastSeq(ctx)
+		if err != nil {
+			return replayResult{}, err
+		}
+		if high := live.Highest(); high > last {
+			return replayResult{}, fmt.Errorf("%w: they have applied up to sequence %d, but the log ends at sequence %d: the log lost events they hold (a restore of an older backup of the log, or writes lost with --sync interval in a power failure); restore a newer log, or run stamp replay --force to rebuild them from this one", errReadModelsAhead, high, last)
+		}
+	}
+	if note != "" {
+		meter.note(note)
+	}
+	fresh, res, err := rebuildFresh(ctx, src, dir, opts, meter.update)
+	res.Note = note
 	if err != nil {
 		return res, err
 	}
@@ -154,7 +197,7 @@ func replayHere(ctx context.Context, l *cliLog, c Config, meter *progressMeter) 
 		return finishWithoutLive(fresh, res, dir, replaceOld)
 	}
 	meter.note("catching the live read models up, comparing and swapping")
-	sw, err := live.SwapIn(ctx, fresh, l, projections.Swap{Dir: dir, FreshDir: freshDir, Options: opts})
+	sw, err := live.SwapIn(ctx, fresh, src, projections.Swap{Dir: dir, FreshDir: freshDir, Options: opts})
 	if err != nil {
 		os.RemoveAll(freshDir)
 		return res, fmt.Errorf("the live read models are left in place: %w", err)

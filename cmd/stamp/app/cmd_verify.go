@@ -25,6 +25,9 @@ var errLogNotClean = errors.New("the log is not clean")
 type logProblem struct {
 	Seq  uint64 // first sequence concerned
 	What string
+	// Newer: an intact event of a type or version this stamp does not know
+	// yet (no damage: an upgrade applies it).
+	Newer bool
 }
 
 // cmdVerify checks the whole log from its first sequence: contiguity, that
@@ -167,23 +170,17 @@ func verifyLog(ctx context.Context, store *eventstore.Store, progress func(done,
 	if err != nil {
 		return nil, 0, err
 	}
-	var problems []logProblem
 	if first == 0 {
 		return nil, 0, nil
 	}
 	// A first sequence above 1 is no problem: the stream's MaxAge dropped
 	// the older events.
 	total := last - first + 1
-	next, checked := first, uint64(0)
+	k := logChecker{next: first}
+	checked := uint64(0)
 	err = store.Replay(ctx, first, "", func(r domain.Recorded) error {
-		if r.Seq > next {
-			problems = append(problems, logProblem{next, fmt.Sprintf("gap: sequences %d to %d are missing", next, r.Seq-1)})
-		}
-		next = r.Seq + 1
+		k.check(r)
 		checked++
-		if what := checkRecord(r); what != "" {
-			problems = append(problems, logProblem{r.Seq, what})
-		}
 		if checked%4096 == 0 {
 			progress(checked, total)
 		}
@@ -192,11 +189,9 @@ func verifyLog(ctx context.Context, store *eventstore.Store, progress func(done,
 	if err != nil {
 		return nil, checked, err
 	}
-	if next <= last {
-		problems = append(problems, logProblem{next, fmt.Sprintf("gap: sequences %d to %d are missing", next, last)})
-	}
+	k.end(last)
 	progress(checked, total)
-	return problems, checked, nil
+	return k.problems, checked, nil
 }
 
 // checkRecord returns what is wrong with one stored event, or "".

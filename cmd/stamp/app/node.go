@@ -94,7 +94,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		return nil, err
 	}
 	n.shared = openClusterState(ctx, n.store, logger)
-	if n.views, err = openViews(filepath.Join(cfg.DataDir, "projections"), logger, n.keys); err != nil {
+	last, err := lastSeq(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	if n.views, err = openTrustedViews(filepath.Join(cfg.DataDir, "projections"), last, cfg, logger, n.keys); err != nil { // see node_integrity.go
 		return nil, err
 	}
 	n.runner = projections.NewRunner(n.views, n.store, logger)
@@ -140,8 +144,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if err := announceSettings(ctx, n.svc, cfg, logger); err != nil { // see issuer.go
 		return nil, err
 	}
-	last, err := n.store.LastSeq(ctx)
-	if err != nil {
+	if last, err = n.store.LastSeq(ctx); err != nil {
 		return nil, err
 	}
 	n.done.Add(2)

@@ -133,9 +133,14 @@ func (rc *replayControl) replay(set func(func(*replayStatus)), publish func(repl
 	n := rc.n
 	dir := projectionsDir(n.cfg)
 	opts := projections.Options{Logger: n.logger, UserKeys: n.keys}
-	fresh, res, err := rebuildFresh(rc.ctx, n.store, dir, opts, func(done, total uint64) {
+	src, note, err := checkLog(rc.ctx, n.store, n.store, time.Duration(n.cfg.StreamMaxAge)) // see integrity.go
+	if err != nil {
+		return replayResult{}, err
+	}
+	fresh, res, err := rebuildFresh(rc.ctx, src, dir, opts, func(done, total uint64) {
 		set(func(s *replayStatus) { s.Done, s.Total = done, total })
 	})
+	res.Note = note
 	if err != nil {
 		return res, err
 	}
@@ -145,7 +150,7 @@ func (rc *replayControl) replay(set func(func(*replayStatus)), publish func(repl
 		swapping = *s
 	})
 	publish(swapping) // at once: the swap may take less than a tick
-	sw, err := n.views.SwapIn(rc.ctx, fresh, n.store, projections.Swap{Dir: dir, FreshDir: dir + ".rebuild", Options: opts})
+	sw, err := n.views.SwapIn(rc.ctx, fresh, src, projections.Swap{Dir: dir, FreshDir: dir + ".rebuild", Options: opts})
 	if err != nil {
 		os.RemoveAll(dir + ".rebuild")
 		return res, fmt.Errorf("the live read models are left in place: %w", err)

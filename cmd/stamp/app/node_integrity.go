@@ -1,0 +1,102 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/stamp-oauth/stamp/projections"
+)
+
+// Read models a server cannot trust, found at start.
+//
+// Damaged: Pebble cannot open the store or a block of it fails its checksum
+// (Open, then Verify, which reads the whole store once per start).
+// Ahead: the models applied a sequence above the stream's last one, so the
+// log lost events they hold (a restore of an older backup of the log, or
+// writes lost with --sync interval in a power failure); new events would
+// reuse those sequences, and the models would skip them.
+//
+// Either way the server refuses to start and names the command that
+// repairs it, stamp replay --force, unless --repair-read-models is set:
+// then it does the same itself, moving the old store aside to
+// projections.corrupt-<time> and rebuilding from the log. The default is to
+// refuse, since read models ahead of the log are the only record of what
+// the log lost: an operator may rather restore a newer log.
+
+// errReadModelsDamaged and errReadModelsAhead are wrapped by a start that
+// refused read models.
+var (
+	errReadModelsDamaged = errors.New("the read models are damaged")
+	errReadModelsAhead   = errors.New("the read models are ahead of the log")
+)
+
+// repairHint is what an operator runs to rebuild read models the server
+// refused.
+const repairHint = "stop every stamp on this data directory and run `stamp replay --force` (it rebuilds them from the log without opening the old ones, which it keeps in projections.corrupt-<time>), or start with --repair-read-models to have the server do so"
+
+// openTrustedViews opens the read models in dir and checks them against the
+// log whose last sequence is last (see above).
+func openTrustedViews(dir string, last uint64, c Config, logger *slog.Logger, keys projections.UserKeys) (*projections.Store, error) {
+	views, err := openViews(dir, logger, keys)
+	if err == nil {
+		start := time.Now()
+		if err = views.Verify(); err != nil {
+			views.Close()
+		} else {
+			logger.Info("read models verified", "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+	switch {
+	case errors.Is(err, projections.ErrCorrupt):
+		err = fmt.Errorf("%w: %w", errReadModelsDamaged, err)
+	case err != nil:
+		return nil, err
+	case views.Highest() > last:
+		err = fmt.Errorf("%w: they have applied up to sequence %d, but the log ends at sequence %d: the log lost events they hold (a restore of an older backup of the log, or writes lost with --sync interval in a power failure)", errReadModelsAhead, views.Highest(), last)
+		views.Close()
+	default:
+		return views, nil
+	}
+	if !c.RepairReadModels {
+		return nil, fmt.Errorf("%w; %s", err, repairHint)
+	}
+	aside, merr := moveAside(dir, time.Now())
+	if merr != nil {
+		return nil, fmt.Errorf("%w; moving them aside failed: %w", err, merr)
+	}
+	logger.Warn("rebuilding the read models from the log (--repair-read-models)", "why", err, "old", aside)
+	return openViews(dir, logger, keys)
+}
+
+// moveAside renames the read models in dir to dir.corrupt-<time> and
+// (-2, -3, … after it when taken) and returns the new name; a missing dir
+// is left alone.
+func moveAside(dir string, now time.Time) (string, error) {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	aside := dir + ".corrupt-" + now.UTC().Format("20060102T150405Z")
+	for i := 2; ; i++ { // within one second, a second one
+		if _, err := os.Stat(aside); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		aside = fmt.Sprintf("%s.corrupt-%s-%d", dir, now.UTC().Format("20060102T150405Z"), i)
+	}
+	if err := os.Rename(dir, aside); err != nil {
+		return "", fmt.Errorf("move the read models aside: %w", err)
+	}
+	return aside, nil
+}
+
+// lastSeq is the stream's last sequence, for the checks at start.
+func lastSeq(ctx context.Context, n *Node) (uint64, error) {
+	last, err := n.store.LastSeq(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("the log's last sequence: %w", err)
+	}
+	return last, nil
+}
