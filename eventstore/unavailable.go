@@ -95,7 +95,8 @@ const (
 // it has none — leaves no time for another attempt; it pauses between
 // attempts, doubling from retryPauseMin up to retryPauseMax with full
 // jitter, so that instances retrying after a leader election do not ask in
-// step. Only idempotent operations may go through it: an append whose
+// step. When ctx ends while the connection is down, the result is the
+// RetryError of unavailable too. Only idempotent operations may go through it: an append whose
 // envelope ids are message ids (deduplicated by the stream, and looked up
 // after a conflict), and reads. It returns op's last result, mapped by
 // unavailable.
@@ -105,6 +106,11 @@ func retrying[T any](ctx context.Context, s *Store, op func(context.Context) (T,
 	pause := retryPauseMin
 	for {
 		v, err := op(ctx)
+		if err != nil && ctx.Err() != nil && !s.closed.Load() && !s.nc.IsConnected() {
+			// The deadline passed while NATS was unreachable: that, not
+			// the caller's patience, is the cause.
+			return v, &domain.RetryError{Err: fmt.Errorf("%w: %w", err, errLogUnavailable), After: UnavailableRetryAfter}
+		}
 		if !transient(err) || s.closed.Load() || s.nc.IsClosed() || ctx.Err() != nil {
 			return v, unavailable(err)
 		}
