@@ -82,6 +82,12 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
+	if err := s.staleGate(); err != nil {
+		setRetryAfter(w, err)
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	t, claims, err := s.validator.ValidateAccessToken(r.Context(), raw)
 	if err != nil {
 		s.verifyFailed(w, r, err)
