@@ -59,7 +59,12 @@ func (h *health) run(ctx context.Context) {
 func (h *health) refresh(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, healthEvery)
 	defer cancel()
-	checks := h.freshness(ctx)
+	h.record(h.freshness(ctx), ctx.Err() == nil)
+}
+
+// record sets Fresh from checks (those of freshness), logging a change
+// when log is set.
+func (h *health) record(checks []httpapi.HealthCheck, log bool) {
 	ok := true
 	var reasons []string
 	for _, c := range checks {
@@ -68,7 +73,7 @@ func (h *health) refresh(ctx context.Context) {
 			reasons = append(reasons, c.Name+": "+c.Reason)
 		}
 	}
-	if was := h.fresh.Swap(ok); was != ok && ctx.Err() == nil {
+	if was := h.fresh.Swap(ok); was != ok && log {
 		if ok {
 			h.logger.Info("read models are current again; introspection and token checks answer")
 		} else {
@@ -120,6 +125,7 @@ func (h *health) freshness(ctx context.Context) []httpapi.HealthCheck {
 // parked event blocks an aggregate.
 func (h *health) Ready(ctx context.Context) []httpapi.HealthCheck {
 	checks := h.freshness(ctx)
+	h.record(checks, ctx.Err() == nil)
 	parked, err := h.runner.Parked()
 	c := httpapi.HealthCheck{Name: "parked", OK: err == nil}
 	switch {
