@@ -96,7 +96,8 @@ func (w *watchdog) observe(last uint64) {
 // nothing over, and handled nothing, for StallAfter, the watchdog marks f
 // stalled, logs at error level with the lag, counts a recreation and
 // calls onStall once, which must end the consumer's delivery so that its
-// owner recreates it; the watch then ends. While the server cannot be
+// owner recreates it; the watch then ends. stop may be called more than
+// once. While the server cannot be
 // asked (NATS down) nothing counts as behind: the connection's own
 // reconnect comes first.
 func (s *Store) watchFollower(f *follower, cons jetstream.Consumer, onStall func()) (stop func()) {
@@ -138,12 +139,15 @@ func (s *Store) watchFollower(f *follower, cons jetstream.Consumer, onStall func
 			}
 		}
 	})
+	var once sync.Once
 	return func() {
-		close(done)
-		wg.Wait()
-		w.mu.Lock()
-		delete(w.followers, f)
-		w.mu.Unlock()
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+			w.mu.Lock()
+			delete(w.followers, f)
+			w.mu.Unlock()
+		})
 	}
 }
 

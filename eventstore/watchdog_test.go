@@ -137,3 +137,41 @@ func TestFollowWatchdogLeavesIdleAndBusyReadsAlone(t *testing.T) {
 		t.Fatalf("Follow = %v; want context.Canceled", err)
 	}
 }
+
+// TestDeliverWatchdogRefetchesStalledDurable pauses a listener's durable
+// consumer on the server while an event waits: the watchdog must notice
+// the stall and pull anew (counted), and once the consumer is resumed the
+// listener gets the event, exactly once.
+func TestDeliverWatchdogRefetchesStalledDurable(t *testing.T) {
+	srv, admin := startServerWithAdmin(t)
+	js, err := jetstream.New(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	st, err := Open(ctx, Options{InProcess: srv, StallAfter: 300 * time.Millisecond, WatchEvery: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(st.Close)
+	agg := domain.Aggregate{Kind: "client", ID: "c1"}
+	fn, got := recorder(t, ack)
+	runDeliver(t, st, "stall-test", "", deliverOptions{}, fn)
+	eventually(t, "the durable to exist", func() bool {
+		_, err := js.Consumer(ctx, domain.StreamName, "stall-test")
+		return err == nil
+	})
+	if _, err := js.PauseConsumer(ctx, domain.StreamName, "stall-test", time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("PauseConsumer: %v", err)
+	}
+	if _, err := st.Append(ctx, agg, domain.ExpectAny, env("e1", "ClientRegistered")); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	eventually(t, "the watchdog to recreate the stalled pull", func() bool { return st.Watchdog().Recreated >= 1 })
+	if _, err := js.ResumeConsumer(ctx, domain.StreamName, "stall-test"); err != nil {
+		t.Fatalf("ResumeConsumer: %v", err)
+	}
+	if d := nextDelivery(t, got); d.id != "e1" || d.attempt != 1 {
+		t.Fatalf("delivery = %+v; want e1, attempt 1", d)
+	}
+}
