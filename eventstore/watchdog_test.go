@@ -175,3 +175,47 @@ func TestDeliverWatchdogRefetchesStalledDurable(t *testing.T) {
 		t.Fatalf("delivery = %+v; want e1, attempt 1", d)
 	}
 }
+
+// TestRevocationFeedWatchdogRecreatesStalledConsumers pauses the feed's
+// consumers on the server: a new revocation is then pending but never
+// delivered, until the watchdog ends the session and the feed resumes with
+// fresh consumers, which deliver it.
+func TestRevocationFeedWatchdogRecreatesStalledConsumers(t *testing.T) {
+	srv, admin := startServerWithAdmin(t)
+	js, err := jetstream.New(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	st, err := Open(ctx, Options{InProcess: srv, StallAfter: 300 * time.Millisecond, WatchEvery: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(st.Close)
+	at := time.Now().UTC().Truncate(time.Second)
+	appendEvent(t, st, "e1", domain.AccessTokenCreated{TokenID: "t1", ClientID: "c1", Scopes: []string{}}, at)
+	feed := st.RevocationFeed(time.Hour)
+	sink := &recordingSink{}
+	runFeed(t, feed, sink)
+	pollUntil(t, "the feed to catch up", sink.isCurrent)
+
+	stream, err := js.Stream(ctx, domain.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := stream.ConsumerNames(ctx)
+	for name := range names.Name() {
+		if _, err := js.PauseConsumer(ctx, domain.StreamName, name, time.Now().Add(time.Hour)); err != nil {
+			t.Fatalf("PauseConsumer %s: %v", name, err)
+		}
+	}
+	appendEvent(t, st, "e2", domain.AccessTokenRevoked{TokenID: "t1", ClientID: "c1", Reason: domain.ReasonRevokedByClient}, at)
+	pollUntil(t, "the revocation despite the paused consumers", func() bool {
+		got, _ := sink.snapshot()
+		return len(got) == 1
+	})
+	if feed.Recreated() == 0 {
+		t.Fatal("Recreated() = 0; want the stalled consumer counted")
+	}
+	pollUntil(t, "the feed to be current again", sink.isCurrent)
+}
