@@ -26,11 +26,13 @@ var errLogUnavailable = domain.ErrTemporarilyUnavailable.WithDescription("the ev
 // cluster or the stream has no leader, or is catching up. See nats-server
 // server/errors.json.
 const (
-	errCodeClusterNotAvail  jetstream.ErrorCode = 10008 // JetStream system temporarily unavailable
-	errCodeClusterNotLeader jetstream.ErrorCode = 10009 // JetStream cluster can not handle request
-	errCodeClusterNoPeers   jetstream.ErrorCode = 10005 // peer not a member
-	errCodeStreamOffline    jetstream.ErrorCode = 10118 // stream is offline
-	errCodeClusterNoLeader  jetstream.ErrorCode = 10074 // insufficient resources / no suitable peers
+	errCodeClusterNoPeers        jetstream.ErrorCode = 10005 // JSClusterNoPeersErrF: no suitable peers (one is down)
+	errCodeClusterNotAvail       jetstream.ErrorCode = 10008 // JSClusterNotAvailErr: JetStream system temporarily unavailable
+	errCodeClusterNotLeader      jetstream.ErrorCode = 10009 // JSClusterNotLeaderErr: JetStream cluster can not handle request
+	errCodeStreamOffline         jetstream.ErrorCode = 10118 // JSStreamOfflineErr
+	errCodeConsumerOffline       jetstream.ErrorCode = 10119 // JSConsumerOfflineErr
+	errCodeStreamOfflineReason   jetstream.ErrorCode = 10194 // JSStreamOfflineReasonErrF
+	errCodeConsumerOfflineReason jetstream.ErrorCode = 10195 // JSConsumerOfflineReasonErrF
 )
 
 // transient reports whether err is a NATS or JetStream failure that passes
@@ -61,7 +63,8 @@ func transient(err error) bool {
 			return true
 		}
 		switch apiErr.ErrorCode {
-		case errCodeClusterNotAvail, errCodeClusterNotLeader, errCodeClusterNoPeers, errCodeStreamOffline, errCodeClusterNoLeader:
+		case errCodeClusterNoPeers, errCodeClusterNotAvail, errCodeClusterNotLeader,
+			errCodeStreamOffline, errCodeConsumerOffline, errCodeStreamOfflineReason, errCodeConsumerOfflineReason:
 			return true
 		}
 	}

@@ -30,6 +30,7 @@ func TestUnavailableMapsTransientNATSErrors(t *testing.T) {
 		"temporarily unavailable (10008)": &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"},
 		"cannot handle request (10009)":   &jetstream.APIError{Code: 500, ErrorCode: 10009, Description: "JetStream cluster can not handle request"},
 		"stream offline (10118)":          &jetstream.APIError{Code: 500, ErrorCode: 10118, Description: "stream is offline"},
+		"no suitable peers (10005)":       &jetstream.APIError{Code: 400, ErrorCode: 10005, Description: "no suitable peers for placement"},
 		"any 503":                         &jetstream.APIError{Code: 503, ErrorCode: 1, Description: "unavailable"},
 	}
 	for name, natsErr := range transientErrs {
@@ -51,14 +52,15 @@ func TestUnavailableMapsTransientNATSErrors(t *testing.T) {
 		})
 	}
 	for name, other := range map[string]error{
-		"nil":               nil,
-		"conflict":          fmt.Errorf("eventstore: append: %w", domain.ErrConflict),
-		"wrong last seq":    &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence},
-		"stream not found":  jetstream.ErrStreamNotFound,
-		"context canceled":  context.Canceled,
-		"deadline exceeded": context.DeadlineExceeded,
-		"closed store":      ErrClosed,
-		"anything else":     io.ErrUnexpectedEOF,
+		"nil":                            nil,
+		"conflict":                       fmt.Errorf("eventstore: append: %w", domain.ErrConflict),
+		"wrong last seq":                 &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence},
+		"stream not found":               jetstream.ErrStreamNotFound,
+		"replicas not supported (10074)": &jetstream.APIError{Code: 500, ErrorCode: 10074, Description: "replicas > 1 not supported in non-clustered mode"},
+		"context canceled":               context.Canceled,
+		"deadline exceeded":              context.DeadlineExceeded,
+		"closed store":                   ErrClosed,
+		"anything else":                  io.ErrUnexpectedEOF,
 	} {
 		t.Run("not "+name, func(t *testing.T) {
 			if got := unavailable(other); got != other {
