@@ -237,9 +237,9 @@ func TestNATSOutageAndStalledConsumer(t *testing.T) {
 	// NATS goes away.
 	x.stop()
 	var down readiness
-	pollFor(t, 20*time.Second, "/health/ready to turn 503", func() bool {
+	pollFor(t, 20*time.Second, "/health/ready to turn 503 naming NATS", func() bool {
 		down = getReady(t, base)
-		return down.status == http.StatusServiceUnavailable
+		return down.status == http.StatusServiceUnavailable && strings.Contains(down.failed(), "nats: ")
 	})
 	if down.Ready || !strings.Contains(down.failed(), "nats") || down.retryAfter == "" {
 		t.Errorf("not ready: %+v, failing %q; want the nats check failing, with Retry-After", down, down.failed())
