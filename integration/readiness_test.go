@@ -226,10 +226,12 @@ func TestNATSOutageAndStalledConsumer(t *testing.T) {
 		t.Fatal("no consumer to pause")
 	}
 	stalledID, _ := e.createClient(nil, "appended-while-paused")
+	paused := time.Now()
 	pollFor(t, 20*time.Second, "the read models to apply a client appended while their consumer was paused", func() bool {
 		_, err := n.Views().Client(ctx, stalledID)
 		return err == nil
 	})
+	t.Logf("a paused consumer was recreated and the event applied %s after the append (consumer_stall_timeout 1s)", time.Since(paused).Round(time.Millisecond))
 	if ws := n.Store().Watchdog(); ws.Recreated == 0 {
 		t.Fatalf("Watchdog() = %+v; want a recreated consumer", ws)
 	}
