@@ -27,5 +27,5 @@ func (s *Service) AnnounceSigningKey(ctx context.Context, actor Actor, key crypt
 	if err != nil {
 		return "", err
 	}
-	return e.KeyID, s.ports.Wait.WaitFor(ctx, seq)
+	return e.KeyID, s.waitFor(ctx, seq)
 }

@@ -123,6 +123,11 @@ type Config struct {
 	// slot before it is refused as temporarily unavailable; 0 means
 	// DefaultPasswordHashWait.
 	PasswordHashWait time.Duration
+	// ProjectionWait bounds how long a command waits, after its append
+	// was acknowledged, for the local read models to apply it (see
+	// Service.waitFor); 0 means DefaultProjectionWait, negative is an
+	// error.
+	ProjectionWait time.Duration
 	// Now and Random default to time.Now and crypto/rand.
 	Now    func() time.Time
 	Random io.Reader
@@ -135,6 +140,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Scopes == nil {
 		c.Scopes, _ = NewScopes(nil, nil)
+	}
+	if c.ProjectionWait < 0 {
+		return errors.New("domain: projection wait must not be negative")
 	}
 	if c.AccessToken <= 0 {
 		return errors.New("domain: access token lifetime must be positive")
@@ -152,6 +160,7 @@ func (c *Config) Validate() error {
 		{&c.DeviceCode, DefaultDeviceCodeLifetime},
 		{&c.DeviceInterval, 5 * time.Second},
 		{&c.PasswordHashWait, DefaultPasswordHashWait},
+		{&c.ProjectionWait, DefaultProjectionWait},
 	}
 	for _, d := range defaults {
 		if *d.d <= 0 {
@@ -253,8 +262,8 @@ func (s *Service) recordCaused(ctx context.Context, cause string, expect Expect,
 	if err != nil {
 		return 0, err
 	}
-	if err := s.ports.Wait.WaitFor(ctx, seq); err != nil {
-		return 0, fmt.Errorf("domain: wait for projection at %d: %w", seq, err)
+	if err := s.waitFor(ctx, seq); err != nil {
+		return 0, err
 	}
 	return seq, nil
 }

@@ -94,7 +94,18 @@ var errBatchDuplicate = errors.New("an event id of the batch is already stored")
 // ends before the acknowledgement, also while the append waits for a group
 // commit, Append returns an error wrapping ctx.Err() and the events may or
 // may not be stored; retrying the same envelopes is safe.
+//
+// Because of that, Append itself tries again, with jittered pauses, while
+// the failure is transient (no responders, no response from the stream
+// during a leader election, a timeout, a reconnect) and ctx (DefaultTimeout
+// when it has none) leaves time; a failure that outlasts it is a
+// *domain.RetryError matching domain.ErrTemporarilyUnavailable.
 func (s *Store) Append(ctx context.Context, agg domain.Aggregate, expect domain.Expect, events ...domain.Envelope) (uint64, error) {
+	return retrying(ctx, s, func(ctx context.Context) (uint64, error) { return s.appendOnce(ctx, agg, expect, events...) })
+}
+
+// appendOnce is one attempt of Append.
+func (s *Store) appendOnce(ctx context.Context, agg domain.Aggregate, expect domain.Expect, events ...domain.Envelope) (uint64, error) {
 	if len(events) == 0 {
 		return 0, fmt.Errorf("eventstore: append %s: %w", agg.Filter(), ErrNoEvents)
 	}

@@ -15,8 +15,14 @@ import (
 // Append checks it. Events that all belong to one aggregate are handed to
 // Append, group commit included. It returns the stream sequence of the last
 // event, the same errors as Append, and recognises a retry of a stored
-// batch by its last envelope id.
+// batch by its last envelope id. Like Append, it tries again while the
+// failure is transient.
 func (s *Store) AppendAll(ctx context.Context, expect domain.Expect, events ...domain.Pending) (uint64, error) {
+	return retrying(ctx, s, func(ctx context.Context) (uint64, error) { return s.appendAllOnce(ctx, expect, events...) })
+}
+
+// appendAllOnce is one attempt of AppendAll.
+func (s *Store) appendAllOnce(ctx context.Context, expect domain.Expect, events ...domain.Pending) (uint64, error) {
 	if len(events) == 0 {
 		return 0, fmt.Errorf("eventstore: append: %w", ErrNoEvents)
 	}
@@ -33,7 +39,7 @@ func (s *Store) AppendAll(ctx context.Context, expect domain.Expect, events ...d
 		for i, p := range events {
 			envs[i] = p.Envelope
 		}
-		return s.Append(ctx, first, expect, envs...)
+		return s.appendOnce(ctx, first, expect, envs...)
 	}
 	msgs, err := s.messages(events)
 	if err != nil {

@@ -143,12 +143,16 @@ func (s *Store) deliver(ctx context.Context, durable, filter string, o deliverOp
 	}
 	c := &consumer{s: s, durable: durable, cons: cons, opts: o}
 	// One pull subscription for the whole run: it pulls again after
-	// expiries, missed heartbeats and reconnects by itself.
+	// expiries, missed heartbeats and reconnects by itself. The watchdog
+	// replaces it when it stalls.
 	it, err := cons.Messages(jetstream.PullMaxMessages(deliverBuffer))
 	if err != nil {
 		return fmt.Errorf("eventstore: deliver %s: %w", durable, err)
 	}
-	defer it.Stop() // after handBack, or when fn panics
+	defer func() { it.Stop() }() // after handBack, or when fn panics
+	f := &follower{name: "listener " + durable}
+	stopWatch := s.watchFollower(f, c.cons, it.Stop)
+	defer func() { stopWatch() }()
 	for {
 		if err := ctx.Err(); err != nil {
 			c.handBack(it)
@@ -159,17 +163,42 @@ func (s *Store) deliver(ctx context.Context, durable, filter string, o deliverOp
 		case err == nil && ctx.Err() != nil:
 			_ = msg.NakWithDelay(handBackDelay) // the loop hands back the rest and returns
 		case err == nil:
-			if err := c.handle(ctx, msg, fn); err != nil {
+			f.busy.Store(true)
+			err := c.handle(ctx, msg, fn)
+			f.busy.Store(false)
+			if meta, merr := msg.Metadata(); merr == nil {
+				f.delivered.Store(meta.Sequence.Stream)
+			}
+			if err != nil {
 				return err
 			}
 		case ctx.Err() != nil:
 			// The loop returns.
+		case f.stalled.Load():
+			// The watchdog ended a stalled pull: fetch the consumer again
+			// and pull anew.
+			stopWatch()
+			if c.cons, err = s.durable(ctx, durable, filter, o.ackWait); err == nil {
+				it, err = c.cons.Messages(jetstream.PullMaxMessages(deliverBuffer))
+			}
+			if err != nil {
+				it = stoppedIter{}
+				return fmt.Errorf("eventstore: deliver %s: after a stall: %w", durable, unavailable(err))
+			}
+			f = &follower{name: f.name}
+			stopWatch = s.watchFollower(f, c.cons, it.Stop)
 		default:
 			// Closed connection, deleted consumer: nothing to retry.
 			return fmt.Errorf("eventstore: deliver %s: %w", durable, err)
 		}
 	}
 }
+
+// stoppedIter stands for a pull subscription that could not be made, so
+// that Deliver's deferred Stop has something to stop.
+type stoppedIter struct{ jetstream.MessagesContext }
+
+func (stoppedIter) Stop() {}
 
 // handBack ends it and hands the messages it received but did not deliver
 // back to the server at once, so the next Deliver on the durable (here or

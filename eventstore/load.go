@@ -24,7 +24,16 @@ import (
 // Load never sees part of one. On a replicated stream a replica may answer
 // slightly behind the leader; an append that relies on what Load saw still
 // checks it with domain.ExpectSeq.
+//
+// Load tries again while the failure is transient (see Append); one that
+// outlasts ctx is a *domain.RetryError matching
+// domain.ErrTemporarilyUnavailable.
 func (s *Store) Load(ctx context.Context, agg domain.Aggregate) ([]domain.Recorded, error) {
+	return retrying(ctx, s, func(ctx context.Context) ([]domain.Recorded, error) { return s.loadOnce(ctx, agg) })
+}
+
+// loadOnce is one attempt of Load.
+func (s *Store) loadOnce(ctx context.Context, agg domain.Aggregate) ([]domain.Recorded, error) {
 	filter := agg.Filter()
 	if !validAggregate(agg) {
 		return nil, fmt.Errorf("eventstore: load %s: %w", agg, ErrInvalidAggregate)

@@ -46,6 +46,15 @@ type ReadOptions struct {
 // never stops the read. Read may be
 // called concurrently; each call has its own consumer, deleted when it
 // returns.
+//
+// With Follow a watchdog checks the read every Options.WatchEvery: when it
+// is behind the stream (for a filtered read or one by time: its consumer
+// has pending messages) and has delivered nothing for
+// Options.StallAfter while fn was not running, the consumer is dropped
+// and a fresh one resumes after the last delivered event; this is logged
+// at error level and counted (see Store.Watchdog). A transient NATS failure
+// Read returns is a *domain.RetryError matching
+// domain.ErrTemporarilyUnavailable.
 func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorded) error) error {
 	where := ro.Filter
 	if where == "" {
@@ -66,6 +75,28 @@ func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorde
 		stop = last
 	}
 
+	for {
+		last, stalled, err := s.readSession(ctx, ro, stop, fn)
+		if !stalled {
+			return unavailable(err)
+		}
+		// The watchdog ended a stalled consumer: a fresh ordered consumer
+		// resumes after the last event delivered.
+		if last > 0 {
+			ro.From, ro.Since = last+1, time.Time{}
+		}
+	}
+}
+
+// readSession is Read with one ordered consumer, from ro.From or ro.Since.
+// With Follow it is watched (see watchFollower): when the watchdog finds
+// it stalled, readSession ends it and returns stalled with the last
+// sequence it delivered (0 for none), for Read to go on from there.
+func (s *Store) readSession(ctx context.Context, ro ReadOptions, stop uint64, fn func(domain.Recorded) error) (last uint64, stalled bool, err error) {
+	where := ro.Filter
+	if where == "" {
+		where = domain.SubjectRoot + ".>"
+	}
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if ro.Filter != "" && ro.Filter != domain.SubjectRoot+".>" {
 		cfg.FilterSubjects = []string{ro.Filter}
@@ -79,11 +110,11 @@ func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorde
 	}
 	cons, err := s.js.OrderedConsumer(ctx, domain.StreamName, cfg)
 	if err != nil {
-		return fmt.Errorf("eventstore: read %s: %w", where, err)
+		return 0, false, fmt.Errorf("eventstore: read %s: %w", where, err)
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(pullBatch))
 	if err != nil {
-		return fmt.Errorf("eventstore: read %s: %w", where, err)
+		return 0, false, fmt.Errorf("eventstore: read %s: %w", where, err)
 	}
 	// Stop also ends a consumer reset the iterator may be retrying.
 	stopIter := context.AfterFunc(ctx, it.Stop)
@@ -93,10 +124,15 @@ func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorde
 		s.deleteConsumer(cons)
 	}()
 
-	if !ro.Follow {
-		if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
-			return nil
-		}
+	f := &follower{name: followerName("follow", ro.Filter), byStream: cfg.FilterSubjects == nil && ro.Since.IsZero()}
+	if ro.From > 0 {
+		f.delivered.Store(ro.From - 1)
+	}
+	if ro.Follow {
+		stopWatch := s.watchFollower(f, cons, it.Stop)
+		defer stopWatch()
+	} else if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		return 0, false, nil
 	}
 	// A refused message reaches fn with Refused set (see verifier.read).
 	next, stopReads := s.reads(ctx, it)
@@ -106,18 +142,25 @@ func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorde
 		if err != nil {
 			if ctx.Err() != nil {
 				err = ctx.Err()
+			} else if f.stalled.Load() {
+				return last, true, nil
 			}
-			return fmt.Errorf("eventstore: read %s: %w", where, err)
+			return last, false, fmt.Errorf("eventstore: read %s: %w", where, err)
 		}
 		seq := rec.Seq
 		if !ro.Follow && seq > stop {
-			return nil
+			return last, false, nil
 		}
-		if err := fn(rec); err != nil {
-			return fmt.Errorf("eventstore: read %s: at sequence %d: %w", where, seq, err)
+		f.busy.Store(true)
+		err = fn(rec)
+		f.busy.Store(false)
+		if err != nil {
+			return last, false, fmt.Errorf("eventstore: read %s: at sequence %d: %w", where, seq, err)
 		}
+		last = seq
+		f.delivered.Store(seq)
 		if !ro.Follow && (seq >= stop || pending == 0) {
-			return nil
+			return last, false, nil
 		}
 	}
 }

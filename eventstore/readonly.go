@@ -46,7 +46,7 @@ func OpenReadOnly(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("eventstore: open read-only: %w", err)
 	}
 	s := &Store{nc: nc, js: js, stream: stream, batches: make(chan struct{}, maxInflightBatches), replies: replies,
-		logger: opts.Logger, verify: newVerifier(opts), readOnly: true}
+		logger: opts.Logger, verify: newVerifier(opts), readOnly: true, watch: newWatchdog(opts)}
 	if err := s.verify.learn(ctx, stream); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("eventstore: open read-only: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -78,8 +79,11 @@ type RevocationFeed struct {
 	lifetime time.Duration
 	margin   time.Duration // revocationMargin; tests change it
 	owned    bool          // Close closes nc
-	verify   *verifier
-	logger   *slog.Logger
+	// The watchdog's bounds (Options.StallAfter, WatchEvery) and count.
+	stallAfter, watchEvery time.Duration
+	recreated              atomic.Uint64
+	verify                 *verifier
+	logger                 *slog.Logger
 }
 
 // RevocationFeed returns a feed reading through s's connection.
@@ -88,7 +92,8 @@ type RevocationFeed struct {
 // the usual answer. The feed lives no longer than s; its Close does
 // nothing.
 func (s *Store) RevocationFeed(maxTokenLifetime time.Duration) *RevocationFeed {
-	return &RevocationFeed{nc: s.nc, js: s.js, lifetime: maxTokenLifetime, margin: revocationMargin, verify: s.verify, logger: s.logger}
+	return &RevocationFeed{nc: s.nc, js: s.js, lifetime: maxTokenLifetime, margin: revocationMargin, verify: s.verify, logger: s.logger,
+		stallAfter: s.watch.stallAfter, watchEvery: s.watch.every}
 }
 
 // OpenRevocationFeed connects to NATS for a resource server and returns a
@@ -134,7 +139,8 @@ func OpenRevocationFeed(ctx context.Context, opts Options, maxTokenLifetime time
 		nc.Close()
 		return nil, fmt.Errorf("eventstore: revocation feed: stream %s: %w", domain.StreamName, err)
 	}
-	return &RevocationFeed{nc: nc, js: js, lifetime: maxTokenLifetime, margin: revocationMargin, owned: true, verify: v, logger: opts.Logger}, nil
+	return &RevocationFeed{nc: nc, js: js, lifetime: maxTokenLifetime, margin: revocationMargin, owned: true, verify: v, logger: opts.Logger,
+		stallAfter: opts.StallAfter, watchEvery: opts.WatchEvery}, nil
 }
 
 // Close closes the connection OpenRevocationFeed made; a Run in progress
@@ -155,7 +161,10 @@ func (f *RevocationFeed) Close() {
 // connection drops or a consumer's heartbeats stop it calls
 // sink.Current(false), waits for the connection, resumes each consumer
 // after the last revocation it delivered and reports Current(true) again
-// once all have caught up. An AccessTokenRevoked's until is the
+// once all have caught up. A watchdog does the same when a consumer has
+// had revocations pending on the server for Options.StallAfter without
+// delivering any (logged at error level, counted in Recreated). An
+// AccessTokenRevoked's until is the
 // token's expiry, which the event carries, plus a margin for clock skew
 // (its time plus the lifetime when an event lacks it).
 //
@@ -278,7 +287,16 @@ func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, statu
 	}
 	var conss []jetstream.Consumer
 	var ccs []jetstream.ConsumeContext
+	handled := make([]uint64, len(revocationSubjects)) // messages handled, per consumer; under mu
+	watchDone := make(chan struct{})
+	var watch sync.WaitGroup
 	stop := func(tellSink bool) {
+		select {
+		case <-watchDone:
+		default:
+			close(watchDone)
+		}
+		watch.Wait()
 		for _, cc := range ccs {
 			cc.Stop()
 		}
@@ -322,6 +340,7 @@ func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, statu
 			if !live {
 				return
 			}
+			handled[i]++
 			if err == nil && rec.Refused == "" {
 				err = f.deliver(sink, rec)
 			}
@@ -358,6 +377,7 @@ func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, statu
 		}
 	}
 
+	watch.Go(func() { f.watch(conss, handled, &mu, end, watchDone) })
 	for err == nil {
 		select {
 		case err = <-ended:
@@ -443,4 +463,65 @@ func (f *RevocationFeed) deliver(sink RevocationSink, rec domain.Recorded) error
 		sink.UserDeleted(e.UserID)
 	}
 	return nil
+}
+
+// Recreated counts the feed's consumers its watchdog found stalled and
+// had recreated (by ending the session, which resumes after the last
+// revocation delivered). Safe for concurrent use.
+func (f *RevocationFeed) Recreated() uint64 { return f.recreated.Load() }
+
+// watch is a session's watchdog: every WatchEvery it checks each consumer
+// that handled nothing since the last look, and when one has had messages
+// pending on the server for StallAfter without handling any, it logs at
+// error level, counts it and ends the session with errFeedStalled, so Run
+// resumes with fresh consumers. handled is read under mu; end must be
+// called with mu held. It returns when done is closed or it ended the
+// session.
+func (f *RevocationFeed) watch(conss []jetstream.Consumer, handled []uint64, mu *sync.Mutex, end func(error), done <-chan struct{}) {
+	every, stallAfter := f.watchEvery, f.stallAfter
+	if every <= 0 {
+		every = DefaultWatchEvery
+	}
+	if stallAfter <= 0 {
+		stallAfter = DefaultStallAfter
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	seen := make([]uint64, len(conss))
+	progress := make([]time.Time, len(conss))
+	for i := range progress {
+		progress[i] = time.Now()
+	}
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		for i, cons := range conss {
+			mu.Lock()
+			h := handled[i]
+			mu.Unlock()
+			if h != seen[i] {
+				seen[i], progress[i] = h, time.Now()
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			info, err := cons.Info(ctx)
+			cancel()
+			if err != nil || info.NumPending == 0 {
+				progress[i] = time.Now()
+				continue
+			}
+			if stalled := time.Since(progress[i]); stalled >= stallAfter {
+				f.recreated.Add(1)
+				f.logger.Error("eventstore: revocation feed: consumer stalled behind the stream; recreating it",
+					"subject", revocationSubjects[i], "lag", info.NumPending, "stalled_for", stalled.Round(time.Millisecond))
+				mu.Lock()
+				end(fmt.Errorf("%w: the consumer of %s is stalled", errFeedStalled, revocationSubjects[i]))
+				mu.Unlock()
+				return
+			}
+		}
+	}
 }

@@ -79,6 +79,14 @@ type Options struct {
 	// Logger receives the refusals Deliver parks, at error level; nil
 	// discards.
 	Logger *slog.Logger
+	// StallAfter is how long a follower of the stream (Read with Follow,
+	// Deliver) may stay behind the stream's last sequence without
+	// delivering anything before the watchdog recreates its consumer;
+	// DefaultStallAfter if zero.
+	StallAfter time.Duration
+	// WatchEvery is how often the watchdog compares what each follower
+	// delivered with the stream; DefaultWatchEvery if zero.
+	WatchEvery time.Duration
 }
 
 // Validate reports the first problem with o, or nil.
@@ -96,6 +104,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("eventstore: options: Replicas %d is not 1 to 5", o.Replicas)
 	case o.MaxAge < 0:
 		return fmt.Errorf("eventstore: options: negative MaxAge %s", o.MaxAge)
+	case o.StallAfter < 0 || o.WatchEvery < 0:
+		return fmt.Errorf("eventstore: options: negative StallAfter %s or WatchEvery %s", o.StallAfter, o.WatchEvery)
 	case o.DuplicateWindow < 0:
 		return fmt.Errorf("eventstore: options: negative DuplicateWindow %s", o.DuplicateWindow)
 	case o.LogKey != nil && len(o.LogKey) != ed25519.PrivateKeySize:
@@ -115,6 +125,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Name == "" {
 		o.Name = "stamp"
+	}
+	if o.StallAfter == 0 {
+		o.StallAfter = DefaultStallAfter
+	}
+	if o.WatchEvery == 0 {
+		o.WatchEvery = DefaultWatchEvery
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -162,6 +178,7 @@ type Store struct {
 	logKeyID string
 	verify   *verifier
 	readOnly bool // from OpenReadOnly
+	watch    *watchdog
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -255,7 +272,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("eventstore: open: %w", err)
 	}
 	s := &Store{nc: nc, js: js, stream: stream, batches: make(chan struct{}, maxInflightBatches), replies: replies,
-		logger: opts.Logger, logKey: opts.LogKey, verify: newVerifier(opts)}
+		logger: opts.Logger, logKey: opts.LogKey, verify: newVerifier(opts), watch: newWatchdog(opts)}
 	if opts.LogKey != nil {
 		s.logKeyID = domain.LogKeyID(opts.LogKey.Public().(ed25519.PublicKey))
 	}
@@ -292,13 +309,18 @@ func (s *Store) Close() {
 	})
 }
 
-// LastSeq returns the stream's last sequence: 0 for an empty stream.
+// LastSeq returns the stream's last sequence: 0 for an empty stream. It
+// tries again while the failure is transient (see Append); one that
+// outlasts ctx is a *domain.RetryError matching
+// domain.ErrTemporarilyUnavailable.
 func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
-	info, err := s.stream.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("eventstore: last sequence: %w", err)
-	}
-	return info.State.LastSeq, nil
+	return retrying(ctx, s, func(ctx context.Context) (uint64, error) {
+		info, err := s.stream.Info(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("eventstore: last sequence: %w", err)
+		}
+		return info.State.LastSeq, nil
+	})
 }
 
 // withTimeout gives ctx DefaultTimeout when it has no deadline.

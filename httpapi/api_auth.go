@@ -96,6 +96,9 @@ func (s *server) authenticate(r *http.Request) (principal, error) {
 	if raw == "" || csrf == "" || !hmac.Equal([]byte(csrf), []byte(xsrf)) {
 		return principal{}, errUnauthenticated
 	}
+	if err := s.staleGate(); err != nil {
+		return principal{}, err
+	}
 	t, _, err := s.validator.ValidateAccessToken(r.Context(), raw)
 	switch {
 	case errors.Is(err, domain.ErrInvalidToken):
@@ -112,6 +115,9 @@ func (s *server) authenticate(r *http.Request) (principal, error) {
 func (s *server) bearerPrincipal(r *http.Request, raw string) (principal, error) {
 	if raw == "" {
 		return principal{}, errInvalidBearer
+	}
+	if err := s.staleGate(); err != nil {
+		return principal{}, err
 	}
 	t, _, err := s.validator.ValidateAccessToken(r.Context(), raw)
 	switch {

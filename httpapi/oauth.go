@@ -50,6 +50,10 @@ func (s *server) introspect(w http.ResponseWriter, r *http.Request, _ httprouter
 		s.renderError(w, r, err)
 		return
 	}
+	if err := s.staleGate(); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	in, err := s.svc.Introspect(r.Context(), cred, form["token"])
 	if err != nil {
 		s.renderError(w, r, err)

@@ -102,6 +102,12 @@ type Options struct {
 	// LogKeys are the log-signing public keys served at
 	// /.well-known/stamp-log-keys.json (see logkeys.go); nil serves none.
 	LogKeys []LogKey
+	// Health answers GET /health/ready and gates the answers that depend
+	// on revocation state (see staleGate); nil: always ready.
+	Health Health
+	// ServeStale lets those answers come from read models that Health
+	// says are not fresh, instead of 503.
+	ServeStale bool
 }
 
 // Validate checks o and fills its defaults. It returns an error naming the
@@ -221,7 +227,9 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.GET(pathMetadata, s.serveMetadata)
 	r.GET(pathJWKS, s.jwks)
 	r.GET(pathLogKeys, s.logKeys)
-	r.GET(pathHealth, s.health)
+	r.GET(pathHealth, s.alive)
+	r.GET(pathHealthAlive, s.alive)
+	r.GET(pathHealthReady, s.ready)
 
 	r.GET(pathLogin, s.loginPage)
 	r.POST(pathLogin, s.login)
@@ -255,13 +263,6 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.MethodNotAllowed = http.HandlerFunc(s.methodNotAllowed)
 	r.PanicHandler = s.panicked
 	return exactVerify(r, s.notFound), nil
-}
-
-// health answers GET /healthz. It checks nothing beyond the process
-// serving HTTP.
-func (s *server) health(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	w.Header().Set("Cache-Control", "no-store")
-	s.respond(w, r, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *server) notFound(w http.ResponseWriter, r *http.Request) {

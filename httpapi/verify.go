@@ -63,7 +63,9 @@ var verifyMethods = []string{
 //     Bearer error="invalid_token" for one that does not validate or whose
 //     aud lacks the required audience (as the guard answers it);
 //   - 403 with Bearer error="insufficient_scope", scope="..." naming the
-//     unmet requirement.
+//     unmet requirement;
+//   - 503 with Retry-After while the read models are not current (see
+//     staleGate), rather than trusting their revocation state.
 //
 // It logs nothing but failures to check (500; a cancelled or timed-out
 // request is 503), and allocates little beyond what validation does: it is on the
@@ -80,6 +82,12 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	if !ok || raw == "" {
 		h.Set("WWW-Authenticate", challengeNoToken)
 		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if err := s.staleGate(); err != nil {
+		setRetryAfter(w, err)
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
 	t, claims, err := s.validator.ValidateAccessToken(r.Context(), raw)

@@ -75,6 +75,9 @@ type Config struct {
 
 	Listeners ListenersConfig `json:"listeners"`
 
+	// HealthConfig: deadlines, the watchdog and readiness (health.go).
+	HealthConfig
+
 	LogLevel        string   `json:"log_level"`
 	LogFormat       string   `json:"log_format"`
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
@@ -124,6 +127,7 @@ func DefaultConfig() Config {
 		LogLevel:             "info",
 		LogFormat:            "text",
 		ShutdownTimeout:      Duration(15 * time.Second),
+		HealthConfig:         defaultHealthConfig(),
 	}
 }
 
@@ -177,7 +181,7 @@ func settings() []setting {
 	list := func(f func(*Config) *[]string) func(*Config, string) error {
 		return func(c *Config, v string) error { *f(c) = splitList(v); return nil }
 	}
-	return []setting{
+	return append([]setting{
 		{"data-dir", "directory for the event store, read models and keys", str(func(c *Config) *string { return &c.DataDir })},
 		{"http-addr", "address the HTTP server listens on", str(func(c *Config) *string { return &c.HTTPAddr })},
 		{"issuer", "public base URL, the tokens' iss (default http://<http-addr>; required with --nats-url: one for the whole cluster)", str(func(c *Config) *string { return &c.Issuer })},
@@ -226,7 +230,7 @@ func settings() []setting {
 		{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 		{"log-format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 		{"shutdown-timeout", "how long in-flight requests may finish on SIGTERM", dur(func(c *Config) *Duration { return &c.ShutdownTimeout })},
-	}
+	}, healthSettings(dur, num, boolean)...)
 }
 
 func splitList(v string) []string {
@@ -425,7 +429,7 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return bad("shutdown_timeout", "must be positive")
 	}
-	return nil
+	return c.HealthConfig.validate()
 }
 
 // LoadConfig builds the configuration from command-line flags (args) and

@@ -31,6 +31,7 @@ type Node struct {
 	store  *eventstore.Store
 	views  *projections.Store
 	runner *projections.Runner
+	health *health
 	svc    *domain.Service
 	keys   *eventstore.UserKeys // the users' personal-data keys
 	shared clusterState         // rate limits and device polls, see cluster_state.go
@@ -115,6 +116,13 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if err := n.catchUp(ctx); err != nil {
 		return nil, err
 	}
+	n.health = newHealth(n.store, n.runner, cfg.ReadyMaxLag, logger)
+	n.health.refresh(ctx)
+	n.done.Add(1)
+	go func() {
+		defer n.done.Done()
+		n.health.run(runCtx)
+	}()
 
 	key, generated, err := ensureSigningKey(cfg)
 	if err != nil {
@@ -174,6 +182,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		SessionKey: sessionKey(sealing), SessionLifetime: time.Duration(cfg.SessionTTL),
 		TrustedProxies: proxies,
 		LogKeys:        httpLogKeys(n.store.LogSigning()),
+		Health:         n.health, ServeStale: cfg.ServeStale,
 	})
 	if err != nil {
 		return nil, err
@@ -401,6 +410,7 @@ func newService(c Config, ports domain.Ports, signer *domain.TokenSigner) (*doma
 		Sealer:           sealer,
 		PasswordHashes:   domain.PasswordHashSlots(int64(c.PasswordHashMemoryMB) << 20),
 		PasswordHashWait: time.Duration(c.PasswordHashWait),
+		ProjectionWait:   time.Duration(c.ProjectionWaitTimeout),
 
 		RefreshRotationGrace: time.Duration(c.RefreshRotationGrace),
 	}, ports, signer)
@@ -429,7 +439,7 @@ func openEventStore(ctx context.Context, c Config, logger *slog.Logger, port int
 	opts := eventstore.Options{
 		URL: c.NATSURL, User: c.NATSUser, Password: c.NATSPassword, CredsFile: c.NATSCreds, NkeySeedFile: c.NATSNkey,
 		Replicas: c.Replicas, MaxAge: time.Duration(c.StreamMaxAge),
-		LogKey: logKey, Logger: logger,
+		LogKey: logKey, Logger: logger, StallAfter: time.Duration(c.ConsumerStallTimeout),
 	}
 	var srv *eventstore.Server
 	if c.NATSURL == "" {
