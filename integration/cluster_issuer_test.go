@@ -16,10 +16,10 @@ import (
 	"github.com/stamp-oauth/stamp/domain"
 )
 
-// startExternalNATS runs a nats-server with JetStream that no stamp
+// startPlainNATS runs a nats-server with JetStream that no stamp
 // instance owns, as an operator's cluster would be, until the test ends.
 // It returns its client URL.
-func startExternalNATS(t *testing.T) string {
+func startPlainNATS(t *testing.T) string {
 	t.Helper()
 	ns, err := server.NewServer(&server.Options{
 		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
@@ -89,7 +89,7 @@ func startLogged(t *testing.T, cfg app.Config) (*app.Node, *lockedBuffer, error)
 // the same one, a token issued on A is active on B and revoked on B is
 // revoked on A.
 func TestClusterIssuer(t *testing.T) {
-	natsURL := startExternalNATS(t)
+	natsURL := startPlainNATS(t)
 	shared := t.TempDir()
 	const issuer, other = "https://auth.example.test", "https://other.example.test"
 

@@ -29,11 +29,11 @@ const (
 	enforceRevocationEverywhere = true
 	// enforceNo500: during failover requests answer 503 with Retry-After,
 	// never 500 (issue 9 item 4, "NATS errors mapped once").
-	enforceNo500 = false
+	enforceNo500 = true
 	// enforceNoHang: every request is answered within httpTimeout; an
 	// instance whose consumer stalled answers 503 instead of hanging
 	// (issue 9 item 1, watchdog and deadlines on projection waits).
-	enforceNoHang = false
+	enforceNoHang = true
 )
 
 // resumeBound is how long after a killed node is back and the stream is

@@ -26,14 +26,19 @@ type health struct {
 	runner *projections.Runner
 	maxLag uint64
 	logger *slog.Logger
+	// lagGates makes a read-model lag above maxLag close the gate of
+	// introspection and token checks (read_consistency local). With
+	// strong consistency each such answer catches up with the stream
+	// first (or answers 503), so the lag only makes the node not ready.
+	lagGates bool
 
 	fresh atomic.Bool // as of the last refresh
 }
 
 var _ httpapi.Health = (*health)(nil)
 
-func newHealth(store *eventstore.Store, runner *projections.Runner, maxLag int, logger *slog.Logger) *health {
-	return &health{store: store, runner: runner, maxLag: uint64(maxLag), logger: logger}
+func newHealth(store *eventstore.Store, runner *projections.Runner, maxLag int, lagGates bool, logger *slog.Logger) *health {
+	return &health{store: store, runner: runner, maxLag: uint64(maxLag), lagGates: lagGates, logger: logger}
 }
 
 // Fresh is httpapi.Health's: the connection as of now, the rest as of the
@@ -68,6 +73,9 @@ func (h *health) record(checks []httpapi.HealthCheck, log bool) {
 	ok := true
 	var reasons []string
 	for _, c := range checks {
+		if c.Name == "read_models" && !h.lagGates && h.runner.Running() {
+			continue // a lag alone: each answer catches up itself
+		}
 		if !c.OK {
 			ok = false
 			reasons = append(reasons, c.Name+": "+c.Reason)

@@ -116,7 +116,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if err := n.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	n.health = newHealth(n.store, n.runner, cfg.ReadyMaxLag, logger)
+	n.health = newHealth(n.store, n.runner, cfg.ReadyMaxLag, cfg.ReadConsistency == consistencyLocal, logger)
 	n.health.refresh(ctx)
 	n.done.Add(1)
 	go func() {
