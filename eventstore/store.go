@@ -261,7 +261,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		nc.Close()
 		return nil, fmt.Errorf("eventstore: open: %w", err)
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, opts.streamConfig())
+	stream, err := startup(ctx, func(ctx context.Context) (jetstream.Stream, error) {
+		return js.CreateOrUpdateStream(ctx, opts.streamConfig())
+	})
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("eventstore: open: stream %s: %w", domain.StreamName, err)
@@ -279,11 +281,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if !opts.DisableGroupCommit {
 		s.commits = newCommitter(s)
 	}
-	if s.logKey != nil {
-		err = s.adopt(ctx)
-	} else {
-		err = s.verify.learn(ctx, stream)
-	}
+	_, err = startup(ctx, func(ctx context.Context) (struct{}, error) {
+		if s.logKey != nil {
+			return struct{}{}, s.adopt(ctx)
+		}
+		return struct{}{}, s.verify.learn(ctx, stream)
+	})
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("eventstore: open: %w", err)

@@ -42,18 +42,18 @@ func (s *Store) UserKeys(ctx context.Context, sealer *domain.Sealer) (*UserKeys,
 	if sealer == nil {
 		return nil, errors.New("eventstore: user keys: no sealing key")
 	}
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
 	replicas := DefaultReplicas
 	if info := s.stream.CachedInfo(); info != nil && info.Config.Replicas > 0 {
 		replicas = info.Config.Replicas
 	}
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      UserKeysBucket,
-		Description: "stamp: the keys of users' personal data, sealed; deleting a user purges its key",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
+	kv, err := startup(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      UserKeysBucket,
+			Description: "stamp: the keys of users' personal data, sealed; deleting a user purges its key",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    replicas,
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: user keys: bucket %s: %w", UserKeysBucket, err)
