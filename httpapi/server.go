@@ -102,6 +102,10 @@ type Options struct {
 	// LogKeys are the log-signing public keys served at
 	// /.well-known/stamp-log-keys.json (see logkeys.go); nil serves none.
 	LogKeys []LogKey
+	// AccessLog receives one record per request (see accessLog): method,
+	// route, status, bytes, duration, client address and request id,
+	// never a query, header or form value. nil logs no requests.
+	AccessLog *slog.Logger
 }
 
 // Validate checks o and fills its defaults. It returns an error naming the
@@ -255,7 +259,11 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.NotFound = http.HandlerFunc(s.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(s.methodNotAllowed)
 	r.PanicHandler = s.panicked
-	return exactVerify(r, s.notFound), nil
+	h := exactVerify(r, s.notFound)
+	if opts.AccessLog != nil {
+		h = s.accessLog(h, r, opts.AccessLog)
+	}
+	return h, nil
 }
 
 // health answers GET /healthz. It checks nothing beyond the process
