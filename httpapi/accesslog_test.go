@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -169,5 +170,31 @@ func TestRouteOfParameters(t *testing.T) {
 		if got := routeOf(r, httptest.NewRequest(http.MethodGet, path, nil)); got != want {
 			t.Errorf("%s: got %q; want %q", path, got, want)
 		}
+	}
+}
+
+// BenchmarkAccessLog measures what the access log adds to a request
+// (JSON records to io.Discard): compare the "on" and "off" figures.
+func BenchmarkAccessLog(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := "off"
+		opts := Options{Issuer: testIssuer, SessionKey: testSessionKey}
+		if on {
+			name = "on"
+			opts.AccessLog = slog.New(slog.NewJSONHandler(io.Discard, nil))
+		}
+		b.Run(name, func(b *testing.B) {
+			tokens := newFakeTokens()
+			h, err := New(Deps{Service: &fakeService{scopes: mustScopes(b)}, Keys: fakeKeys{}, Web: &fakeWeb{},
+				Users: newFakeUsers(), API: newFakeAPI(tokens), Validator: tokens}, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodDelete, "/oauth/tokens/tok-1", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(httptest.NewRecorder(), r)
+			}
+		})
 	}
 }
