@@ -34,8 +34,12 @@
 // Every JSON error reaches the client through renderError in errors.go,
 // which maps domain errors to RFC 6749 §5.2 JSON and an HTTP status, and
 // logs an unexpected error once, showing the client only a generic
-// server_error; renderPageError in html.go is its counterpart for pages,
-// and renderAPIError the JSON API's, in Laravel's {"message"} shapes.
+// server_error; renderPageError in html.go is its counterpart for pages
+// (a text for a person, the code beneath, a way back: errorpages.go), and
+// renderAPIError the JSON API's, in Laravel's {"message"} shapes. An
+// unknown path or method is a page for a browser and JSON for anyone else
+// (wantsHTML). With Options.AccessLog, every request is logged once,
+// without query, headers or form values (accesslog.go).
 //
 // httpapi imports domain, httprouter and the standard library only, never
 // another adapter of stamp; cmd/stamp wires it to the service.

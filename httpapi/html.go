@@ -83,7 +83,11 @@ type field struct{ Name, Value string }
 type message struct {
 	Heading, Message string
 	Detail           string // an error code, shown small
+	Description      string // the code's developer description, shown small
 	Link             *link
+	// Home and Login are the way back of an error page (see wayBack):
+	// the dashboard's and the login's paths, "" for none.
+	Home, Login string
 }
 
 type link struct{ Href, Text string }
@@ -126,10 +130,12 @@ func (s *server) renderMessage(w http.ResponseWriter, r *http.Request, status in
 // wrong CSRF token or screen token): 403, telling the user to start
 // again, and nothing about which check failed.
 func (s *server) forbidden(w http.ResponseWriter, r *http.Request, v visitor) {
-	s.renderMessage(w, r, http.StatusForbidden, v, message{
+	m := message{
 		Heading: "This form has expired",
 		Message: "The page you sent was out of date or did not come from this site. Go back, reload the page and try again.",
-	})
+	}
+	s.wayBack(&m, v.user != nil)
+	s.renderMessage(w, r, http.StatusForbidden, v, m)
 }
 
 // renderPageError is renderError for the browser: an HTML page, never a
@@ -137,11 +143,15 @@ func (s *server) forbidden(w http.ResponseWriter, r *http.Request, v visitor) {
 //
 //   - a body over the limit: 413;
 //   - domain.ErrRateLimited: 429 "Too many attempts", with Retry-After;
-//   - *domain.OAuthError: 400 with its description and code (500 for
-//     server_error, 503 for temporarily_unavailable);
+//   - *domain.OAuthError: 400 (500 for server_error, 503 for
+//     temporarily_unavailable) with a text for a person (oauthMessage),
+//     the code and its description beneath;
 //   - domain.ErrNotFound: 404;
 //   - context errors: 503 (a deadline logged as a warning);
 //   - anything else: logged once and answered 500 with no detail.
+//
+// Every page offers a way back: the dashboard, and the login for someone
+// not logged in.
 func (s *server) renderPageError(w http.ResponseWriter, r *http.Request, v visitor, err error) {
 	var (
 		tooLarge *http.MaxBytesError
@@ -161,12 +171,9 @@ func (s *server) renderPageError(w http.ResponseWriter, r *http.Request, v visit
 		if status == http.StatusUnauthorized {
 			status = http.StatusBadRequest // no HTTP authentication to challenge in a browser
 		}
-		m = message{Heading: "This request cannot be completed", Message: oauthErr.Description, Detail: oauthErr.Code}
-		if m.Message == "" {
-			m.Message = "The application sent an invalid request."
-		}
+		m = oauthMessage(oauthErr)
 	case errors.Is(err, domain.ErrNotFound):
-		status, m = http.StatusNotFound, message{Heading: "Not found", Message: "What you asked for does not exist."}
+		status, m = http.StatusNotFound, message{Heading: "Not found", Message: "What you asked for does not exist. Check the address, or go to your dashboard.", Detail: "not_found"}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		if errors.Is(err, context.DeadlineExceeded) {
 			s.log.WarnContext(r.Context(), "httpapi: request timed out", "method", r.Method, "path", r.URL.Path, "error", err)
@@ -174,8 +181,9 @@ func (s *server) renderPageError(w http.ResponseWriter, r *http.Request, v visit
 		status, m = http.StatusServiceUnavailable, message{Heading: "Try again", Message: "The request could not be completed in time. Try again."}
 	default:
 		s.log.ErrorContext(r.Context(), "httpapi: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-		status, m = http.StatusInternalServerError, message{Heading: "Something went wrong", Message: "The server met an unexpected condition. Try again later."}
+		status, m = http.StatusInternalServerError, message{Heading: "Something went wrong", Message: "The server met an unexpected condition. Try again later.", Detail: domain.ErrServerError.Code}
 	}
+	s.wayBack(&m, v.user != nil)
 	s.renderMessage(w, r, status, v, m)
 }
 

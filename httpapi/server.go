@@ -108,6 +108,10 @@ type Options struct {
 	// ServeStale lets those answers come from read models that Health
 	// says are not fresh, instead of 503.
 	ServeStale bool
+	// AccessLog receives one record per request (see accessLog): method,
+	// route, status, bytes, duration, client address and request id,
+	// never a query, header or form value. nil logs no requests.
+	AccessLog *slog.Logger
 }
 
 // Validate checks o and fills its defaults. It returns an error naming the
@@ -189,7 +193,8 @@ type server struct {
 //
 // Unknown paths answer 404 (so does any path that only resembles
 // /auth/verify: see exactVerify) and known paths with another method 405 (with
-// Allow), both as JSON; a panicking handler is logged with its stack and
+// Allow), both as JSON, or as an HTML page with a way back for a browser
+// (Accept prefers text/html); a panicking handler is logged with its stack and
 // answered 500 server_error.
 func New(deps Deps, opts Options) (http.Handler, error) {
 	if deps.Service == nil || deps.Keys == nil || deps.Web == nil || deps.Users == nil || deps.API == nil || deps.Validator == nil {
@@ -262,15 +267,30 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.NotFound = http.HandlerFunc(s.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(s.methodNotAllowed)
 	r.PanicHandler = s.panicked
-	return exactVerify(r, s.notFound), nil
+	h := exactVerify(r, s.notFound)
+	if opts.AccessLog != nil {
+		h = s.accessLog(h, r, opts.AccessLog)
+	}
+	return h, nil
 }
 
+// notFound answers an unknown path: an HTML page for a browser (see
+// wantsHTML), else 404 not_found JSON.
 func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+	if wantsHTML(r) {
+		s.notFoundPage(w, r)
+		return
+	}
 	s.renderError(w, r, fmt.Errorf("httpapi: no route for %s: %w", r.URL.Path, domain.ErrNotFound))
 }
 
-// methodNotAllowed answers 405; httprouter has already set Allow.
+// methodNotAllowed answers 405, an HTML page for a browser, else JSON;
+// httprouter has already set Allow.
 func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	if wantsHTML(r) {
+		s.methodNotAllowedPage(w, r)
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusMethodNotAllowed, errorBody{
 		Error:       "method_not_allowed",

@@ -46,6 +46,16 @@ func TestBinary(t *testing.T) {
 		return code, out.String(), errOut.String()
 	}
 
+	// The binary names its version and Go version, and the commit it was
+	// built from when go build stamped one (not with -buildvcs=false).
+	if code, out, _ := run("version"); code != 0 || !strings.HasPrefix(out, "stamp ") || !strings.Contains(out, "\ngo go1.") {
+		t.Errorf("version: exit %d, %q; want 0, the version and the Go version", code, out)
+	} else if head, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil && !strings.Contains(out, "\ncommit unknown") {
+		if want := "\ncommit " + strings.TrimSpace(string(head)); !strings.Contains(out, want) {
+			t.Errorf("version: got %q; want %q", out, want)
+		}
+	}
+
 	// A bad setting is named, with a non-zero exit, before anything starts.
 	if code, _, errOut := run("serve", "--sync", "sometimes"); code == 0 || !strings.Contains(errOut, "sync") {
 		t.Errorf("bad --sync: exit %d, %q; want non-zero naming the setting", code, errOut)

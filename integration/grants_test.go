@@ -54,12 +54,12 @@ type reuseCheck struct {
 
 // TestGrantsEndToEnd drives every grant of the real program over real
 // HTTP with golang.org/x/oauth2 and a browser without JavaScript, then
-// reads the whole stream for any of the secrets it met. The steps share
-// state (the user's login, the clients) and run in order; the first that
-// fails stops the rest.
+// reads the whole stream and the log (the access log included) for any of
+// the secrets it met. The steps share state (the user's login, the
+// clients) and run in order; the first that fails stops the rest.
 func TestGrantsEndToEnd(t *testing.T) {
 	e := newEnv(t, "STAMP_PASSWORD_GRANT", "true", "STAMP_IMPLICIT_GRANT", "true")
-	n := e.start()
+	n, log := e.startAccessLogged()
 	g := &grantRun{e: e, n: n, email: "ada@example.test", password: "correct horse battery staple"}
 	g.keep(g.password)
 	e.createUser(n, g.email, g.password)
@@ -92,6 +92,7 @@ func TestGrantsEndToEnd(t *testing.T) {
 	if read := assertNoSecretInStream(t, n, g.secrets...); read < 50 {
 		t.Errorf("scanned %d events; want at least 50", read)
 	}
+	assertAccessLogClean(t, log, g.secrets)
 }
 
 // keep records secrets the stream must not contain.

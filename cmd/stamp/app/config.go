@@ -82,6 +82,10 @@ type Config struct {
 	LogFormat       string   `json:"log_format"`
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
 
+	// AccessLog writes one log record per HTTP request (see
+	// httpapi.Options.AccessLog).
+	AccessLog bool `json:"access_log"`
+
 	// Reissue lets a server of a cluster announce another issuer than the
 	// cluster's (see issuer.go). Only `stamp serve --reissue` sets it,
 	// never the file or the environment, so that it is a deliberate act.
@@ -126,6 +130,7 @@ func DefaultConfig() Config {
 		FreshnessTimeout:     Duration(defaultFreshnessTimeout),
 		LogLevel:             "info",
 		LogFormat:            "text",
+		AccessLog:            true,
 		ShutdownTimeout:      Duration(15 * time.Second),
 		HealthConfig:         defaultHealthConfig(),
 	}
@@ -229,6 +234,7 @@ func settings() []setting {
 		}},
 		{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 		{"log-format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
+		{"access-log", "log one line per HTTP request (method, route, status, bytes, duration, client address, request id; never a query, header or form value): true or false", boolean(func(c *Config) *bool { return &c.AccessLog })},
 		{"shutdown-timeout", "how long in-flight requests may finish on SIGTERM", dur(func(c *Config) *Duration { return &c.ShutdownTimeout })},
 	}, healthSettings(dur, num, boolean)...)
 }

@@ -41,6 +41,7 @@ commands:
   verify    check the whole log: gaps, undecodable events, signatures
   bench     measure issuance and introspection against a running server
   nats      credentials of the embedded NATS server's identities
+  version   the version and commit of this binary (also --version)
 
 Run 'stamp <command> -h' for the flags of a command. Every setting can also
 come from a STAMP_* environment variable or a JSON file (--config).
@@ -72,11 +73,15 @@ func Main(ctx context.Context, args []string, io IO) int {
 		"listeners": cmdListeners,
 		"nats":      cmdNats,
 		"verify":    cmdVerify,
+		"version":   cmdVersion,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" {
 		fmt.Fprint(io.Stdout, usage)
 		return 0
+	}
+	if name == "--version" {
+		name = "version"
 	}
 	cmd, ok := commands[name]
 	if !ok {

@@ -177,12 +177,17 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		return nil, err
 	}
 	proxies, _ := cfg.trustedProxies() // validated
+	var accessLog *slog.Logger
+	if cfg.AccessLog {
+		accessLog = logger
+	}
 	handler, err := httpapi.New(httpapi.Deps{Service: n.svc, Keys: n.views, Web: n.svc, Users: n.views, API: n.svc, Validator: n.svc}, httpapi.Options{
 		Issuer: cfg.Issuer, GrantTypes: enabledGrants(cfg), Logger: logger,
 		SessionKey: sessionKey(sealing), SessionLifetime: time.Duration(cfg.SessionTTL),
 		TrustedProxies: proxies,
 		LogKeys:        httpLogKeys(n.store.LogSigning()),
 		Health:         n.health, ServeStale: cfg.ServeStale,
+		AccessLog: accessLog,
 	})
 	if err != nil {
 		return nil, err
