@@ -155,6 +155,7 @@ type server struct {
 	users     Users
 	api       API
 	validator Validator
+	dev       DevMinter // nil but in development mode
 	scopes    *domain.Scopes
 	opts      Options
 	log       *slog.Logger
@@ -207,7 +208,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	issuer, _ := url.Parse(opts.Issuer) // validated
 	s := &server{
 		svc: deps.Service, keys: deps.Keys, web: deps.Web, users: deps.Users,
-		api: deps.API, validator: deps.Validator, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
+		api: deps.API, validator: deps.Validator, dev: deps.Dev, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
 		base: strings.TrimSuffix(issuer.Path, "/"),
 	}
 	s.sessions = newSessions(opts.SessionKey, opts.SessionLifetime, opts.Now, issuer.Scheme == "https", s.fromTrustedProxy)
@@ -250,6 +251,9 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 		r.Handle(m, pathVerify, s.verify)
 	}
 	s.registerDashboard(r)
+	if s.dev != nil {
+		r.POST(pathDevTokens, s.devToken)
+	}
 
 	r.NotFound = http.HandlerFunc(s.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(s.methodNotAllowed)

@@ -81,6 +81,9 @@ type Config struct {
 	// cluster's (see issuer.go). Only `stamp serve --reissue` sets it,
 	// never the file or the environment, so that it is a deliberate act.
 	Reissue bool `json:"-"`
+	// Dev serves POST /dev/tokens, which mints tokens without credentials
+	// (see dev.go). Only `stamp serve --dev` sets it.
+	Dev bool `json:"-"`
 	// derivedIssuer is the issuer Validate derived from HTTPAddr when
 	// none was set.
 	derivedIssuer string
