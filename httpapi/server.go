@@ -99,6 +99,12 @@ type Options struct {
 	// Empty: both headers are ignored and the peer's address counts, so
 	// clients cannot forge them.
 	TrustedProxies []netip.Prefix
+	// VerifyAcceptsCookie lets GET /auth/verify accept, when a request
+	// has no bearer token, the dashboard's cookie token (stamp_token)
+	// with its CSRF value in X-CSRF-TOKEN or X-XSRF-TOKEN (see
+	// verify_cookie.go), so a first-party single-page app can call its
+	// own API behind the proxy. Off: the cookie alone is 401.
+	VerifyAcceptsCookie bool
 	// LogKeys are the log-signing public keys served at
 	// /.well-known/stamp-log-keys.json (see logkeys.go); nil serves none.
 	LogKeys []LogKey

@@ -173,8 +173,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	handler, err := httpapi.New(deps, httpapi.Options{
 		Issuer: cfg.Issuer, GrantTypes: enabledGrants(cfg), Logger: logger,
 		SessionKey: sessionKey(sealing), SessionLifetime: time.Duration(cfg.SessionTTL),
-		TrustedProxies: proxies,
-		LogKeys:        httpLogKeys(n.store.LogSigning()),
+		TrustedProxies:      proxies,
+		LogKeys:             httpLogKeys(n.store.LogSigning()),
+		VerifyAcceptsCookie: cfg.VerifyAcceptsCookie,
 	})
 	if err != nil {
 		return nil, err
