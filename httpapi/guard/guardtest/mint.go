@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stamp-oauth/stamp/domain"
+	"github.com/stamp-oauth/stamp/httpapi/guard"
 )
 
 // Spec describes a token to Mint. Its zero fields take the Authority's
@@ -130,5 +131,20 @@ func (a *Authority) ID(token string) string {
 // token (RFC 6750 §2.1) and returns r.
 func Authorize(r *http.Request, token string) *http.Request {
 	r.Header.Set("Authorization", "Bearer "+token)
+	return r
+}
+
+// testCSRF is the CSRF value WithCookieToken sends.
+const testCSRF = "guardtest-csrf"
+
+// WithCookieToken makes r carry token the way stamp's dashboard sends its
+// cookie token: in the guard.DefaultTokenCookie cookie, with the
+// guard.DefaultCSRFCookie cookie and the same value in X-CSRF-TOKEN. A
+// guard accepts it only with Options.AcceptCookie (see WithGuardOptions).
+// It returns r.
+func WithCookieToken(r *http.Request, token string) *http.Request {
+	r.AddCookie(&http.Cookie{Name: guard.DefaultTokenCookie, Value: token})
+	r.AddCookie(&http.Cookie{Name: guard.DefaultCSRFCookie, Value: testCSRF})
+	r.Header.Set("X-CSRF-TOKEN", testCSRF)
 	return r
 }
