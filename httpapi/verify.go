@@ -80,7 +80,7 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	}
 	raw, ok := bearerToken(r)
 	fromCookie := false
-	if !ok && s.opts.VerifyAcceptsCookie {
+	if !ok && s.opts.VerifyAcceptsCookie && r.Header.Get("Authorization") == "" {
 		raw, ok = cookieToken(r)
 		fromCookie = ok
 	}
