@@ -19,7 +19,7 @@ import (
 // anything else (shown as a generic server error and logged once).
 
 // Deps are the collaborators of the handler New returns. All are
-// required. Each must be safe for concurrent use.
+// required but Dev. Each must be safe for concurrent use.
 type Deps struct {
 	// Service answers the JSON OAuth endpoints.
 	Service Service
@@ -36,6 +36,9 @@ type Deps struct {
 	// Validator checks the bearer tokens of the JSON API, the cookie
 	// token and GET /auth/verify.
 	Validator Validator
+	// Dev, optional, serves POST /dev/tokens (see dev.go): set only by
+	// `stamp serve --dev`; nil serves no such route.
+	Dev DevMinter
 }
 
 // Service is the application service as the OAuth endpoints use it.

@@ -99,6 +99,12 @@ type Options struct {
 	// Empty: both headers are ignored and the peer's address counts, so
 	// clients cannot forge them.
 	TrustedProxies []netip.Prefix
+	// VerifyAcceptsCookie lets GET /auth/verify accept, when a request
+	// has no bearer token, the dashboard's cookie token (stamp_token)
+	// with its CSRF value in X-CSRF-TOKEN or X-XSRF-TOKEN (see
+	// verify_cookie.go), so a first-party single-page app can call its
+	// own API behind the proxy. Off: the cookie alone is 401.
+	VerifyAcceptsCookie bool
 	// LogKeys are the log-signing public keys served at
 	// /.well-known/stamp-log-keys.json (see logkeys.go); nil serves none.
 	LogKeys []LogKey
@@ -165,6 +171,7 @@ type server struct {
 	users     Users
 	api       API
 	validator Validator
+	dev       DevMinter // nil but in development mode
 	scopes    *domain.Scopes
 	opts      Options
 	log       *slog.Logger
@@ -218,7 +225,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	issuer, _ := url.Parse(opts.Issuer) // validated
 	s := &server{
 		svc: deps.Service, keys: deps.Keys, web: deps.Web, users: deps.Users,
-		api: deps.API, validator: deps.Validator, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
+		api: deps.API, validator: deps.Validator, dev: deps.Dev, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
 		base: strings.TrimSuffix(issuer.Path, "/"),
 	}
 	s.sessions = newSessions(opts.SessionKey, opts.SessionLifetime, opts.Now, issuer.Scheme == "https", s.fromTrustedProxy)
@@ -263,6 +270,9 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 		r.Handle(m, pathVerify, s.verify)
 	}
 	s.registerDashboard(r)
+	if s.dev != nil {
+		r.POST(pathDevTokens, s.devToken)
+	}
 
 	r.NotFound = http.HandlerFunc(s.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(s.methodNotAllowed)

@@ -59,7 +59,9 @@ var verifyMethods = []string{
 //   - 200 with X-Stamp-User-Id (empty for client credentials),
 //     X-Stamp-Client-Id, X-Stamp-Scopes (space-separated) and
 //     X-Stamp-Token-Id;
-//   - 401 with WWW-Authenticate: Bearer when no bearer token was sent, or
+//   - 401 with WWW-Authenticate: Bearer when no bearer token was sent (nor,
+//     with Options.VerifyAcceptsCookie, a cookie token with its CSRF
+//     header: see cookieToken), or
 //     Bearer error="invalid_token" for one that does not validate or whose
 //     aud lacks the required audience (as the guard answers it);
 //   - 403 with Bearer error="insufficient_scope", scope="..." naming the
@@ -79,6 +81,11 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		return
 	}
 	raw, ok := bearerToken(r)
+	fromCookie := false
+	if !ok && s.opts.VerifyAcceptsCookie && r.Header.Get("Authorization") == "" {
+		raw, ok = cookieToken(r)
+		fromCookie = ok
+	}
 	if !ok || raw == "" {
 		h.Set("WWW-Authenticate", challengeNoToken)
 		w.WriteHeader(http.StatusUnauthorized)
@@ -91,6 +98,9 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		return
 	}
 	t, claims, err := s.validator.ValidateAccessToken(r.Context(), raw)
+	if err == nil && fromCookie && (t.GrantType != domain.GrantSession || t.UserID == "") {
+		err = errNotCookieToken
+	}
 	if err != nil {
 		s.verifyFailed(w, r, err)
 		return

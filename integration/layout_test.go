@@ -38,6 +38,8 @@ func TestImportRules(t *testing.T) {
 		rule{"httpapi", "github.com/nats-io/", "handlers reach the log only through the service"},
 		rule{"httpapi", "github.com/cockroachdb/pebble", "handlers reach read models only through ports"},
 		rule{"eventstore", "github.com/cockroachdb/pebble", "the event store is JetStream only"},
+		rule{"httpapi/guard/guardtest", "github.com/nats-io/", "apps test their routes with guardtest without NATS"},
+		rule{"httpapi/guard/guardtest", module + "/eventstore", "apps test their routes with guardtest without NATS"},
 	)
 	checked := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

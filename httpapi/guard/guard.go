@@ -49,6 +49,11 @@ type Options struct {
 	// requested for another API is not accepted here. Empty accepts any
 	// aud (tokens requested without a resource carry the client id).
 	Audience string
+	// AcceptCookie, when set, also accepts the token of a cookie (stamp's
+	// cookie token, with its CSRF proof) from a request without an
+	// Authorization header; see CookieAuth. Nil: bearer tokens only, and a
+	// cookie alone is 401.
+	AcceptCookie *CookieAuth
 	// Leeway is the clock skew tolerated on a token's nbf and exp, in whole
 	// seconds; none if zero.
 	Leeway time.Duration

@@ -103,6 +103,9 @@ func (g *Guard) authenticate(r *http.Request) (Token, func(http.ResponseWriter))
 		return Token{}, unavailable
 	}
 	raw, ok := bearer(r)
+	if !ok && r.Header.Get("Authorization") == "" && g.opts.AcceptCookie != nil {
+		raw, ok = g.opts.AcceptCookie.token(r)
+	}
 	if !ok {
 		return Token{}, noToken
 	}

@@ -63,6 +63,9 @@ type Config struct {
 	PersonalAccessTTL    Duration `json:"personal_access_token_ttl"`
 	SessionTTL           Duration `json:"session_ttl"`
 
+	// VerifyAcceptsCookie: see httpapi.Options.VerifyAcceptsCookie.
+	VerifyAcceptsCookie bool `json:"verify_accepts_cookie"`
+
 	TrustedProxies       []string `json:"trusted_proxies"`
 	PasswordHashMemoryMB int      `json:"password_hash_memory_mb"`
 	PasswordHashWait     Duration `json:"password_hash_wait"`
@@ -90,6 +93,9 @@ type Config struct {
 	// cluster's (see issuer.go). Only `stamp serve --reissue` sets it,
 	// never the file or the environment, so that it is a deliberate act.
 	Reissue bool `json:"-"`
+	// Dev serves POST /dev/tokens, which mints tokens without credentials
+	// (see dev.go). Only `stamp serve --dev` sets it.
+	Dev bool `json:"-"`
 	// derivedIssuer is the issuer Validate derived from HTTPAddr when
 	// none was set.
 	derivedIssuer string
@@ -222,6 +228,7 @@ func settings() []setting {
 		{"refresh-rotation-grace", "how long a rotated-out refresh token presented again is refused without revoking its family (default 0: at once reuse; at most 1m)", dur(func(c *Config) *Duration { return &c.RefreshRotationGrace })},
 		{"personal-access-token-ttl", "lifetime of personal access tokens", dur(func(c *Config) *Duration { return &c.PersonalAccessTTL })},
 		{"session-ttl", "lifetime of a web login", dur(func(c *Config) *Duration { return &c.SessionTTL })},
+		{"verify-accepts-cookie", "let /auth/verify accept, without a bearer token, the dashboard's cookie token (stamp_token) with its CSRF value (the XSRF-TOKEN cookie's) in X-CSRF-TOKEN or X-XSRF-TOKEN, for a first-party single-page app calling its own API through the proxy (off: the cookie alone is 401)", boolean(func(c *Config) *bool { return &c.VerifyAcceptsCookie })},
 		{"trusted-proxies", "CIDRs of the reverse proxies in front of stamp, comma-separated: their X-Forwarded-For/Forwarded name the client address rate limits count (default: none, the headers are ignored)", list(func(c *Config) *[]string { return &c.TrustedProxies })},
 		{"password-hash-memory-mb", "memory argon2id password checks may take at once, in MiB (64 each; at most 2 per CPU run)", num(func(c *Config) *int { return &c.PasswordHashMemoryMB })},
 		{"password-hash-wait", "how long a login waits for a password hashing slot before 503", dur(func(c *Config) *Duration { return &c.PasswordHashWait })},

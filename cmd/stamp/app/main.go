@@ -160,17 +160,37 @@ func parseLevel(s string) (slog.Level, error) {
 // cmdServe runs the server until ctx ends (SIGINT or SIGTERM in the
 // binary), then shuts down gracefully within shutdown_timeout.
 func cmdServe(ctx context.Context, args []string, io IO) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	reissue := fs.Bool("reissue", false, "with --nats-url: announce this instance's issuer as the cluster's new one (tokens of the old issuer stop being valid)")
+	fs, reissue, dev := serveFlags()
 	c, pos, err := parse(fs, args, io)
 	if err != nil {
 		return err
 	}
-	c.Reissue = *reissue
 	if len(pos) > 0 {
 		return usageErrorf("unexpected argument %q", pos[0])
 	}
+	if *dev {
+		var (
+			cleanup   func()
+			temporary bool
+		)
+		c, cleanup, temporary, err = devSetup(c, fs, io.Getenv, func(getenv func(string) string) (Config, error) {
+			fs, _, _ := serveFlags()
+			devIO := io
+			devIO.Getenv = getenv
+			c, _, err := parse(fs, args, devIO)
+			return c, err
+		})
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		warnDev(io.Stderr, c, temporary)
+	}
+	c.Reissue = *reissue
 	logger := newLogger(c, io.Stderr)
+	if c.Dev {
+		logger.Warn("DEVELOPMENT MODE: POST /dev/tokens mints tokens without credentials; never use --dev in production", "data_dir", c.DataDir)
+	}
 	n, err := Start(ctx, c, logger)
 	if err != nil {
 		return err
@@ -188,4 +208,12 @@ func cmdServe(ctx context.Context, args []string, io IO) error {
 	}
 	logger.Info("stopped")
 	return runErr
+}
+
+// serveFlags returns the flag set of serve with its own flags.
+func serveFlags() (fs *flag.FlagSet, reissue, dev *bool) {
+	fs = flag.NewFlagSet("serve", flag.ContinueOnError)
+	reissue = fs.Bool("reissue", false, "with --nats-url: announce this instance's issuer as the cluster's new one (tokens of the old issuer stop being valid)")
+	dev = fs.Bool("dev", false, "development mode: POST /dev/tokens mints tokens without credentials; loopback only; data in a temporary directory removed at exit unless --data-dir is given; never in production")
+	return fs, reissue, dev
 }

@@ -181,13 +181,18 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if cfg.AccessLog {
 		accessLog = logger
 	}
-	handler, err := httpapi.New(httpapi.Deps{Service: n.svc, Keys: n.views, Web: n.svc, Users: n.views, API: n.svc, Validator: n.svc}, httpapi.Options{
+	deps := httpapi.Deps{Service: n.svc, Keys: n.views, Web: n.svc, Users: n.views, API: n.svc, Validator: n.svc}
+	if cfg.Dev {
+		deps.Dev = n.svc // see dev.go
+	}
+	handler, err := httpapi.New(deps, httpapi.Options{
 		Issuer: cfg.Issuer, GrantTypes: enabledGrants(cfg), Logger: logger,
 		SessionKey: sessionKey(sealing), SessionLifetime: time.Duration(cfg.SessionTTL),
 		TrustedProxies: proxies,
 		LogKeys:        httpLogKeys(n.store.LogSigning()),
 		Health:         n.health, ServeStale: cfg.ServeStale,
-		AccessLog: accessLog,
+		AccessLog:           accessLog,
+		VerifyAcceptsCookie: cfg.VerifyAcceptsCookie,
 	})
 	if err != nil {
 		return nil, err
