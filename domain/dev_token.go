@@ -93,19 +93,9 @@ func (s *Service) devClient(ctx context.Context, id string) (Client, error) {
 		}
 		return c, err
 	}
-	lister, ok := s.ports.Clients.(ClientLister)
-	if !ok {
-		return Client{}, errors.New("domain: cannot list clients")
-	}
-	clients, err := lister.Clients(ctx)
+	best, err := s.oldestClient(ctx, func(c Client) bool { return c.Name == DevClientName })
 	if err != nil {
 		return Client{}, err
-	}
-	var best Client
-	for _, c := range clients {
-		if c.Exists() && c.Name == DevClientName && (best.ID == "" || c.CreatedAt.Before(best.CreatedAt)) {
-			best = c
-		}
 	}
 	if best.ID != "" {
 		return best, nil

@@ -21,6 +21,16 @@ var ErrNoPersonalAccessClient error = &ValidationError{Field: "client", Message:
 // issued through: the oldest live client allowed the personal_access
 // grant (`stamp install` creates it, as passport:install does).
 func (s *Service) PersonalAccessClient(ctx context.Context) (Client, error) {
+	best, err := s.oldestClient(ctx, func(c Client) bool { return c.HasGrant(GrantPersonalAccess) })
+	if err == nil && best.ID == "" {
+		return Client{}, ErrNoPersonalAccessClient
+	}
+	return best, err
+}
+
+// oldestClient returns the oldest live client that match accepts, or the
+// zero Client when none does.
+func (s *Service) oldestClient(ctx context.Context, match func(Client) bool) (Client, error) {
 	lister, ok := s.ports.Clients.(ClientLister)
 	if !ok {
 		return Client{}, errors.New("domain: cannot list clients")
@@ -31,12 +41,9 @@ func (s *Service) PersonalAccessClient(ctx context.Context) (Client, error) {
 	}
 	var best Client
 	for _, c := range clients {
-		if c.Exists() && c.HasGrant(GrantPersonalAccess) && (best.ID == "" || c.CreatedAt.Before(best.CreatedAt)) {
+		if c.Exists() && match(c) && (best.ID == "" || c.CreatedAt.Before(best.CreatedAt)) {
 			best = c
 		}
-	}
-	if best.ID == "" {
-		return Client{}, ErrNoPersonalAccessClient
 	}
 	return best, nil
 }

@@ -398,11 +398,7 @@ func newService(c Config, ports domain.Ports, signer *domain.TokenSigner) (*doma
 	if err != nil {
 		return nil, err
 	}
-	key, err := loadSealingKey(c)
-	if err != nil {
-		return nil, err
-	}
-	sealer, err := domain.NewSealer(key)
+	sealer, err := loadSealer(c)
 	if err != nil {
 		return nil, err
 	}

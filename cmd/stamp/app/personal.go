@@ -19,11 +19,7 @@ import (
 // openUserKeys opens the user key store on store, sealed under the
 // configured sealing key.
 func openUserKeys(ctx context.Context, c Config, store *eventstore.Store) (*eventstore.UserKeys, error) {
-	key, err := loadSealingKey(c)
-	if err != nil {
-		return nil, err
-	}
-	sealer, err := domain.NewSealer(key)
+	sealer, err := loadSealer(c)
 	if err != nil {
 		return nil, err
 	}
@@ -143,4 +139,13 @@ func (r *recordRevealer) reveal(ctx context.Context, rec domain.Recorded) (domai
 	}
 	rec.Envelope = domain.RevealEnvelope(rec.Envelope, key)
 	return rec, nil
+}
+
+// loadSealer returns the sealer of the configured sealing key.
+func loadSealer(c Config) (*domain.Sealer, error) {
+	key, err := loadSealingKey(c)
+	if err != nil {
+		return nil, err
+	}
+	return domain.NewSealer(key)
 }
