@@ -212,7 +212,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	}
 	s.sessions = newSessions(opts.SessionKey, opts.SessionLifetime, opts.Now, issuer.Scheme == "https", s.fromTrustedProxy)
 
-	r := httprouter.New()
+	r := newRouteTable()
 	r.POST(pathToken, s.token)
 	r.POST(pathIntrospect, s.introspect)
 	r.POST(pathRevoke, s.revoke)
@@ -220,6 +220,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.GET(pathScopes, s.listScopes)
 	r.GET(pathMetadata, s.serveMetadata)
 	r.GET(pathJWKS, s.jwks)
+	r.GET(pathOpenAPI, serveOpenAPI)
 	r.GET(pathLogKeys, s.logKeys)
 	r.GET(pathHealth, s.health)
 
@@ -254,7 +255,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.NotFound = http.HandlerFunc(s.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(s.methodNotAllowed)
 	r.PanicHandler = s.panicked
-	return exactVerify(r, s.notFound), nil
+	return routedHandler{Handler: exactVerify(r, s.notFound), routes: r.routes}, nil
 }
 
 // health answers GET /healthz. It checks nothing beyond the process
