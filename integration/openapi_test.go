@@ -430,6 +430,13 @@ func TestOpenAPIDescribesRealAnswers(t *testing.T) {
 	api("revoke a personal access token", http.MethodDelete, "/oauth/personal-access-tokens/"+pat.Token.ID, "", http.StatusNoContent)
 	api("renew the cookie token", http.MethodPost, "/oauth/token/refresh", "", http.StatusOK)
 
+	// Wrong passwords run into the rate limit: 429 with Retry-After.
+	wrong := url.Values{"grant_type": {"password"}, "username": {email}, "password": {"wrong"}, "scope": {"read"}}
+	for i := range 10 {
+		token(fmt.Sprint("wrong password ", i+1), http.StatusBadRequest, wrong, basic(passwordID, passwordSecret)...)
+	}
+	token("the 11th wrong password", http.StatusTooManyRequests, wrong, basic(passwordID, passwordSecret)...)
+
 	// Revocation, the router's own answers, and logout.
 	st, _, b = send(t, c, http.MethodPost, base+"/oauth/revoke", url.Values{"token": {machineToken}}, "", basic(machineID, machineSecret)...)
 	want("revoke", st, http.StatusOK, b)
