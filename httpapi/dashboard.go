@@ -62,7 +62,7 @@ type dashboardView struct {
 // registerDashboard adds GET / (the dashboard) and GET /dashboard/:file
 // (its assets) to r. The files are embedded, so a parse failure is a
 // broken build, which the package's tests catch: it panics.
-func (s *server) registerDashboard(r *httprouter.Router) {
+func (s *server) registerDashboard(r *routeTable) {
 	d := &dashboard{
 		s:      s,
 		page:   template.Must(template.ParseFS(dashboardFS, "dashboard/index.html")),

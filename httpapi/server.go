@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/julienschmidt/httprouter"
-
 	"github.com/stamp-oauth/stamp/domain"
 )
 
@@ -230,7 +228,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	}
 	s.sessions = newSessions(opts.SessionKey, opts.SessionLifetime, opts.Now, issuer.Scheme == "https", s.fromTrustedProxy)
 
-	r := httprouter.New()
+	r := newRouteTable()
 	r.POST(pathToken, s.token)
 	r.POST(pathIntrospect, s.introspect)
 	r.POST(pathRevoke, s.revoke)
@@ -238,6 +236,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.GET(pathScopes, s.listScopes)
 	r.GET(pathMetadata, s.serveMetadata)
 	r.GET(pathJWKS, s.jwks)
+	r.GET(pathOpenAPI, serveOpenAPI)
 	r.GET(pathLogKeys, s.logKeys)
 	r.GET(pathHealth, s.alive)
 	r.GET(pathHealthAlive, s.alive)
@@ -277,11 +276,11 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.NotFound = http.HandlerFunc(s.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(s.methodNotAllowed)
 	r.PanicHandler = s.panicked
-	h := exactVerify(r, s.notFound)
+	var h http.Handler = exactVerify(r, s.notFound)
 	if opts.AccessLog != nil {
-		h = s.accessLog(h, r, opts.AccessLog)
+		h = s.accessLog(h, r.Router, opts.AccessLog)
 	}
-	return h, nil
+	return routedHandler{Handler: h, routes: r.routes}, nil
 }
 
 // notFound answers an unknown path: an HTML page for a browser (see
