@@ -1,8 +1,11 @@
 package domain
 
 import (
+	mathrand "math/rand/v2"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // TestRateBucket: the bucket arithmetic every Limiter shares, step by
@@ -51,5 +54,36 @@ func TestLongestRefill(t *testing.T) {
 	l := Limits{ClientAddress: Rate{"client-address", 1000, time.Minute}}
 	if got := l.LongestRefill(); got != 1000*time.Minute {
 		t.Errorf("got %v; want %v", got, 1000*time.Minute)
+	}
+}
+
+// TestRateBucketMatchesXTimeRate: the shared arithmetic decides as
+// golang.org/x/time/rate's token bucket does. Random walks of time and
+// failures drive both, a rate.Limiter of the same rate and burst
+// (failures as ReserveN, which takes debt past an empty bucket) and the
+// one-instant bucket; at every step the wait before the next attempt
+// agrees to within a microsecond (x/time/rate counts in floating point).
+func TestRateBucketMatchesXTimeRate(t *testing.T) {
+	rng := mathrand.New(mathrand.NewPCG(1, 2))
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for walk := range 200 {
+		r := Rate{Name: "r", Burst: 1 + rng.IntN(20), Every: time.Duration(1+rng.IntN(60_000)) * time.Millisecond}
+		lim := rate.NewLimiter(rate.Every(r.Every), r.Burst)
+		var full time.Time
+		now := start
+		for step := range 100 {
+			now = now.Add(time.Duration(rng.Int64N(int64(3 * r.Every))))
+			if rng.IntN(3) > 0 {
+				full = r.FailAt(full, now)
+				lim.ReserveN(now, 1)
+			}
+			want := time.Duration(0)
+			if tokens := lim.TokensAt(now); tokens < 1 {
+				want = time.Duration((1 - tokens) * float64(r.Every))
+			}
+			if got := r.WaitAt(full, now); (got - want).Abs() > time.Microsecond {
+				t.Fatalf("walk %d step %d (burst %d, every %v): wait %v; x/time/rate's %v", walk, step, r.Burst, r.Every, got, want)
+			}
+		}
 	}
 }
