@@ -83,7 +83,7 @@ func (u *UserKeys) CreateUserKey(ctx context.Context, userID string) ([]byte, er
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return u.UserKey(ctx, userID)
 		}
-		return nil, fmt.Errorf("eventstore: create user key %s: %w", userID, err)
+		return nil, fmt.Errorf("eventstore: create user key %s: %w", userID, unavailable(err))
 	}
 	return key, nil
 }
@@ -109,7 +109,7 @@ func (u *UserKeys) UserKey(ctx context.Context, userID string) ([]byte, error) {
 			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("eventstore: user key %s: %w", userID, err)
+		return nil, fmt.Errorf("eventstore: user key %s: %w", userID, unavailable(err))
 	}
 	plain, err := u.sealer.Open(string(value), userKeyAAD(userID))
 	if err != nil {
@@ -130,7 +130,7 @@ func (u *UserKeys) latest(ctx context.Context, userID string) ([]byte, error) {
 	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + UserKeysBucket + "." + userID})
 	msg, err := u.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+UserKeysBucket, req)
 	if err != nil {
-		return nil, fmt.Errorf("eventstore: user key %s: %w", userID, err)
+		return nil, fmt.Errorf("eventstore: user key %s: %w", userID, unavailable(err))
 	}
 	var resp struct {
 		Message *struct {
@@ -175,7 +175,7 @@ func (u *UserKeys) DestroyUserKey(ctx context.Context, userID string) error {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	if err := u.kv.Purge(ctx, userID); err != nil {
-		return fmt.Errorf("eventstore: destroy user key %s: %w", userID, err)
+		return fmt.Errorf("eventstore: destroy user key %s: %w", userID, unavailable(err))
 	}
 	return nil
 }

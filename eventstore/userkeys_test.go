@@ -151,6 +151,11 @@ func TestUserKeysClosed(t *testing.T) {
 	if err == nil || errors.Is(err, domain.ErrUserKeyMissing) || errors.Is(err, domain.ErrUserKeyErased) {
 		t.Errorf("after Close: got %v; want a connection error, not an answer", err)
 	}
+	// A connection error is one the HTTP adapter answers 503 with
+	// Retry-After, like every other NATS failure that passes.
+	if !errors.Is(err, domain.ErrTemporarilyUnavailable) {
+		t.Errorf("after Close: got %v; want it to match domain.ErrTemporarilyUnavailable", err)
+	}
 }
 
 // BenchmarkUserKey measures reading a user's key, as a rebuild does once

@@ -63,6 +63,10 @@ type RunnerOptions struct {
 	// MaxBackoff caps Backoff and is the delay before an event of a newer
 	// schema version is tried again. Default 30s.
 	MaxBackoff time.Duration
+	// HandleTimeout bounds one call of a listener's Handle (its waits for
+	// the read models and the log included); past it the call's context
+	// ends and the event is retried like any failure. Default 1 minute.
+	HandleTimeout time.Duration
 	// Logger receives retries (warn), parked events and settle failures
 	// (error). Default slog.Default().
 	Logger *slog.Logger
@@ -72,7 +76,9 @@ type RunnerOptions struct {
 const (
 	DefaultMaxAttempts = 5
 	DefaultMaxBackoff  = 30 * time.Second
-	defaultFirstDelay  = 500 * time.Millisecond
+	// DefaultHandleTimeout is RunnerOptions.HandleTimeout's default.
+	DefaultHandleTimeout = time.Minute
+	defaultFirstDelay    = 500 * time.Millisecond
 )
 
 // DefaultBackoff is the default RunnerOptions.Backoff: 500ms after the
@@ -104,6 +110,9 @@ func NewRunner(src Source, opts RunnerOptions) *Runner {
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = DefaultMaxBackoff
+	}
+	if opts.HandleTimeout <= 0 {
+		opts.HandleTimeout = DefaultHandleTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -177,7 +186,9 @@ func (r *Runner) deliver(ctx context.Context, l Listener, d Delivery) {
 		r.settle(log, "park", d.Park(err.Error()))
 		return
 	}
-	err = safeHandle(ctx, l, rec, e)
+	hctx, cancel := context.WithTimeout(ctx, r.opts.HandleTimeout)
+	err = safeHandle(hctx, l, rec, e)
+	cancel()
 	switch {
 	case err == nil:
 		r.settle(log, "ack", d.Ack())

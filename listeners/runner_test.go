@@ -247,3 +247,25 @@ func TestRunnerRejectsDuplicateNames(t *testing.T) {
 		t.Errorf("settled: got %v; want nothing run", got)
 	}
 }
+
+// TestRunnerBoundsHandle: a handler that would wait forever (a read model
+// that never catches up) has its context ended after HandleTimeout, and
+// the event is retried, then handled.
+func TestRunnerBoundsHandle(t *testing.T) {
+	src := &fakeSource{recs: []domain.Recorded{revoked(t, 4)}}
+	l := &funcListener{name: "stuck", handle: func(ctx context.Context, _ domain.Recorded, attempt int) error {
+		if attempt > 1 {
+			return nil
+		}
+		<-ctx.Done() // the wait has no end of its own
+		return ctx.Err()
+	}}
+	runAll(t, src, RunnerOptions{HandleTimeout: 10 * time.Millisecond, Backoff: func(int) time.Duration { return 0 }}, l)
+	want := []settled{
+		{Durable: "stuck", Seq: 4, Attempt: 1, Op: "retry"},
+		{Durable: "stuck", Seq: 4, Attempt: 2, Op: "ack"},
+	}
+	if diff := cmp.Diff(want, src.settled()); diff != "" {
+		t.Errorf("settled (-want +got):\n%s", diff)
+	}
+}
