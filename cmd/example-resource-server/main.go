@@ -38,6 +38,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -52,6 +53,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stamp-oauth/stamp/domain"
 	"github.com/stamp-oauth/stamp/eventstore"
 	"github.com/stamp-oauth/stamp/httpapi/guard"
 )
@@ -73,7 +75,8 @@ func main() {
 // config is what the flags say.
 type config struct {
 	issuer, jwksURL, natsURL, natsCreds, natsNkey, addr string
-	audience                                            string
+	audience, logPublicKey                              string
+	logKey                                              ed25519.PublicKey
 	maxLifetime                                         time.Duration
 	leeway                                              time.Duration
 }
@@ -90,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8081", "the address to serve on")
 	fs.DurationVar(&c.maxLifetime, "max-token-lifetime", 366*24*time.Hour, "the longest lifetime of any token stamp issues")
 	fs.DurationVar(&c.leeway, "leeway", 0, "clock skew tolerated on nbf and exp")
+	fs.StringVar(&c.logPublicKey, "log-public-key", "", "stamp's log-signing public key (base64; the x of /.well-known/stamp-log-keys.json): refuse revocations it did not sign (default: trust the stream as it is)")
 	fs.StringVar(&c.audience, "audience", "", "this API's resource URI (RFC 8707): refuse tokens not requested for it (default: accept any)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -100,6 +104,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.natsCreds != "" && c.natsNkey != "" {
 		return config{}, errors.New("--nats-creds and --nats-nkey are exclusive")
+	}
+	if c.logPublicKey != "" {
+		var err error
+		if c.logKey, err = domain.ParseLogPublicKey(c.logPublicKey); err != nil {
+			return config{}, fmt.Errorf("--log-public-key: %w", err)
+		}
 	}
 	return c, nil
 }
@@ -112,7 +122,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
-	feed, err := eventstore.OpenRevocationFeed(ctx, eventstore.Options{URL: c.natsURL, CredsFile: c.natsCreds, NkeySeedFile: c.natsNkey, Name: "example-resource-server"}, c.maxLifetime)
+	feed, err := eventstore.OpenRevocationFeed(ctx, eventstore.Options{URL: c.natsURL, CredsFile: c.natsCreds, NkeySeedFile: c.natsNkey, Name: "example-resource-server", TrustedLogKeys: trusted(c.logKey)}, c.maxLifetime)
 	if err != nil {
 		return err
 	}
@@ -187,4 +197,12 @@ func owner(tok guard.Token) string {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// trusted is the feed's trusted log keys: key, or none.
+func trusted(key ed25519.PublicKey) []ed25519.PublicKey {
+	if key == nil {
+		return nil
+	}
+	return []ed25519.PublicKey{key}
 }

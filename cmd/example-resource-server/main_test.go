@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -119,4 +122,24 @@ func get(t *testing.T, url, token string, v any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// TestLogPublicKeyFlag: --log-public-key makes the feed trust that key
+// (and so refuse revocations it did not sign); a key that is not one is a
+// flag error.
+func TestLogPublicKeyFlag(t *testing.T) {
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseFlags([]string{"--issuer", "http://stamp.test", "--log-public-key", base64.RawURLEncoding.EncodeToString(pub)}, io.Discard)
+	if err != nil || !pub.Equal(c.logKey) || len(trusted(c.logKey)) != 1 {
+		t.Errorf("parseFlags: key %x, trusted %d, err %v; want the key, trusted", c.logKey, len(trusted(c.logKey)), err)
+	}
+	if _, err := parseFlags([]string{"--issuer", "http://stamp.test", "--log-public-key", "not-a-key"}, io.Discard); err == nil {
+		t.Error("parseFlags with a bad --log-public-key: want an error")
+	}
+	if c, _ := parseFlags([]string{"--issuer", "http://stamp.test"}, io.Discard); trusted(c.logKey) != nil {
+		t.Error("no --log-public-key: want no trusted keys")
+	}
 }
