@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"context"
 	"os"
 	"strconv"
 	"testing"
@@ -27,23 +26,11 @@ func TestClusterSoak(t *testing.T) {
 		}
 		kills = n
 	}
-	r := newClusterRun(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.load.run(ctx, 20*time.Millisecond)
-	}()
-	defer func() { cancel(); <-done }()
-	waitUntil(t, 30*time.Second, "issuance on every instance before the faults", func() bool {
-		return r.issuedEverywhereSince(time.Time{})
-	})
 	kinds := []string{faultFollower, faultLeader, faultConnected}
-	for k := range kills {
-		r.inject(kinds[k%len(kinds)], 3*time.Second)
-		time.Sleep(2 * time.Second) // calm load between faults, part of the measurement
-	}
-	cancel()
-	<-done
-	r.verify()
+	newClusterRun(t).underLoad(func(r *clusterRun) {
+		for k := range kills {
+			r.inject(kinds[k%len(kinds)], 3*time.Second)
+			time.Sleep(2 * time.Second) // calm load between faults, part of the measurement
+		}
+	})
 }

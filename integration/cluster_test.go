@@ -128,7 +128,16 @@ func (r *clusterRun) issuedEverywhereSince(t time.Time) bool {
 // are switched (see enforceReadYourWrites and the others) and their
 // violations are logged with counts.
 func TestClusterFailover(t *testing.T) {
-	r := newClusterRun(t)
+	newClusterRun(t).underLoad(func(r *clusterRun) {
+		for _, kind := range []string{faultFollower, faultLeader, faultConnected} {
+			r.inject(kind, 2*time.Second)
+		}
+	})
+}
+
+// underLoad runs the mixed load, waits until every instance issues, runs
+// faults, stops the load and verifies the run.
+func (r *clusterRun) underLoad(faults func(*clusterRun)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -136,12 +145,10 @@ func TestClusterFailover(t *testing.T) {
 		r.load.run(ctx, 20*time.Millisecond)
 	}()
 	defer func() { cancel(); <-done }()
-	waitUntil(t, 30*time.Second, "issuance on every instance before the faults", func() bool {
+	waitUntil(r.t, 30*time.Second, "issuance on every instance before the faults", func() bool {
 		return r.issuedEverywhereSince(time.Time{})
 	})
-	for _, kind := range []string{faultFollower, faultLeader, faultConnected} {
-		r.inject(kind, 2*time.Second)
-	}
+	faults(r)
 	cancel()
 	<-done
 	r.verify()

@@ -64,36 +64,33 @@ func (h *health) run(ctx context.Context) {
 func (h *health) refresh(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, healthEvery)
 	defer cancel()
-	h.record(h.freshness(ctx), ctx.Err() == nil)
+	checks, gate := h.freshness(ctx)
+	h.record(checks, gate, ctx.Err() == nil)
 }
 
-// record sets Fresh from checks (those of freshness), logging a change
-// when log is set.
-func (h *health) record(checks []httpapi.HealthCheck, log bool) {
-	ok := true
-	var reasons []string
-	for _, c := range checks {
-		if c.Name == "read_models" && !h.lagGates && h.runner.Running() {
-			continue // a lag alone: each answer catches up itself
-		}
-		if !c.OK {
-			ok = false
-			reasons = append(reasons, c.Name+": "+c.Reason)
-		}
-	}
-	if was := h.fresh.Swap(ok); was != ok && log {
-		if ok {
+// record sets Fresh to gate, logging a change, with the failing checks as
+// the reasons, when log is set.
+func (h *health) record(checks []httpapi.HealthCheck, gate, log bool) {
+	if was := h.fresh.Swap(gate); was != gate && log {
+		if gate {
 			h.logger.Info("read models are current again; introspection and token checks answer")
-		} else {
-			h.logger.Warn("read models are not current; introspection and token checks answer 503", "reasons", strings.Join(reasons, "; "))
+			return
 		}
+		var reasons []string
+		for _, c := range checks {
+			if !c.OK {
+				reasons = append(reasons, c.Name+": "+c.Reason)
+			}
+		}
+		h.logger.Warn("read models are not current; introspection and token checks answer 503", "reasons", strings.Join(reasons, "; "))
 	}
 }
 
-// freshness are the checks Fresh depends on: NATS, the stream, the read
-// models' lag and runner, stalled consumers.
-func (h *health) freshness(ctx context.Context) []httpapi.HealthCheck {
-	checks := make([]httpapi.HealthCheck, 0, 4)
+// freshness are the checks Fresh depends on — NATS, the stream, the read
+// models' lag and runner, stalled consumers — and the gate they make: all
+// of them, but a lag alone closes it only when lagGates.
+func (h *health) freshness(ctx context.Context) (checks []httpapi.HealthCheck, gate bool) {
+	checks = make([]httpapi.HealthCheck, 0, 4)
 	connected := h.store.Connected()
 	checks = append(checks, check("nats", connected, "not connected to NATS"))
 	var last uint64
@@ -119,6 +116,7 @@ func (h *health) freshness(ctx context.Context) []httpapi.HealthCheck {
 			c.Reason = "the projection runner stopped (see the error log); " + c.Reason
 		}
 		checks = append(checks, c)
+		gate = h.runner.Running() && (c.OK || !h.lagGates)
 	}
 	ws := h.store.Watchdog()
 	c := httpapi.HealthCheck{Name: "consumers", OK: len(ws.Stalled) == 0,
@@ -126,14 +124,14 @@ func (h *health) freshness(ctx context.Context) []httpapi.HealthCheck {
 	if len(ws.Stalled) > 0 {
 		c.Reason = "stalled: " + strings.Join(ws.Stalled, ", ") + "; " + c.Reason
 	}
-	return append(checks, c)
+	return append(checks, c), connected && gate && c.OK
 }
 
 // Ready is httpapi.Health's: the freshness checks, run now, and whether a
 // parked event blocks an aggregate.
 func (h *health) Ready(ctx context.Context) []httpapi.HealthCheck {
-	checks := h.freshness(ctx)
-	h.record(checks, ctx.Err() == nil)
+	checks, gate := h.freshness(ctx)
+	h.record(checks, gate, ctx.Err() == nil)
 	parked, err := h.runner.Parked()
 	c := httpapi.HealthCheck{Name: "parked", OK: err == nil}
 	switch {
