@@ -178,6 +178,7 @@ func (s *server) renderPageError(w http.ResponseWriter, r *http.Request, v visit
 		if errors.Is(err, context.DeadlineExceeded) {
 			s.log.WarnContext(r.Context(), "httpapi: request timed out", "method", r.Method, "path", r.URL.Path, "error", err)
 		}
+		setRetryAfter(w, err)
 		status, m = http.StatusServiceUnavailable, message{Heading: "Try again", Message: "The request could not be completed in time. Try again."}
 	default:
 		s.log.ErrorContext(r.Context(), "httpapi: request failed", "method", r.Method, "path", r.URL.Path, "error", err)

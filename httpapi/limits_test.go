@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -36,6 +38,10 @@ func TestRetryErrorsRendered(t *testing.T) {
 		{"oauth, plain sentinel", (*server).renderError, domain.ErrRateLimited, 429, "", map[string]any{"error": "invalid_request", "error_description": "too many attempts, retry later"}},
 		{"api, limited", (*server).renderAPIError, limited, 429, "3", map[string]any{"message": "Too Many Attempts."}},
 		{"api, busy", (*server).renderAPIError, busy, 503, "1", map[string]any{"message": "Service Unavailable."}},
+		// Every 503 says when to retry, also without a RetryError of its own.
+		{"oauth, context ended", (*server).renderError, fmt.Errorf("append: %w", context.Canceled), 503, "1", map[string]any{"error": "temporarily_unavailable", "error_description": "the request could not be completed in time; retry it"}},
+		{"oauth, plain unavailable", (*server).renderError, domain.ErrTemporarilyUnavailable.WithDescription("later"), 503, "1", map[string]any{"error": "temporarily_unavailable", "error_description": "later"}},
+		{"api, context ended", (*server).renderAPIError, context.Canceled, 503, "1", map[string]any{"message": "Service Unavailable."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -19,16 +20,29 @@ import (
 // cannot parse. The status (429) and Retry-After say what happened.
 const tooManyAttempts = "too many attempts, retry later"
 
+// defaultRetryAfter is the Retry-After of a 503 whose error names no wait
+// of its own: a deadline that passed, or temporarily_unavailable without
+// a *domain.RetryError.
+const defaultRetryAfter = time.Second
+
 // setRetryAfter sets Retry-After (RFC 9110 §10.2.3, whole seconds, at
-// least 1) when err is a *domain.RetryError, and returns the wait.
+// least 1) for every error answered 429 or 503 — a *domain.RetryError's
+// own wait, else defaultRetryAfter for a context that ended or
+// domain.ErrTemporarilyUnavailable — and returns the wait; 0 for any
+// other error, which gets none.
 func setRetryAfter(w http.ResponseWriter, err error) time.Duration {
-	retry, ok := errors.AsType[*domain.RetryError](err)
-	if !ok {
+	var wait time.Duration
+	if retry, ok := errors.AsType[*domain.RetryError](err); ok {
+		wait = retry.After
+	} else if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, domain.ErrTemporarilyUnavailable) {
+		wait = defaultRetryAfter
+	} else {
 		return 0
 	}
-	secs := int64(math.Ceil(retry.After.Seconds()))
-	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
-	return time.Duration(max(secs, 1)) * time.Second
+	secs := max(int64(math.Ceil(wait.Seconds())), 1)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	return time.Duration(secs) * time.Second
 }
 
 // waitText says a wait to a person: "a few seconds", "about 3 minutes".

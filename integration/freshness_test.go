@@ -187,7 +187,8 @@ func TestReadYourWritesAcrossInstances(t *testing.T) {
 // acknowledgement it may disagree (the counts are logged: what strong
 // removes), but it converges: every token a revoked is inactive on b
 // within 10 s (untilInactive fails the test otherwise), and every token
-// b acknowledged revoking ends inactive on both.
+// b acknowledged revoking ends inactive on both. (b may answer 404 to a
+// token it has not seen yet: with local, that revocation is not made.)
 func TestLocalConsistencyConverges(t *testing.T) {
 	a, b, e := twoNodes(t, "STAMP_READ_CONSISTENCY", "local")
 	id, secret := e.createClient(a, "two-instances")
@@ -198,9 +199,6 @@ func TestLocalConsistencyConverges(t *testing.T) {
 	const iterations = 50
 	r := runCrossInstance(t, a, b, id, secret, iterations)
 	r.report(t, "local", iterations)
-	if len(r.revokedOnB) != iterations {
-		t.Fatalf("b acknowledged %d of %d revocations", len(r.revokedOnB), iterations)
-	}
 	for _, tok := range r.revokedOnB {
 		untilInactive(t, a, id, secret, tok)
 		untilInactive(t, b, id, secret, tok)
