@@ -43,27 +43,18 @@ func NewWorld() World {
 	}
 }
 
-// Apply folds one event into the aggregate it belongs to.
+// Apply folds one event into the aggregate it belongs to, by the fold
+// table (FoldTable).
 func (w World) Apply(e Event, seq uint64, t time.Time) {
-	agg := e.AggregateOf()
-	switch agg.Kind {
-	case KindClient:
-		w.Clients[agg.ID] = ApplyClient(w.Clients[agg.ID], e, seq, t)
-	case KindToken:
-		w.Tokens[agg.ID] = ApplyAccessToken(w.Tokens[agg.ID], e, seq, t)
-	case KindRefresh:
-		w.Families[agg.ID] = ApplyRefreshFamily(w.Families[agg.ID], e, seq, t)
-	case KindKey:
-		w.Keys[agg.ID] = ApplySigningKey(w.Keys[agg.ID], e, seq, t)
-	case KindUser:
-		w.Users[agg.ID] = ApplyUser(w.Users[agg.ID], e, seq, t)
-	case KindCode:
-		w.Codes[agg.ID] = ApplyAuthCode(w.Codes[agg.ID], e, seq, t)
-	case KindAuthorization:
-		w.Authorizations[agg.ID] = ApplyAuthorization(w.Authorizations[agg.ID], e, seq, t)
-	case KindDevice:
-		w.Devices[agg.ID] = ApplyDeviceCode(w.Devices[agg.ID], e, seq, t)
-	}
+	f := FoldTable()
+	f.Clients.into(w.Clients, e, seq, t)
+	f.Tokens.into(w.Tokens, e, seq, t)
+	f.Families.into(w.Families, e, seq, t)
+	f.Keys.into(w.Keys, e, seq, t)
+	f.Users.into(w.Users, e, seq, t)
+	f.Codes.into(w.Codes, e, seq, t)
+	f.Authorizations.into(w.Authorizations, e, seq, t)
+	f.Devices.into(w.Devices, e, seq, t)
 }
 
 // FoldWorld folds every record whose event time is at or before at (all
