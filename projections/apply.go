@@ -89,7 +89,7 @@ func (s *Store) applyBatch(recs []domain.Recorded, evs []domain.Event, errs []er
 			}
 			continue
 		}
-		if startsBatch(evs[i]) && w.dirty() {
+		if s.models.startsBatch(rec, evs[i]) && w.dirty() {
 			if err := w.commit(); err != nil {
 				return err
 			}
@@ -228,28 +228,7 @@ func (w *writer) apply(rec domain.Recorded, ev domain.Event) error {
 			continue
 		}
 		if ev != nil {
-			var err error
-			switch i {
-			case idxClients:
-				err = w.foldClient(rec, ev)
-			case idxTokens:
-				err = w.foldToken(rec, ev)
-			case idxKeys:
-				err = w.foldSigningKey(rec, ev)
-			case idxRefresh:
-				err = w.foldFamily(rec, ev)
-			case idxUsers:
-				err = w.foldUser(rec, ev)
-			case idxCodes:
-				err = w.foldCode(rec, ev)
-			case idxAuthorizations:
-				err = w.foldAuthorization(rec, ev)
-			case idxDevices:
-				err = w.foldDevice(rec, ev)
-			case idxSessions:
-				err = w.foldSession(rec, ev)
-			}
-			if err != nil {
+			if err := w.s.models.folders[i].apply(w, rec, ev); err != nil {
 				return fmt.Errorf("projections: apply seq %d to %s: %w", rec.Seq, modelAt(i), err)
 			}
 		}

@@ -31,7 +31,7 @@
 //	refresh/id/<family id>                    domain.RefreshFamily as JSON
 //	sessions/by-expiry/<expires at>/<id>      index; the value is the session id
 //	sessions/checkpoint                       last applied sequence
-//	sessions/id/<session id>                  domain.EndedSession as JSON (sessions.go)
+//	sessions/id/<session id>                  domain.EndedSession as JSON
 //	tokens/by-client/<client id>/<jti>        index; the value is the jti
 //	tokens/by-expiry/<expires at>/<jti>       index; the value is the jti
 //	tokens/by-revoked/<revoked at>/<jti>      index (revoked tokens only)
@@ -53,24 +53,26 @@
 // Times in keys are UTC with a fixed width (2006-01-02T15:04:05.000000000Z),
 // so key order is time order.
 //
-// Each model folds an event by loading the state of the event's aggregate
-// (its AggregateOf, which must agree with the subject the event was
-// recorded on), applying the pure domain fold (domain.ApplyClient,
-// domain.ApplyAccessToken, domain.ApplyRefreshFamily,
-// domain.ApplySigningKey, domain.ApplyUser, domain.ApplyAuthCode,
-// domain.ApplyAuthorization, domain.ApplyDeviceCode,
-// domain.ApplyEndedSession) with the event's
-// sequence and time, and writing the result back. An event that leaves the
-// state unchanged, or that would create a state without an id (an update
-// of an aggregate whose creating event the model never saw), writes
-// nothing but the checkpoint. A
-// domain.TokensPurged drops from the tokens and refresh models, index
-// entries included, the records it names, found through the time indexes;
-// when it purges expired tokens, it drops the authorization codes and
-// device codes that expired before its Before too (a redeemed code stays
-// until then, so that its reuse is recognised), and the ended sessions
-// that expired before it, as every domain.SessionEnded does before its
-// own time.
+// Each model is declared as data in its own file, model_<name>.go (see
+// model.go): its key prefix, its listing and unique indexes, its purge
+// rule, and its fold, taken from the one fold table of domain
+// (domain.FoldTable), which also says which events change which state.
+// One fold serves every model: it loads the state the event targets (for
+// most, the event's aggregate, whose AggregateOf must agree with the
+// subject the event was recorded on; for ended sessions, the session a
+// SessionEnded names), applies the pure domain fold with the event's
+// sequence and time, keeps the model's index entries in step (index.go),
+// and writes the result back. An event that leaves the state unchanged,
+// or that would create a state without an id (an update of an aggregate
+// whose creating event the model never saw), writes nothing but the
+// checkpoint. One purge (purge.go) serves every model that has a purge
+// rule: a domain.TokensPurged drops from the tokens and refresh models,
+// index entries included, the records it names, found through their time
+// indexes; when it purges expired tokens, it drops the authorization codes
+// and device codes that expired before its Before too (a redeemed code
+// stays until then, so that its reuse is recognised), and the ended
+// sessions that expired before it, as every domain.SessionEnded does
+// before its own time.
 //
 // # Exactly once
 //

@@ -39,7 +39,7 @@ func checkUniqueIndexes(t *testing.T, s *Store) {
 		}
 		var found []error
 		switch {
-		case strings.HasPrefix(key, prefixUsersID):
+		case bytes.HasPrefix([]byte(key), ModelUsers.idPrefix()):
 			var u domain.User
 			if err := json.Unmarshal(val, &u); err != nil {
 				t.Fatal(err)
@@ -47,20 +47,20 @@ func checkUniqueIndexes(t *testing.T, s *Store) {
 			if u.Exists() {
 				liveByEmail[emailOf(u)] = append(liveByEmail[emailOf(u)], u.ID)
 			}
-		case bytes.HasPrefix([]byte(key), expiringCodes.idPrefix()):
+		case bytes.HasPrefix([]byte(key), ModelCodes.idPrefix()):
 			var c domain.AuthCode
 			if err := json.Unmarshal(val, &c); err != nil {
 				t.Fatal(err)
 			}
 			found = append(found, finds(c.ID, codeID)(s.AuthCodeByHash(ctx, c.Hash)))
-		case bytes.HasPrefix([]byte(key), expiringDevices.idPrefix()):
+		case bytes.HasPrefix([]byte(key), ModelDevices.idPrefix()):
 			var d domain.DeviceCode
 			if err := json.Unmarshal(val, &d); err != nil {
 				t.Fatal(err)
 			}
 			found = append(found, finds(d.ID, deviceID)(s.DeviceCodeByHash(ctx, d.DeviceCodeHash)))
 			found = append(found, finds(d.ID, deviceID)(s.DeviceCodeByUserCodeHash(ctx, d.UserCodeHash)))
-		case bytes.HasPrefix([]byte(key), filedFamilies.idPrefix()):
+		case bytes.HasPrefix([]byte(key), ModelRefreshFamilies.idPrefix()):
 			var f domain.RefreshFamily
 			if err := json.Unmarshal(val, &f); err != nil {
 				t.Fatal(err)
@@ -128,13 +128,13 @@ func entryHolds(ctx context.Context, s *Store, x unique, v, id string) error {
 		return nil
 	case codesByHash:
 		var c domain.AuthCode
-		if err := s.get(ctx, expiringCodes.idKey(id), &c); err != nil {
+		if err := s.get(ctx, ModelCodes.idKey(id), &c); err != nil {
 			return err
 		}
 		values = []string{c.Hash}
 	case devicesByHash, devicesByUserCode:
 		var d domain.DeviceCode
-		if err := s.get(ctx, expiringDevices.idKey(id), &d); err != nil {
+		if err := s.get(ctx, ModelDevices.idKey(id), &d); err != nil {
 			return err
 		}
 		values = []string{d.DeviceCodeHash, d.UserCodeHash}

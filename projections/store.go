@@ -38,6 +38,7 @@ type Store struct {
 	db     *pebble.DB
 	logger *slog.Logger
 	keys   UserKeys // see reveal.go
+	models *models  // the models' declarations (model.go)
 
 	// closeMu is held for reading by every use of db and for writing by
 	// Close, so Close waits for running calls and no call outlives db.
@@ -102,7 +103,7 @@ func open(dir string, opts Options, fresh bool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("projections: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, logger: opts.Logger, keys: opts.UserKeys, done: make(chan struct{}), waitCh: make(chan struct{})}
+	s := &Store{db: db, logger: opts.Logger, keys: opts.UserKeys, models: declare(), done: make(chan struct{}), waitCh: make(chan struct{})}
 	if err := s.load(); err != nil {
 		return nil, errors.Join(asCorrupt(err), db.Close())
 	}

@@ -120,7 +120,7 @@ func TestSwapInReplacesDrift(t *testing.T) {
 	log := newFakeLog(recs...)
 	s := openMem(t, fs, "db")
 	applyAll(t, s, recs)
-	if err := s.db.Set([]byte(prefixClientsID+"ghost"), []byte(`{"id":"ghost"}`), pebble.Sync); err != nil {
+	if err := s.db.Set(ModelClients.idKey("ghost"), []byte(`{"id":"ghost"}`), pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	drifted := checksum(t, s)

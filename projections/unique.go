@@ -114,7 +114,7 @@ func (w *writer) release(x unique, v, id string) error {
 
 // rehash moves record id's entries in x from the values was to the values
 // is: it releases those it holds no more and claims the new ones. A
-// refresh family's values only grow by appending (see familyFiling), so
+// refresh family's values only grow by appending (see familyHashes), so
 // the common prefix of was and is is skipped first: a rotation claims its
 // new hash and reads nothing.
 func (w *writer) rehash(x unique, id string, was, is []string) error {

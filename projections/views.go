@@ -26,7 +26,7 @@ const ctxCheckEvery = 256
 // wrapping domain.ErrNotFound if no such client was registered.
 func (s *Store) Client(ctx context.Context, id string) (domain.Client, error) {
 	var c domain.Client
-	if err := s.get(ctx, clientKey(id), &c); err != nil {
+	if err := s.get(ctx, ModelClients.idKey(id), &c); err != nil {
 		return domain.Client{}, fmt.Errorf("projections: client %q: %w", id, err)
 	}
 	return c, nil
@@ -35,7 +35,7 @@ func (s *Store) Client(ctx context.Context, id string) (domain.Client, error) {
 // Clients returns every client, deleted ones included, sorted by id (an
 // empty slice, not nil, if there is none).
 func (s *Store) Clients(ctx context.Context) ([]domain.Client, error) {
-	out, err := scanAll[domain.Client](ctx, s, prefixClientsID)
+	out, err := scanAll[domain.Client](ctx, s, ModelClients.idPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("projections: clients: %w", err)
 	}
@@ -47,7 +47,7 @@ func (s *Store) Clients(ctx context.Context) ([]domain.Client, error) {
 // issued, or it was purged.
 func (s *Store) AccessToken(ctx context.Context, jti string) (domain.AccessToken, error) {
 	var t domain.AccessToken
-	if err := s.get(ctx, filedTokens.idKey(jti), &t); err != nil {
+	if err := s.get(ctx, ModelTokens.idKey(jti), &t); err != nil {
 		return domain.AccessToken{}, fmt.Errorf("projections: access token %q: %w", jti, err)
 	}
 	return t, nil
@@ -58,7 +58,7 @@ func (s *Store) AccessToken(ctx context.Context, jti string) (domain.AccessToken
 // issue time, then id. An unknown client has none (an empty slice). The
 // listing is not bounded: a busy machine client can hold many tokens.
 func (s *Store) AccessTokensByClient(ctx context.Context, clientID string) ([]domain.AccessToken, error) {
-	out, err := listFiled(ctx, s, filedTokens, byClient, clientID, tokenFiling, byIssue)
+	out, err := list(ctx, s, s.models.tokens, byClient, clientID, byIssue)
 	if err != nil {
 		return nil, fmt.Errorf("projections: access tokens of client %q: %w", clientID, err)
 	}
@@ -69,7 +69,7 @@ func (s *Store) AccessTokensByClient(ctx context.Context, clientID string) ([]do
 // (revoked and expired ones included, until purged), sorted by issue time,
 // then id. An unknown user, or the empty id, has none (an empty slice).
 func (s *Store) AccessTokensByUser(ctx context.Context, userID string) ([]domain.AccessToken, error) {
-	out, err := listFiled(ctx, s, filedTokens, byUser, userID, tokenFiling, byIssue)
+	out, err := list(ctx, s, s.models.tokens, byUser, userID, byIssue)
 	if err != nil {
 		return nil, fmt.Errorf("projections: access tokens of user %q: %w", userID, err)
 	}
@@ -81,7 +81,7 @@ func (s *Store) AccessTokensByUser(ctx context.Context, userID string) ([]domain
 // such family was started, or it was purged.
 func (s *Store) RefreshFamily(ctx context.Context, id string) (domain.RefreshFamily, error) {
 	var f domain.RefreshFamily
-	if err := s.get(ctx, filedFamilies.idKey(id), &f); err != nil {
+	if err := s.get(ctx, ModelRefreshFamilies.idKey(id), &f); err != nil {
 		return domain.RefreshFamily{}, fmt.Errorf("projections: refresh family %q: %w", id, err)
 	}
 	return f, nil
@@ -91,7 +91,7 @@ func (s *Store) RefreshFamily(ctx context.Context, id string) (domain.RefreshFam
 // clientID (revoked and expired ones included, until purged), sorted by
 // creation time, then id. An unknown client has none (an empty slice).
 func (s *Store) RefreshFamiliesByClient(ctx context.Context, clientID string) ([]domain.RefreshFamily, error) {
-	out, err := listFiled(ctx, s, filedFamilies, byClient, clientID, familyFiling, byCreation)
+	out, err := list(ctx, s, s.models.families, byClient, clientID, byCreation)
 	if err != nil {
 		return nil, fmt.Errorf("projections: refresh families of client %q: %w", clientID, err)
 	}
@@ -103,7 +103,7 @@ func (s *Store) RefreshFamiliesByClient(ctx context.Context, clientID string) ([
 // time, then id. An unknown user, or the empty id, has none (an empty
 // slice).
 func (s *Store) RefreshFamiliesByUser(ctx context.Context, userID string) ([]domain.RefreshFamily, error) {
-	out, err := listFiled(ctx, s, filedFamilies, byUser, userID, familyFiling, byCreation)
+	out, err := list(ctx, s, s.models.families, byUser, userID, byCreation)
 	if err != nil {
 		return nil, fmt.Errorf("projections: refresh families of user %q: %w", userID, err)
 	}
@@ -121,7 +121,7 @@ func byCreation(a, b domain.RefreshFamily) int {
 // SigningKeys returns every signing key, retired ones included, sorted by
 // creation time, then id (an empty slice, not nil, if there is none).
 func (s *Store) SigningKeys(ctx context.Context) ([]domain.SigningKey, error) {
-	out, err := scanAll[domain.SigningKey](ctx, s, prefixKeysID)
+	out, err := scanAll[domain.SigningKey](ctx, s, ModelKeys.idPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("projections: signing keys: %w", err)
 	}
@@ -133,9 +133,9 @@ func (s *Store) SigningKeys(ctx context.Context) ([]domain.SigningKey, error) {
 
 // scanAll decodes every JSON value under prefix, in key order (an empty
 // slice, not nil, if there is none).
-func scanAll[T any](ctx context.Context, s *Store, prefix string) ([]T, error) {
+func scanAll[T any](ctx context.Context, s *Store, prefix []byte) ([]T, error) {
 	out := []T{}
-	err := s.scan(ctx, []byte(prefix), func(v []byte) error {
+	err := s.scan(ctx, prefix, func(v []byte) error {
 		var x T
 		if err := json.Unmarshal(v, &x); err != nil {
 			return err
@@ -197,12 +197,13 @@ func (s *Store) scan(ctx context.Context, prefix []byte, fn func(v []byte) error
 	return errors.Join(it.Error(), it.Close())
 }
 
-// listFiled returns the records of m that index i files under owner,
-// sorted by order. One iterator over the model reads both the index and
-// the records, so both come from the same snapshot. Each record is checked
-// against owner, so an owner that is a prefix of another's (ids never hold
-// '/', but a stray one might) cannot leak in.
-func listFiled[T any](ctx context.Context, s *Store, m filed, i int, owner string, fileOf func(T) filing, order func(a, b T) int) ([]T, error) {
+// list returns the records of m that its listing index named index files
+// under owner, sorted by order (an empty slice, not nil, if there is
+// none). One iterator over the model reads both the index and the records,
+// so both come from the same snapshot. Each record is checked against
+// owner, so an owner that is a prefix of another's (ids never hold '/',
+// but a stray one might) cannot leak in.
+func list[T any](ctx context.Context, s *Store, m *model[T], index, owner string, order func(a, b T) int) ([]T, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -210,12 +211,12 @@ func listFiled[T any](ctx context.Context, s *Store, m filed, i int, owner strin
 		return nil, err
 	}
 	defer s.closeMu.RUnlock()
-	lower := []byte(m)
+	lower := []byte(string(m.name) + "/")
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
 	if err != nil {
 		return nil, err
 	}
-	out, err := readFiled(ctx, it, m, i, owner, fileOf)
+	out, err := readListed(ctx, it, m, m.list(index), owner)
 	if err := errors.Join(err, it.Close()); err != nil {
 		return nil, err
 	}
@@ -223,8 +224,8 @@ func listFiled[T any](ctx context.Context, s *Store, m filed, i int, owner strin
 	return out, nil
 }
 
-func readFiled[T any](ctx context.Context, it *pebble.Iterator, m filed, i int, owner string, fileOf func(T) filing) ([]T, error) {
-	prefix := m.ownedBy(i, owner)
+func readListed[T any](ctx context.Context, it *pebble.Iterator, m *model[T], l *listIndex[T], owner string) ([]T, error) {
+	prefix := m.ownedBy(l, owner)
 	var ids []string
 	for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
 		v, err := it.ValueAndErr()
@@ -243,22 +244,18 @@ func readFiled[T any](ctx context.Context, it *pebble.Iterator, m filed, i int, 
 				return nil, err
 			}
 		}
-		key := m.idKey(id)
-		if !it.SeekGE(key) || !bytes.Equal(it.Key(), key) {
-			if err := it.Error(); err != nil {
-				return nil, err
-			}
-			return nil, fmt.Errorf("index %s names a missing record %q", prefix, id)
-		}
-		v, err := it.ValueAndErr()
+		v, found, err := seekValue(it, m.name.idKey(id))
 		if err != nil {
 			return nil, err
+		}
+		if !found {
+			return nil, fmt.Errorf("index %s names a missing record %q", prefix, id)
 		}
 		var rec T
 		if err := json.Unmarshal(v, &rec); err != nil {
 			return nil, err
 		}
-		if f := fileOf(rec); f.owners()[i] == owner {
+		if l.owner(rec) == owner {
 			out = append(out, rec)
 		}
 	}

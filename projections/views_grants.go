@@ -23,7 +23,7 @@ import (
 // registered.
 func (s *Store) User(ctx context.Context, id string) (domain.User, error) {
 	var u domain.User
-	if err := s.get(ctx, userKey(id), &u); err != nil {
+	if err := s.get(ctx, ModelUsers.idKey(id), &u); err != nil {
 		return domain.User{}, fmt.Errorf("projections: user %q: %w", id, err)
 	}
 	return u, nil
@@ -37,7 +37,7 @@ func (s *Store) User(ctx context.Context, id string) (domain.User, error) {
 func (s *Store) UserByEmail(ctx context.Context, email string) (domain.User, error) {
 	var u domain.User
 	norm := domain.NormalizeEmail(email)
-	err := s.lookup(ctx, usersByEmail, norm, userKey, &u)
+	err := s.lookup(ctx, usersByEmail, norm, ModelUsers.idKey, &u)
 	if err == nil && emailOf(u) != norm {
 		err = domain.ErrNotFound // a stray entry; the index holds live users only
 	}
@@ -50,7 +50,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (domain.User, err
 // Users returns every user, deleted ones included (flagged), sorted by
 // creation time, then id (an empty slice, not nil, if there is none).
 func (s *Store) Users(ctx context.Context) ([]domain.User, error) {
-	out, err := scanAll[domain.User](ctx, s, prefixUsersID)
+	out, err := scanAll[domain.User](ctx, s, ModelUsers.idPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("projections: users: %w", err)
 	}
@@ -65,7 +65,7 @@ func (s *Store) Users(ctx context.Context) ([]domain.User, error) {
 // domain.ErrNotFound if no code has that hash, or it was purged.
 func (s *Store) AuthCodeByHash(ctx context.Context, hash string) (domain.AuthCode, error) {
 	var c domain.AuthCode
-	err := s.lookup(ctx, codesByHash, hash, expiringCodes.idKey, &c)
+	err := s.lookup(ctx, codesByHash, hash, ModelCodes.idKey, &c)
 	if err == nil && c.Hash != hash {
 		err = domain.ErrNotFound
 	}
@@ -80,7 +80,7 @@ func (s *Store) AuthCodeByHash(ctx context.Context, hash string) (domain.AuthCod
 // wrapping domain.ErrNotFound if there is none, or it was purged.
 func (s *Store) DeviceCodeByHash(ctx context.Context, hash string) (domain.DeviceCode, error) {
 	var d domain.DeviceCode
-	err := s.lookup(ctx, devicesByHash, hash, expiringDevices.idKey, &d)
+	err := s.lookup(ctx, devicesByHash, hash, ModelDevices.idKey, &d)
 	if err == nil && d.DeviceCodeHash != hash {
 		err = domain.ErrNotFound
 	}
@@ -94,7 +94,7 @@ func (s *Store) DeviceCodeByHash(ctx context.Context, hash string) (domain.Devic
 // code hash is hash, as DeviceCodeByHash.
 func (s *Store) DeviceCodeByUserCodeHash(ctx context.Context, hash string) (domain.DeviceCode, error) {
 	var d domain.DeviceCode
-	err := s.lookup(ctx, devicesByUserCode, hash, expiringDevices.idKey, &d)
+	err := s.lookup(ctx, devicesByUserCode, hash, ModelDevices.idKey, &d)
 	if err == nil && d.UserCodeHash != hash {
 		err = domain.ErrNotFound
 	}
@@ -112,7 +112,7 @@ func (s *Store) DeviceCodeByUserCodeHash(ctx context.Context, hash string) (doma
 // was purged.
 func (s *Store) RefreshFamilyByTokenHash(ctx context.Context, hash string) (domain.RefreshFamily, error) {
 	var f domain.RefreshFamily
-	err := s.lookup(ctx, familiesByHash, hash, filedFamilies.idKey, &f)
+	err := s.lookup(ctx, familiesByHash, hash, ModelRefreshFamilies.idKey, &f)
 	if err == nil && !slices.Contains(familyHashes(f), hash) {
 		err = domain.ErrNotFound
 	}
@@ -127,7 +127,7 @@ func (s *Store) RefreshFamilyByTokenHash(ctx context.Context, hash string) (doma
 // if the user never authorized the client.
 func (s *Store) Authorization(ctx context.Context, userID, clientID string) (domain.Authorization, error) {
 	var a domain.Authorization
-	err := s.get(ctx, authorizationKey(domain.AuthorizationID(userID, clientID)), &a)
+	err := s.get(ctx, ModelAuthorizations.idKey(domain.AuthorizationID(userID, clientID)), &a)
 	if err == nil && (a.UserID != userID || a.ClientID != clientID) {
 		err = domain.ErrNotFound // another pair with the same aggregate id
 	}
@@ -141,74 +141,11 @@ func (s *Store) Authorization(ctx context.Context, userID, clientID string) (dom
 // included (flagged), sorted by client id. An unknown user, or the empty
 // id, has none (an empty slice).
 func (s *Store) AuthorizationsByUser(ctx context.Context, userID string) ([]domain.Authorization, error) {
-	out, err := s.authorizationsByUser(ctx, userID)
+	out, err := list(ctx, s, s.models.authorizations, byUser, userID, func(a, b domain.Authorization) int {
+		return cmp.Compare(a.ClientID, b.ClientID)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("projections: authorizations of user %q: %w", userID, err)
-	}
-	return out, nil
-}
-
-func (s *Store) authorizationsByUser(ctx context.Context, userID string) ([]domain.Authorization, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.rlock(); err != nil {
-		return nil, err
-	}
-	defer s.closeMu.RUnlock()
-	lower := []byte(prefixOf(idxAuthorizations))
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
-	if err != nil {
-		return nil, err
-	}
-	out, err := readAuthorizations(ctx, it, userID)
-	if err := errors.Join(err, it.Close()); err != nil {
-		return nil, err
-	}
-	slices.SortFunc(out, func(a, b domain.Authorization) int { return cmp.Compare(a.ClientID, b.ClientID) })
-	return out, nil
-}
-
-// readAuthorizations reads the index of userID's consents and then the
-// consents, through one iterator (one snapshot). Each is checked against
-// userID, as readFiled does.
-func readAuthorizations(ctx context.Context, it *pebble.Iterator, userID string) ([]domain.Authorization, error) {
-	out := []domain.Authorization{}
-	if userID == "" {
-		return out, nil
-	}
-	prefix := authorizationByUserKey(userID, "")
-	var ids []string
-	for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, string(v))
-	}
-	if err := it.Error(); err != nil {
-		return nil, err
-	}
-	for n, id := range ids {
-		if n%ctxCheckEvery == ctxCheckEvery-1 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		v, found, err := seekValue(it, authorizationKey(id))
-		if err != nil {
-			return nil, err
-		}
-		if !found {
-			return nil, fmt.Errorf("index %s names a missing record %q", prefix, id)
-		}
-		var a domain.Authorization
-		if err := json.Unmarshal(v, &a); err != nil {
-			return nil, err
-		}
-		if a.UserID == userID {
-			out = append(out, a)
-		}
 	}
 	return out, nil
 }
