@@ -81,15 +81,15 @@ func (m *model[T]) entryKey(l *listIndex[T], owner, id string) []byte {
 	return cat(m.indexPrefix(l), owner, "/", id)
 }
 
-// list returns the listing index named name. The names are constants of
-// the model files; an unknown one is a bug, and panics.
+// list returns the listing index named name (one of the constants of the
+// model files), or nil if m has none of that name.
 func (m *model[T]) list(name string) *listIndex[T] {
 	for i := range m.lists {
 		if m.lists[i].name == name {
 			return &m.lists[i]
 		}
 	}
-	panic("projections: model " + string(m.name) + " has no index " + name)
+	return nil
 }
 
 // folder is a model as a writer sees it, whatever its state.

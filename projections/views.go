@@ -204,6 +204,10 @@ func (s *Store) scan(ctx context.Context, prefix []byte, fn func(v []byte) error
 // owner, so an owner that is a prefix of another's (ids never hold '/',
 // but a stray one might) cannot leak in.
 func list[T any](ctx context.Context, s *Store, m *model[T], index, owner string, order func(a, b T) int) ([]T, error) {
+	l := m.list(index)
+	if l == nil {
+		return nil, fmt.Errorf("model %s has no index %s", m.name, index)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -216,7 +220,7 @@ func list[T any](ctx context.Context, s *Store, m *model[T], index, owner string
 	if err != nil {
 		return nil, err
 	}
-	out, err := readListed(ctx, it, m, m.list(index), owner)
+	out, err := readListed(ctx, it, m, l, owner)
 	if err := errors.Join(err, it.Close()); err != nil {
 		return nil, err
 	}
