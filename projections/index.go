@@ -6,15 +6,14 @@ import "slices"
 // it when a fold changes it (reindex), and go with it when a purge drops
 // it (unindex).
 
-// reindex moves a record's index entries from the state old to the state
-// next: old and next are one record, or old has no id (it is new). An
+// reindex moves a record's index entries from the state old, with id was,
+// to the state next, with id is: one record, or old has no id (was is "":
+// it is new). An
 // entry whose owner or value did not change is not touched; a moved one is
 // deleted and the new one written. Listing entries are written to the
 // batch directly (a fold never reads them back); unique entries go through
 // the writer's pending values (see unique.go).
-func reindex[T any](w *writer, m *model[T], old, next T) error {
-	_, was := m.fold.Ident(old)
-	_, is := m.fold.Ident(next)
+func reindex[T any](w *writer, m *model[T], old T, was string, next T, is string) error {
 	for _, x := range m.uniques {
 		var before []string
 		if was != "" {

@@ -126,10 +126,12 @@ func (m *model[T]) apply(w *writer, rec domain.Recorded, ev domain.Event) error 
 		return err
 	}
 	next := m.fold.Apply(old, ev, rec.Seq, rec.Envelope.Time)
-	if seq, id := m.fold.Ident(next); seq != rec.Seq || id == "" {
+	seq, is := m.fold.Ident(next)
+	if seq != rec.Seq || is == "" {
 		return nil
 	}
-	if err := reindex(w, m, old, next); err != nil {
+	_, was := m.fold.Ident(old)
+	if err := reindex(w, m, old, was, next, is); err != nil {
 		return err
 	}
 	return w.store(key, next)
