@@ -40,8 +40,7 @@ type listIndex[T any] struct {
 // uniqueIndex maps each of a record's values to the record.
 type uniqueIndex[T any] struct {
 	x unique
-	// values returns the record's values ("" holds none). Values of a
-	// claimed index only grow by appending (see rehash).
+	// values returns the record's values ("" holds none).
 	values func(T) []string
 	// shared values are joined and left (claimants in order, see join);
 	// others are claimed and released, the last claim winning.
