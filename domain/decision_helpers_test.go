@@ -50,3 +50,6 @@ func testScopes(t *testing.T) *Scopes {
 	}
 	return s
 }
+
+// errAny is a wanted error where any will do.
+var errAny = errors.New("any error")
