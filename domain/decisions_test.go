@@ -19,7 +19,7 @@ var wantDecisions = []string{
 	// client_commands.go
 	"decideRegisterClient", "decideUpdateClient", "decideRegenerateSecret", "decideDeleteClient",
 	// user_commands.go
-	"decideRegisterUser", "decideChangePassword", "decideDeleteUser",
+	"decideRegisterUser", "decideChangePassword", "decideDeleteUser", "decideLogin",
 	// personal_access.go, session_token.go, session.go
 	"decidePersonalAccessToken", "decideSessionToken", "decideRefreshSessionToken", "decideEndSessionToken", "decideEndSession",
 	// revoke.go (RFC 7009)
@@ -29,7 +29,7 @@ var wantDecisions = []string{
 	// keys.go, maintenance.go, server_issuer.go
 	"decideAnnounceSigningKey", "decideRotateSigningKey", "decidePurge", "decideChangeSettings",
 	// introspect.go (RFC 7662)
-	"decideIntrospection",
+	"decideIntrospection", "decideAccessTokenValid",
 	// listener_decisions.go
 	"DecideTokensReplaced", "DecideFamiliesPruned",
 }

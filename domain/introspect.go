@@ -51,25 +51,53 @@ func (s *Service) ValidateAccessToken(ctx context.Context, raw string) (AccessTo
 		t, err = s.ports.Tokens.AccessToken(ctx, claims.ID)
 	}
 	if errors.Is(err, ErrNotFound) {
-		return AccessToken{}, Claims{}, fmt.Errorf("%w: unknown token id", ErrInvalidToken)
+		t, err = AccessToken{}, nil
 	}
 	if err != nil {
 		return AccessToken{}, Claims{}, err
 	}
-	if !t.Active(now) {
-		return AccessToken{}, Claims{}, fmt.Errorf("%w: revoked or expired", ErrInvalidToken)
+	state := tokenState{Token: t}
+	if t.Active(now) { // else the decision refuses: nothing more to load
+		c, err := s.ports.Clients.Client(ctx, t.ClientID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return AccessToken{}, Claims{}, err
+		}
+		state.Client, state.UserLive = c, !s.userGone(ctx, t.UserID)
 	}
-	c, err := s.ports.Clients.Client(ctx, t.ClientID)
-	if errors.Is(err, ErrNotFound) || err == nil && !c.Exists() {
-		return AccessToken{}, Claims{}, fmt.Errorf("%w: the client was deleted", ErrInvalidToken)
-	}
-	if err != nil {
+	if t, err = decideAccessTokenValid(state, claims, now, s.cfg.Random); err != nil {
 		return AccessToken{}, Claims{}, err
-	}
-	if s.userGone(ctx, t.UserID) {
-		return AccessToken{}, Claims{}, fmt.Errorf("%w: the user was deleted", ErrInvalidToken)
 	}
 	return t, claims, nil
+}
+
+// tokenState is what judging a presented access token decides on: the
+// token as the read model has it (the zero AccessToken when unknown), its
+// client (the zero Client when unknown) and whether its user still exists
+// (true for a token without a user).
+type tokenState struct {
+	Token    AccessToken
+	Client   Client
+	UserLive bool
+}
+
+// decideAccessTokenValid judges an access token whose signed claims (cmd)
+// already hold: the read model must know its jti, it must be neither
+// revoked nor expired at now, and its client and user must still exist.
+// It returns the token, or an error wrapping ErrInvalidToken that says
+// which rule failed.
+func decideAccessTokenValid(state tokenState, _ Claims, now time.Time, _ io.Reader) (AccessToken, error) {
+	t := state.Token
+	switch {
+	case t.ID == "":
+		return AccessToken{}, fmt.Errorf("%w: unknown token id", ErrInvalidToken)
+	case !t.Active(now):
+		return AccessToken{}, fmt.Errorf("%w: revoked or expired", ErrInvalidToken)
+	case !state.Client.Exists():
+		return AccessToken{}, fmt.Errorf("%w: the client was deleted", ErrInvalidToken)
+	case !state.UserLive:
+		return AccessToken{}, fmt.Errorf("%w: the user was deleted", ErrInvalidToken)
+	}
+	return t, nil
 }
 
 // Introspect answers RFC 7662 for an authenticated caller. Any

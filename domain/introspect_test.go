@@ -57,3 +57,35 @@ func TestDecideIntrospection(t *testing.T) {
 		})
 	}
 }
+
+func TestDecideAccessTokenValid(t *testing.T) {
+	now := decisionNow()
+	live := AccessToken{ID: "t1", ClientID: "c1", UserID: "u1", ExpiresAt: now.Add(time.Hour)}
+	revoked := live
+	revoked.Revoked = true
+	expired := live
+	expired.ExpiresAt = now
+	client := Client{ID: "c1"}
+	deleted := Client{ID: "c1", Deleted: true}
+	tests := []struct {
+		name  string
+		state tokenState
+		want  error
+	}{
+		{"unknown token id", tokenState{Client: client, UserLive: true}, ErrInvalidToken},
+		{"revoked", tokenState{Token: revoked, Client: client, UserLive: true}, ErrInvalidToken},
+		{"expired", tokenState{Token: expired, Client: client, UserLive: true}, ErrInvalidToken},
+		{"its client was deleted", tokenState{Token: live, Client: deleted, UserLive: true}, ErrInvalidToken},
+		{"its client is unknown", tokenState{Token: live, UserLive: true}, ErrInvalidToken},
+		{"its user was deleted", tokenState{Token: live, Client: client}, ErrInvalidToken},
+		{"valid", tokenState{Token: live, Client: client, UserLive: true}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decideAccessTokenValid(tt.state, Claims{ID: "t1"}, now, nil)
+			if checkErr(t, err, tt.want) && got.ID != "t1" {
+				t.Errorf("got %+v; want the token", got)
+			}
+		})
+	}
+}

@@ -277,7 +277,6 @@ const dummyHash = "$argon2id$v=19$m=65536,t=3,p=2$c3RhbXAtZHVtbXktc2FsdA$2x4E1d3
 // check runs in a password hashing slot: when none frees in time the
 // answer is a *RetryError wrapping ErrTemporarilyUnavailable.
 func (s *Service) AuthenticateUser(ctx context.Context, email, password, remote string) (User, error) {
-	fail := ErrAccessDenied.WithDescription("the email or password is wrong")
 	email = NormalizeEmail(email)
 	acct, addr := accountKey(email), addressKey(remote)
 	pair := limitKey{s.cfg.Limits.LoginPair, acct + " " + addr}
@@ -308,16 +307,36 @@ func (s *Service) AuthenticateUser(ctx context.Context, email, password, remote 
 	}
 	ok := PasswordMatches(password, hash)
 	release()
-	if !ok || !u.Exists() {
-		if err := s.failed(ctx, keys...); err != nil {
-			return User{}, err
+	u, err = decideLogin(loginState{User: u, PasswordMatches: ok}, email, s.cfg.Now(), s.cfg.Random)
+	if err != nil {
+		if ferr := s.failed(ctx, keys...); ferr != nil {
+			return User{}, ferr
 		}
-		return User{}, fail
+		return User{}, err
 	}
 	if err := s.succeeded(ctx, pair); err != nil {
 		return User{}, err
 	}
 	return u, nil
+}
+
+// loginState is what a login decides on: the user the email names (the
+// zero User when none does; its password was checked against a dummy
+// hash then) and whether the password matched.
+type loginState struct {
+	User            User
+	PasswordMatches bool
+}
+
+// decideLogin decides a login with an email: it succeeds, with the user,
+// only for a live user whose password matched. Any failure is
+// ErrAccessDenied with one description, so an answer never tells whether
+// the account exists; the shell counts it against the login limits.
+func decideLogin(state loginState, _ string, _ time.Time, _ io.Reader) (User, error) {
+	if !state.PasswordMatches || !state.User.Exists() {
+		return User{}, ErrAccessDenied.WithDescription("the email or password is wrong")
+	}
+	return state.User, nil
 }
 
 // FoldUsers folds a replay of user events into users, in order of

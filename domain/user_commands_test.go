@@ -95,3 +95,37 @@ func TestDecideUserCommands(t *testing.T) {
 		})
 	}
 }
+
+func TestDecideLogin(t *testing.T) {
+	live := User{ID: "u1"}
+	gone := User{ID: "u1", Deleted: true}
+	tests := []struct {
+		name  string
+		state loginState
+		want  error
+	}{
+		{"no such user (checked against the dummy hash)", loginState{}, ErrAccessDenied},
+		{"no such user, whatever the hash said", loginState{PasswordMatches: true}, ErrAccessDenied},
+		{"wrong password", loginState{User: live}, ErrAccessDenied},
+		{"deleted user", loginState{User: gone, PasswordMatches: true}, ErrAccessDenied},
+		{"right password", loginState{User: live, PasswordMatches: true}, nil},
+	}
+	var descriptions []string
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := decideLogin(tt.state, "ada@example.com", decisionNow(), nil)
+			if !checkErr(t, err, tt.want) {
+				descriptions = append(descriptions, err.Error())
+				return
+			}
+			if u.ID != "u1" {
+				t.Errorf("got %+v; want the user", u)
+			}
+		})
+	}
+	for _, d := range descriptions[1:] {
+		if d != descriptions[0] {
+			t.Errorf("failures differ: %q and %q; want one answer whether or not the account exists", descriptions[0], d)
+		}
+	}
+}
