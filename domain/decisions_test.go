@@ -24,6 +24,8 @@ var wantDecisions = []string{
 	"decidePersonalAccessToken", "decideSessionToken", "decideRefreshSessionToken", "decideEndSessionToken", "decideEndSession",
 	// revoke.go (RFC 7009)
 	"decideRevocationOrder", "decideRevokeAsAccessToken", "decideRevokeAsRefreshToken", "decideRevokeAccessToken", "decideRevokeRefreshFamily",
+	// user_code_entry.go (RFC 8628 §3.3)
+	"decideUserCodeEntry",
 	// user_tokens.go
 	"decideRevokeUserToken", "decideRevokeClientAuthorization",
 	// keys.go, maintenance.go, server_issuer.go
