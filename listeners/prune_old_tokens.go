@@ -60,9 +60,10 @@ func (*PruneOldTokens) Filter() string {
 }
 
 // Handle revokes the families beyond Keep (domain.DecideFamiliesPruned
-// decides which), with the event's envelope id as cause and reason domain.ReasonPruned. A family purged meanwhile
-// (ErrNotFound) is skipped. It tries every family and returns the other
-// errors joined; a retry then revokes only what is still live.
+// decides which), with the event's envelope id as cause and reason
+// domain.ReasonPruned. A family purged meanwhile (ErrNotFound) is
+// skipped. It tries every family and returns the other errors joined; a
+// retry then revokes only what is still live.
 func (l *PruneOldTokens) Handle(ctx context.Context, rec domain.Recorded, e domain.Event) error {
 	created, ok := e.(domain.RefreshTokenCreated)
 	if !ok || created.UserID == "" || created.ParentID != "" {

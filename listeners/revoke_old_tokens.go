@@ -58,10 +58,9 @@ func (*RevokeOldTokens) Filter() string {
 
 // Handle revokes the older live tokens of the new token's user and client
 // (domain.DecideTokensReplaced decides which), with the event's envelope
-// id as cause and reason
-// domain.ReasonReplacedByNewer. A token purged meanwhile (ErrNotFound) is
-// skipped. It tries every token and returns the other errors joined; a
-// retry then revokes only what is still live.
+// id as cause and reason domain.ReasonReplacedByNewer. A token purged
+// meanwhile (ErrNotFound) is skipped. It tries every token and returns
+// the other errors joined; a retry then revokes only what is still live.
 func (l *RevokeOldTokens) Handle(ctx context.Context, rec domain.Recorded, e domain.Event) error {
 	created, ok := e.(domain.AccessTokenCreated)
 	if !ok || created.UserID == "" || created.GrantType == domain.GrantPersonalAccess {
