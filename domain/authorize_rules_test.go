@@ -130,7 +130,7 @@ func TestRedirectURISchemes(t *testing.T) {
 		{"myapp:/cb", false},
 		{"ftp://files.example/cb", false},
 	} {
-		_, _, err := decideRegisterClient(RegisterClient{Name: "a", Grants: []string{GrantAuthorizationCode}, RedirectURIs: []string{tt.uri}}, scopes, time.Now(), rand.Reader)
+		_, err := decideRegisterClient(scopes, RegisterClient{Name: "a", Grants: []string{GrantAuthorizationCode}, RedirectURIs: []string{tt.uri}}, time.Now(), rand.Reader)
 		v, isValidation := AsValidation(err)
 		switch {
 		case tt.ok && err != nil:

@@ -32,36 +32,50 @@ var knownGrants = []string{
 	GrantPersonalAccess, GrantImplicit, GrantDeviceCode,
 }
 
-// decideRegisterClient validates cmd and returns the event and the secret
-// in clear (empty for a public client).
-func decideRegisterClient(cmd RegisterClient, scopes *Scopes, now time.Time, random io.Reader) (ClientRegistered, string, error) {
+// registeredClient is the decision of decideRegisterClient: the event and
+// the secret in clear (empty for a public client), which exists only here
+// (the event keeps its hash).
+type registeredClient struct {
+	Event  ClientRegistered
+	Secret string
+}
+
+// decideRegisterClient decides RegisterClient against the scope catalogue
+// scopes: a name (at most 255 characters), at least one known grant, no
+// client_credentials for a public client (RFC 6749 §4.4: a confidential
+// client only), a redirect URI for the authorization code and implicit
+// grants, each redirect URI absolute without a fragment (RFC 6749 §3.1.2,
+// RFC 8252 §7.1), known scopes, a valid owner id, and audiences as RFC
+// 8707 §2 wants them. A confidential client gets a new secret from rnd.
+// Errors: *ValidationError.
+func decideRegisterClient(scopes *Scopes, cmd RegisterClient, now time.Time, rnd io.Reader) (registeredClient, error) {
 	if err := validateClientFields(cmd.Name, cmd.RedirectURIs, cmd.Scopes, scopes); err != nil {
-		return ClientRegistered{}, "", err
+		return registeredClient{}, err
 	}
 	if len(cmd.Grants) == 0 {
-		return ClientRegistered{}, "", invalid("grants", "at least one grant type is required")
+		return registeredClient{}, invalid("grants", "at least one grant type is required")
 	}
 	for _, g := range cmd.Grants {
 		if !contains(knownGrants, g) {
-			return ClientRegistered{}, "", invalid("grants", "unknown grant type %q", g)
+			return registeredClient{}, invalid("grants", "unknown grant type %q", g)
 		}
 		if cmd.Public && g == GrantClientCredentials {
-			return ClientRegistered{}, "", invalid("grants", "a public client cannot use the %s grant", g)
+			return registeredClient{}, invalid("grants", "a public client cannot use the %s grant", g)
 		}
 	}
 	needsRedirect := contains(cmd.Grants, GrantAuthorizationCode) || contains(cmd.Grants, GrantImplicit)
 	if needsRedirect && len(cmd.RedirectURIs) == 0 {
-		return ClientRegistered{}, "", invalid("redirect_uris", "a redirect URI is required for the authorization code and implicit grants")
+		return registeredClient{}, invalid("redirect_uris", "a redirect URI is required for the authorization code and implicit grants")
 	}
 	if cmd.UserID != "" && !ValidID(cmd.UserID) {
-		return ClientRegistered{}, "", invalid("user_id", "is not a valid id")
+		return registeredClient{}, invalid("user_id", "is not a valid id")
 	}
 	if err := validateAudiences(cmd.Audiences); err != nil {
-		return ClientRegistered{}, "", err
+		return registeredClient{}, err
 	}
-	id, err := NewID(random)
+	id, err := NewID(rnd)
 	if err != nil {
-		return ClientRegistered{}, "", err
+		return registeredClient{}, err
 	}
 	e := ClientRegistered{
 		ClientID: id, Name: strings.TrimSpace(cmd.Name), Grants: dedupe(cmd.Grants),
@@ -70,12 +84,12 @@ func decideRegisterClient(cmd RegisterClient, scopes *Scopes, now time.Time, ran
 	}
 	var secret string
 	if !cmd.Public {
-		if secret, err = NewSecret(random); err != nil {
-			return ClientRegistered{}, "", err
+		if secret, err = NewSecret(rnd); err != nil {
+			return registeredClient{}, err
 		}
 		e.SecretHash = HashSecret(secret)
 	}
-	return e, secret, nil
+	return registeredClient{Event: e, Secret: secret}, nil
 }
 
 func validateClientFields(name string, redirects, wantScopes []string, scopes *Scopes) error {
@@ -146,15 +160,15 @@ func dedupe(list []string) []string {
 // value; the log keeps its hash. Errors: *ValidationError.
 func (s *Service) RegisterClient(ctx context.Context, actor Actor, cmd RegisterClient) (Client, string, error) {
 	now := s.cfg.Now()
-	e, secret, err := decideRegisterClient(cmd, s.cfg.Scopes, now, s.cfg.Random)
+	d, err := decideRegisterClient(s.cfg.Scopes, cmd, now, s.cfg.Random)
 	if err != nil {
 		return Client{}, "", err
 	}
-	seq, err := s.record(ctx, ExpectNew, actor, e)
+	seq, err := s.record(ctx, ExpectNew, actor, d.Event)
 	if err != nil {
 		return Client{}, "", err
 	}
-	return ApplyClient(Client{}, e, seq, now), secret, nil
+	return ApplyClient(Client{}, d.Event, seq, now), d.Secret, nil
 }
 
 // UpdateClient is the command to rename a client or change its redirect
@@ -177,26 +191,14 @@ type UpdateClient struct {
 func (s *Service) UpdateClient(ctx context.Context, actor Actor, cmd UpdateClient) (Client, error) {
 	var out Client
 	err := retry(ctx, func() error {
-		c, err := s.ownedClient(ctx, cmd.ClientID, cmd.UserID)
+		c, err := s.loadClient(ctx, cmd.ClientID)
 		if err != nil {
 			return err
 		}
-		if cmd.Scopes == nil {
-			cmd.Scopes = c.Scopes
-		}
-		if cmd.Audiences == nil {
-			cmd.Audiences = c.Audiences
-		}
-		if err := validateAudiences(cmd.Audiences); err != nil {
+		e, err := decideUpdateClient(clientState{Client: c, Scopes: s.cfg.Scopes}, cmd, s.cfg.Now(), s.cfg.Random)
+		if err != nil {
 			return err
 		}
-		if err := validateClientFields(cmd.Name, cmd.RedirectURIs, cmd.Scopes, s.cfg.Scopes); err != nil {
-			return err
-		}
-		if (c.HasGrant(GrantAuthorizationCode) || c.HasGrant(GrantImplicit)) && len(cmd.RedirectURIs) == 0 {
-			return invalid("redirect_uris", "a redirect URI is required for this client")
-		}
-		e := ClientUpdated{ClientID: c.ID, Name: strings.TrimSpace(cmd.Name), RedirectURIs: cmd.RedirectURIs, Scopes: cmd.Scopes, Audiences: cmd.Audiences}
 		seq, err := s.record(ctx, ExpectSeq(c.Seq), actor, e)
 		if err != nil {
 			return err
@@ -207,31 +209,98 @@ func (s *Service) UpdateClient(ctx context.Context, actor Actor, cmd UpdateClien
 	return out, err
 }
 
+// clientState is what a command on one client decides on: the client as
+// the log has it (the zero Client when it has none) and the scope
+// catalogue.
+type clientState struct {
+	Client Client
+	Scopes *Scopes
+}
+
+// decideUpdateClient decides UpdateClient: the client must be live and,
+// when cmd.UserID is set, that user's (else ErrNotFound); nil Scopes and
+// Audiences keep the client's; the new fields are validated as at
+// registration, and a client of the authorization code or implicit grant
+// keeps at least one redirect URI (RFC 6749 §3.1.2). Errors: ErrNotFound,
+// *ValidationError.
+func decideUpdateClient(state clientState, cmd UpdateClient, _ time.Time, _ io.Reader) (ClientUpdated, error) {
+	c, err := ownedClient(state.Client, cmd.ClientID, cmd.UserID)
+	if err != nil {
+		return ClientUpdated{}, err
+	}
+	if cmd.Scopes == nil {
+		cmd.Scopes = c.Scopes
+	}
+	if cmd.Audiences == nil {
+		cmd.Audiences = c.Audiences
+	}
+	if err := validateAudiences(cmd.Audiences); err != nil {
+		return ClientUpdated{}, err
+	}
+	if err := validateClientFields(cmd.Name, cmd.RedirectURIs, cmd.Scopes, state.Scopes); err != nil {
+		return ClientUpdated{}, err
+	}
+	if (c.HasGrant(GrantAuthorizationCode) || c.HasGrant(GrantImplicit)) && len(cmd.RedirectURIs) == 0 {
+		return ClientUpdated{}, invalid("redirect_uris", "a redirect URI is required for this client")
+	}
+	return ClientUpdated{ClientID: c.ID, Name: strings.TrimSpace(cmd.Name), RedirectURIs: cmd.RedirectURIs, Scopes: cmd.Scopes, Audiences: cmd.Audiences}, nil
+}
+
+// ClientRef names one client, and, when UserID is set, requires it to
+// belong to that user: the command of RegenerateSecret and DeleteClient.
+type ClientRef struct {
+	ClientID string
+	UserID   string
+}
+
 // RegenerateSecret gives a confidential client a new secret and returns it
 // in clear, once. Errors: ErrNotFound; *ValidationError for a public client.
 func (s *Service) RegenerateSecret(ctx context.Context, actor Actor, clientID, userID string) (Client, string, error) {
 	var out Client
 	var secret string
 	err := retry(ctx, func() error {
-		c, err := s.ownedClient(ctx, clientID, userID)
+		c, err := s.loadClient(ctx, clientID)
 		if err != nil {
 			return err
 		}
-		if !c.Confidential() {
-			return invalid("client_id", "a public client has no secret")
-		}
-		if secret, err = NewSecret(s.cfg.Random); err != nil {
-			return err
-		}
-		e := ClientSecretRegenerated{ClientID: c.ID, SecretHash: HashSecret(secret)}
-		seq, err := s.record(ctx, ExpectSeq(c.Seq), actor, e)
+		d, err := decideRegenerateSecret(c, ClientRef{ClientID: clientID, UserID: userID}, s.cfg.Now(), s.cfg.Random)
 		if err != nil {
 			return err
 		}
-		out = ApplyClient(c, e, seq, s.cfg.Now())
+		seq, err := s.record(ctx, ExpectSeq(c.Seq), actor, d.Event)
+		if err != nil {
+			return err
+		}
+		out, secret = ApplyClient(c, d.Event, seq, s.cfg.Now()), d.Secret
 		return nil
 	})
 	return out, secret, err
+}
+
+// regeneratedSecret is the decision of decideRegenerateSecret: the event
+// and the new secret in clear, which exists only here.
+type regeneratedSecret struct {
+	Event  ClientSecretRegenerated
+	Secret string
+}
+
+// decideRegenerateSecret decides a new secret for state, which must be
+// live and, when cmd.UserID is set, that user's (else ErrNotFound), and
+// confidential (a public client has no secret: *ValidationError). The
+// secret comes from rnd; the event keeps only its hash.
+func decideRegenerateSecret(state Client, cmd ClientRef, _ time.Time, rnd io.Reader) (regeneratedSecret, error) {
+	c, err := ownedClient(state, cmd.ClientID, cmd.UserID)
+	if err != nil {
+		return regeneratedSecret{}, err
+	}
+	if !c.Confidential() {
+		return regeneratedSecret{}, invalid("client_id", "a public client has no secret")
+	}
+	secret, err := NewSecret(rnd)
+	if err != nil {
+		return regeneratedSecret{}, err
+	}
+	return regeneratedSecret{Event: ClientSecretRegenerated{ClientID: c.ID, SecretHash: HashSecret(secret)}, Secret: secret}, nil
 }
 
 // DeleteClient deletes a client: it authenticates no more and its tokens
@@ -239,23 +308,43 @@ func (s *Service) RegenerateSecret(ctx context.Context, actor Actor, clientID, u
 // someone else's client.
 func (s *Service) DeleteClient(ctx context.Context, actor Actor, clientID, userID string) error {
 	return retry(ctx, func() error {
-		c, err := s.ownedClient(ctx, clientID, userID)
+		c, err := s.loadClient(ctx, clientID)
 		if err != nil {
 			return err
 		}
-		e := ClientDeleted{ClientID: c.ID}
+		e, err := decideDeleteClient(c, ClientRef{ClientID: clientID, UserID: userID}, s.cfg.Now(), s.cfg.Random)
+		if err != nil {
+			return err
+		}
 		_, err = s.record(ctx, ExpectSeq(c.Seq), actor, e)
 		return err
 	})
 }
 
-// ownedClient loads a live client from the log; when userID is set it must
-// be the owner (someone else's client reads as not found).
-func (s *Service) ownedClient(ctx context.Context, id, userID string) (Client, error) {
-	c, err := load(ctx, s.ports.Log, Aggregate{KindClient, id}, ApplyClient)
+// decideDeleteClient decides the deletion of state, which must be live
+// and, when cmd.UserID is set, that user's: deleting an unknown, deleted
+// or someone else's client is ErrNotFound.
+func decideDeleteClient(state Client, cmd ClientRef, _ time.Time, _ io.Reader) (ClientDeleted, error) {
+	c, err := ownedClient(state, cmd.ClientID, cmd.UserID)
 	if err != nil {
-		return Client{}, err
+		return ClientDeleted{}, err
 	}
+	return ClientDeleted{ClientID: c.ID}, nil
+}
+
+// loadClient loads client id from the log; an unknown one is the zero
+// Client, for the decision to refuse.
+func (s *Service) loadClient(ctx context.Context, id string) (Client, error) {
+	c, err := load(ctx, s.ports.Log, Aggregate{KindClient, id}, ApplyClient)
+	if errors.Is(err, ErrNotFound) {
+		return Client{}, nil
+	}
+	return c, err
+}
+
+// ownedClient returns c when it is live and, when userID is set, owned by
+// userID; else (someone else's client reads as not found) ErrNotFound.
+func ownedClient(c Client, id, userID string) (Client, error) {
 	if !c.Exists() || (userID != "" && c.UserID != userID) {
 		return Client{}, fmt.Errorf("domain: client %q: %w", id, ErrNotFound)
 	}

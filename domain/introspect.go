@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"time"
 )
 
 // Introspection is the RFC 7662 §2.2 answer. An inactive token gets only
@@ -49,25 +51,53 @@ func (s *Service) ValidateAccessToken(ctx context.Context, raw string) (AccessTo
 		t, err = s.ports.Tokens.AccessToken(ctx, claims.ID)
 	}
 	if errors.Is(err, ErrNotFound) {
-		return AccessToken{}, Claims{}, fmt.Errorf("%w: unknown token id", ErrInvalidToken)
+		t, err = AccessToken{}, nil
 	}
 	if err != nil {
 		return AccessToken{}, Claims{}, err
 	}
-	if !t.Active(now) {
-		return AccessToken{}, Claims{}, fmt.Errorf("%w: revoked or expired", ErrInvalidToken)
+	state := tokenState{Token: t}
+	if t.Active(now) { // else the decision refuses: nothing more to load
+		c, err := s.ports.Clients.Client(ctx, t.ClientID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return AccessToken{}, Claims{}, err
+		}
+		state.Client, state.UserLive = c, !s.userGone(ctx, t.UserID)
 	}
-	c, err := s.ports.Clients.Client(ctx, t.ClientID)
-	if errors.Is(err, ErrNotFound) || err == nil && !c.Exists() {
-		return AccessToken{}, Claims{}, fmt.Errorf("%w: the client was deleted", ErrInvalidToken)
-	}
-	if err != nil {
+	if t, err = decideAccessTokenValid(state, claims, now, s.cfg.Random); err != nil {
 		return AccessToken{}, Claims{}, err
-	}
-	if s.userGone(ctx, t.UserID) {
-		return AccessToken{}, Claims{}, fmt.Errorf("%w: the user was deleted", ErrInvalidToken)
 	}
 	return t, claims, nil
+}
+
+// tokenState is what judging a presented access token decides on: the
+// token as the read model has it (the zero AccessToken when unknown), its
+// client (the zero Client when unknown) and whether its user still exists
+// (true for a token without a user).
+type tokenState struct {
+	Token    AccessToken
+	Client   Client
+	UserLive bool
+}
+
+// decideAccessTokenValid judges an access token whose signed claims (cmd)
+// already hold: the read model must know its jti, it must be neither
+// revoked nor expired at now, and its client and user must still exist.
+// It returns the token, or an error wrapping ErrInvalidToken that says
+// which rule failed.
+func decideAccessTokenValid(state tokenState, _ Claims, now time.Time, _ io.Reader) (AccessToken, error) {
+	t := state.Token
+	switch {
+	case t.ID == "":
+		return AccessToken{}, fmt.Errorf("%w: unknown token id", ErrInvalidToken)
+	case !t.Active(now):
+		return AccessToken{}, fmt.Errorf("%w: revoked or expired", ErrInvalidToken)
+	case !state.Client.Exists():
+		return AccessToken{}, fmt.Errorf("%w: the client was deleted", ErrInvalidToken)
+	case !state.UserLive:
+		return AccessToken{}, fmt.Errorf("%w: the user was deleted", ErrInvalidToken)
+	}
+	return t, nil
 }
 
 // Introspect answers RFC 7662 for an authenticated caller. Any
@@ -90,42 +120,79 @@ func (s *Service) Introspect(ctx context.Context, caller ClientCredentials, toke
 	if err != nil {
 		return Introspection{}, err
 	}
-	if !c.Confidential() {
-		return Introspection{}, ErrUnauthorizedClient.WithDescription("a public client may not introspect tokens")
+	state := introspectionState{Caller: c, Issuer: s.cfg.Issuer}
+	if c.Confidential() && token != "" { // else the decision refuses: nothing to load
+		if state, err = s.loadIntrospection(ctx, state, token); err != nil {
+			return Introspection{}, err
+		}
 	}
-	if token == "" {
-		return Introspection{}, ErrInvalidRequest.WithDescription("the token parameter is missing")
-	}
-	t, claims, err := s.ValidateAccessToken(ctx, token)
-	if errors.Is(err, ErrInvalidToken) {
-		return s.introspectRefresh(ctx, c, token)
-	}
-	if err != nil {
-		return Introspection{}, err
-	}
-	return Introspection{
-		Active: true, Scope: claims.Scope, Scopes: t.Scopes, ClientID: t.ClientID, TokenType: "Bearer",
-		Exp: claims.Expiry, Iat: claims.IssuedAt, Nbf: claims.NotBefore,
-		Sub: claims.Subject, Aud: claims.Audience, Iss: claims.Issuer, Jti: claims.ID,
-	}, nil
+	return decideIntrospection(state, token, s.cfg.Now(), s.cfg.Random)
 }
 
-// introspectRefresh answers RFC 7662 for token taken as a refresh token
-// of caller: active while it is its family's current token, the family
-// is neither revoked nor expired, and its client and user still exist.
-func (s *Service) introspectRefresh(ctx context.Context, caller Client, token string) (Introspection, error) {
-	if s.ports.Grants == nil {
-		return Introspection{Active: false}, nil
+// loadIntrospection loads into state what the presented token is: an
+// access token that validates, else the refresh family of its hash.
+func (s *Service) loadIntrospection(ctx context.Context, state introspectionState, token string) (introspectionState, error) {
+	t, claims, err := s.ValidateAccessToken(ctx, token)
+	if err == nil {
+		state.Access, state.Claims = t, claims
+		return state, nil
 	}
-	hash := HashSecret(token)
-	f, err := s.ports.Grants.RefreshFamilyByTokenHash(ctx, hash)
+	if !errors.Is(err, ErrInvalidToken) {
+		return state, err
+	}
+	if s.ports.Grants == nil {
+		return state, nil
+	}
+	f, err := s.ports.Grants.RefreshFamilyByTokenHash(ctx, HashSecret(token))
 	if errors.Is(err, ErrNotFound) {
-		return Introspection{Active: false}, nil
+		return state, nil
 	}
 	if err != nil {
-		return Introspection{}, err
+		return state, err
 	}
-	if f.ClientID != caller.ID || f.TokenHash != hash || !f.Live(s.cfg.Now()) || s.userGone(ctx, f.UserID) {
+	state.Family, state.FamilyUserLive = f, !s.userGone(ctx, f.UserID)
+	return state, nil
+}
+
+// introspectionState is what an introspection decides on: the
+// authenticated caller; the presented token's state and claims when it
+// validates as an access token (ValidateAccessToken), else the refresh
+// family its hash names (the zero values when there is none) and whether
+// that family's user still exists; the issuer.
+type introspectionState struct {
+	Caller         Client
+	Access         AccessToken
+	Claims         Claims
+	Family         RefreshFamily
+	FamilyUserLive bool
+	Issuer         string
+}
+
+// decideIntrospection answers RFC 7662 for cmd, the presented token. A
+// public caller may not introspect at all (ErrUnauthorizedClient: §4, the
+// endpoint must not be open to token scanning); a missing token is
+// ErrInvalidRequest (§2.1). An access token that validates is active for
+// any confidential caller, with its claims (§2.2). A refresh token is
+// active only for the client it was issued to (it is that client's
+// opaque secret), while it is its family's current token, the family is
+// neither revoked nor expired at now, and its user still exists. Anything
+// else is inactive, with nothing more said.
+func decideIntrospection(state introspectionState, cmd string, now time.Time, _ io.Reader) (Introspection, error) {
+	if !state.Caller.Confidential() {
+		return Introspection{}, ErrUnauthorizedClient.WithDescription("a public client may not introspect tokens")
+	}
+	if cmd == "" {
+		return Introspection{}, ErrInvalidRequest.WithDescription("the token parameter is missing")
+	}
+	if t, claims := state.Access, state.Claims; t.ID != "" {
+		return Introspection{
+			Active: true, Scope: claims.Scope, Scopes: t.Scopes, ClientID: t.ClientID, TokenType: "Bearer",
+			Exp: claims.Expiry, Iat: claims.IssuedAt, Nbf: claims.NotBefore,
+			Sub: claims.Subject, Aud: claims.Audience, Iss: claims.Issuer, Jti: claims.ID,
+		}, nil
+	}
+	f := state.Family
+	if f.ClientID != state.Caller.ID || f.TokenHash != HashSecret(cmd) || !f.Live(now) || !state.FamilyUserLive {
 		return Introspection{Active: false}, nil
 	}
 	sub := f.UserID
@@ -134,6 +201,6 @@ func (s *Service) introspectRefresh(ctx context.Context, caller Client, token st
 	}
 	return Introspection{
 		Active: true, Scope: FormatScope(f.Scopes), Scopes: f.Scopes, ClientID: f.ClientID, TokenType: "refresh_token",
-		Exp: f.ExpiresAt.Unix(), Iat: f.IssuedAt.Unix(), Sub: sub, Iss: s.cfg.Issuer, Jti: f.TokenID,
+		Exp: f.ExpiresAt.Unix(), Iat: f.IssuedAt.Unix(), Sub: sub, Iss: state.Issuer, Jti: f.TokenID,
 	}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"time"
 )
 
 // Revoke implements RFC 7009 for an authenticated client, for access and
@@ -29,23 +31,51 @@ func (s *Service) Revoke(ctx context.Context, caller ClientCredentials, token, h
 	if err != nil {
 		return err
 	}
-	if token == "" {
-		return ErrInvalidRequest.WithDescription("the token parameter is missing")
+	order, err := decideRevocationOrder(c, revocation{Token: token, Hint: hint}, s.cfg.Now(), s.cfg.Random)
+	if err != nil {
+		return err
 	}
-	lookups := []func(context.Context, Client, string) (bool, error){s.revokeAsAccessToken, s.revokeAsRefreshToken}
-	switch hint {
-	case "", "access_token":
-	case "refresh_token":
-		lookups[0], lookups[1] = lookups[1], lookups[0]
-	default:
-		return ErrUnsupportedTokenType.WithDescription("the token type %q is not supported", hint)
-	}
-	for _, revoke := range lookups {
+	for _, kind := range order {
+		revoke := s.revokeAsAccessToken
+		if kind == hintRefreshToken {
+			revoke = s.revokeAsRefreshToken
+		}
 		if found, err := revoke(ctx, c, token); found || err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// The token type hints of RFC 7009 §2.1.
+const (
+	hintAccessToken  = "access_token"
+	hintRefreshToken = "refresh_token"
+)
+
+// revocation is an RFC 7009 revocation request: the token and its
+// token_type_hint.
+type revocation struct {
+	Token string
+	Hint  string
+}
+
+// decideRevocationOrder decides how to look up the token a caller (the
+// authenticated client) asks to revoke (RFC 7009 §2.1): a missing token
+// is ErrInvalidRequest; an unknown hint is ErrUnsupportedTokenType (§2.2.1);
+// the hint only orders the look-ups, access token first unless it names
+// a refresh token, since a token is found whatever its hint says.
+func decideRevocationOrder(_ Client, cmd revocation, _ time.Time, _ io.Reader) ([]string, error) {
+	if cmd.Token == "" {
+		return nil, ErrInvalidRequest.WithDescription("the token parameter is missing")
+	}
+	switch cmd.Hint {
+	case "", hintAccessToken:
+		return []string{hintAccessToken, hintRefreshToken}, nil
+	case hintRefreshToken:
+		return []string{hintRefreshToken, hintAccessToken}, nil
+	}
+	return nil, ErrUnsupportedTokenType.WithDescription("the token type %q is not supported", cmd.Hint)
 }
 
 // revokeAsAccessToken revokes token if it is an access token of c. It
@@ -54,15 +84,33 @@ func (s *Service) revokeAsAccessToken(ctx context.Context, c Client, token strin
 	// An expired token needs no revocation, so the time checks apply too.
 	ctx, claims, err := s.parseAccessToken(ctx, token, s.cfg.Now(), 0)
 	if errors.Is(err, ErrInvalidToken) {
-		return false, nil
+		claims, err = Claims{}, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	if claims.ClientID != c.ID {
-		return true, ErrUnauthorizedClient.WithDescription("the token was not issued to this client")
+	jti, err := decideRevokeAsAccessToken(claims, c, s.cfg.Now(), s.cfg.Random)
+	if jti == "" || err != nil {
+		return err != nil, err
 	}
-	return true, s.RevokeAccessToken(ctx, Actor{Kind: ActorClient, ID: c.ID}, claims.ID, ReasonRevokedByClient)
+	return true, s.RevokeAccessToken(ctx, Actor{Kind: ActorClient, ID: c.ID}, jti, ReasonRevokedByClient)
+}
+
+// decideRevokeAsAccessToken decides the revocation by caller of state,
+// the claims of the presented token when it parses as a live access token
+// (zero Claims when it does not: "", nil, look further). Its own token's
+// jti is returned, to revoke with ReasonRevokedByClient. One issued to
+// another client is ErrUnauthorizedClient (RFC 7009 §2.1: "the request is
+// refused"): its client_id is readable in the JWT, so refusing leaks
+// nothing.
+func decideRevokeAsAccessToken(state Claims, caller Client, _ time.Time, _ io.Reader) (string, error) {
+	if state.ID == "" {
+		return "", nil
+	}
+	if state.ClientID != caller.ID {
+		return "", ErrUnauthorizedClient.WithDescription("the token was not issued to this client")
+	}
+	return state.ID, nil
 }
 
 // revokeAsRefreshToken revokes the family of token if it is a refresh
@@ -76,22 +124,46 @@ func (s *Service) revokeAsRefreshToken(ctx context.Context, c Client, token stri
 		return s.ports.Grants.RefreshFamilyByTokenHash(ctx, hash)
 	})
 	if errors.Is(err, ErrNotFound) {
-		return false, nil
+		f, err = RefreshFamily{}, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	if f.ClientID != c.ID {
-		return false, nil
+	d, err := decideRevokeAsRefreshToken(f, c, s.cfg.Now(), s.cfg.Random)
+	if d.FamilyID == "" || err != nil {
+		return d.Found, err
 	}
-	if f.Revoked {
-		return true, nil
-	}
-	err = s.RevokeRefreshFamily(ctx, Actor{Kind: ActorClient, ID: c.ID}, f.ID, ReasonRevokedByClient, "")
+	err = s.RevokeRefreshFamily(ctx, Actor{Kind: ActorClient, ID: c.ID}, d.FamilyID, ReasonRevokedByClient, "")
 	if errors.Is(err, ErrNotFound) {
 		return true, nil
 	}
 	return true, err
+}
+
+// refreshRevocation is the decision of decideRevokeAsRefreshToken: whether
+// the token counts as found, and the family to revoke ("" for none).
+type refreshRevocation struct {
+	Found    bool
+	FamilyID string
+}
+
+// decideRevokeAsRefreshToken decides the revocation by caller of state,
+// the refresh token family the presented token belongs to (its live token
+// or a rotated out one; the zero RefreshFamily when none). It decides
+// whether the token counts as found, and the family to revoke (RFC 7009
+// §2.1: "other tokens based on the same authorization grant", so the whole
+// family and its live access token), "" for none. Another client's family
+// is answered as an unknown token, so the caller learns nothing of an
+// opaque secret it does not own; a revoked family is found and needs
+// nothing.
+func decideRevokeAsRefreshToken(state RefreshFamily, caller Client, _ time.Time, _ io.Reader) (refreshRevocation, error) {
+	switch {
+	case state.ID == "" || state.ClientID != caller.ID:
+		return refreshRevocation{}, nil
+	case state.Revoked:
+		return refreshRevocation{Found: true}, nil
+	}
+	return refreshRevocation{Found: true, FamilyID: state.ID}, nil
 }
 
 // RevokeAccessToken revokes the access token jti. Revoking a revoked token
@@ -115,13 +187,28 @@ func (s *Service) RevokeAccessTokenCausedBy(ctx context.Context, actor Actor, jt
 		if err != nil {
 			return err
 		}
-		if t.Revoked {
-			return nil
+		events, err := decideRevokeAccessToken(t, reason, s.cfg.Now(), s.cfg.Random)
+		if err != nil || len(events) == 0 {
+			return err
 		}
-		e := AccessTokenRevoked{TokenID: jti, ClientID: t.ClientID, UserID: t.UserID, ExpiresAt: t.ExpiresAt, Reason: reason}
-		_, err = s.recordCaused(ctx, cause, ExpectSeq(t.Seq), actor, e)
+		_, err = s.recordCaused(ctx, cause, ExpectSeq(t.Seq), actor, events...)
 		return err
 	})
+}
+
+// decideRevokeAccessToken decides the revocation of state, an access
+// token, for reason: a revoked token changes nothing (no event), an
+// unknown one (the zero AccessToken) is ErrNotFound; else
+// AccessTokenRevoked, which carries the token's expiry so the revocation
+// is remembered as long as the token could be presented.
+func decideRevokeAccessToken(state AccessToken, reason string, _ time.Time, _ io.Reader) ([]Event, error) {
+	switch {
+	case state.ID == "":
+		return nil, fmt.Errorf("domain: token: %w", ErrNotFound)
+	case state.Revoked:
+		return nil, nil
+	}
+	return []Event{AccessTokenRevoked{TokenID: state.ID, ClientID: state.ClientID, UserID: state.UserID, ExpiresAt: state.ExpiresAt, Reason: reason}}, nil
 }
 
 // RevokeRefreshFamily revokes a refresh token family's live token, and
@@ -136,12 +223,12 @@ func (s *Service) RevokeRefreshFamily(ctx context.Context, actor Actor, familyID
 		if err != nil {
 			return err
 		}
-		accessID = f.AccessTokenID
-		if f.Revoked {
-			return nil
+		d, err := decideRevokeRefreshFamily(f, reason, s.cfg.Now(), s.cfg.Random)
+		accessID = d.AccessTokenID
+		if err != nil || len(d.Events) == 0 {
+			return err
 		}
-		e := RefreshTokenRevoked{FamilyID: f.ID, RefreshTokenID: f.TokenID, ClientID: f.ClientID, UserID: f.UserID, Reason: reason}
-		_, err = s.recordCaused(ctx, cause, ExpectSeq(f.Seq), actor, e)
+		_, err = s.recordCaused(ctx, cause, ExpectSeq(f.Seq), actor, d.Events...)
 		return err
 	})
 	if err != nil || accessID == "" {
@@ -152,6 +239,32 @@ func (s *Service) RevokeRefreshFamily(ctx context.Context, actor Actor, familyID
 		return nil
 	}
 	return err
+}
+
+// familyRevocation is the decision of decideRevokeRefreshFamily: the
+// events to record on the family, and the access token to revoke after
+// them ("" for none).
+type familyRevocation struct {
+	Events        []Event
+	AccessTokenID string
+}
+
+// decideRevokeRefreshFamily decides the revocation of state, a refresh
+// token family, for reason: its live token is revoked
+// (RefreshTokenRevoked) unless the family is revoked already, and the
+// access token it was last issued with is revoked either way (a retry
+// after a failure between the two finishes the job; revoking a revoked
+// token changes nothing).
+// An unknown family (the zero RefreshFamily) is ErrNotFound.
+func decideRevokeRefreshFamily(state RefreshFamily, reason string, _ time.Time, _ io.Reader) (familyRevocation, error) {
+	if state.ID == "" {
+		return familyRevocation{}, fmt.Errorf("domain: refresh family: %w", ErrNotFound)
+	}
+	d := familyRevocation{AccessTokenID: state.AccessTokenID}
+	if !state.Revoked {
+		d.Events = []Event{RefreshTokenRevoked{FamilyID: state.ID, RefreshTokenID: state.TokenID, ClientID: state.ClientID, UserID: state.UserID, Reason: reason}}
+	}
+	return d, nil
 }
 
 // accessToken reads a token from the read model (catching up with the log

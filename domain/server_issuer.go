@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"time"
 )
 
 // ErrIssuerMismatch is matched (errors.Is) by the *IssuerMismatchError
@@ -51,21 +53,19 @@ func (s *Service) ChangeSettings(ctx context.Context, actor Actor, settings Serv
 		change = SettingsChange{}
 		last, err := load(ctx, s.ports.Log, Aggregate{KindServer, ServerConfigID}, applyServerSettings)
 		expect := ExpectSeq(last.seq)
+		state := announcedSettings{Last: last.settings, Found: true}
 		switch {
 		case errors.Is(err, ErrNotFound):
-			expect = ExpectNew
+			expect, state = ExpectNew, announcedSettings{}
 		case err != nil:
 			return err
-		default:
-			change.Previous, change.HadPrevious = last.settings, true
 		}
-		if change.HadPrevious && last.settings.Equal(settings) {
-			return nil
+		events, err := decideChangeSettings(state, settingsChange{Settings: settings, KeepIssuer: keepIssuer}, s.cfg.Now(), s.cfg.Random)
+		change.Previous, change.HadPrevious = state.Last, state.Found
+		if err != nil || len(events) == 0 {
+			return err
 		}
-		if keepIssuer && change.HadPrevious && last.settings.Issuer != settings.Issuer {
-			return &IssuerMismatchError{Announced: last.settings.Issuer, Here: settings.Issuer}
-		}
-		if _, err := s.record(ctx, expect, actor, settings); err != nil {
+		if _, err := s.record(ctx, expect, actor, events...); err != nil {
 			return err
 		}
 		change.Appended = true
@@ -75,4 +75,33 @@ func (s *Service) ChangeSettings(ctx context.Context, actor Actor, settings Serv
 		return change, fmt.Errorf("domain: announce settings: %w", err)
 	}
 	return change, nil
+}
+
+// announcedSettings is the state ChangeSettings decides on: the settings
+// last announced in the log, and whether any were.
+type announcedSettings struct {
+	Last  ServerConfigured
+	Found bool
+}
+
+// settingsChange is the command of ChangeSettings.
+type settingsChange struct {
+	Settings   ServerConfigured
+	KeepIssuer bool
+}
+
+// decideChangeSettings decides an announcement of settings: the ones last
+// announced are not announced again (no event); with KeepIssuer, settings
+// whose issuer differs from the last announced one are refused with an
+// *IssuerMismatchError, since instances with different issuers reject
+// each other's tokens; the first announcement, and any other change, is
+// ServerConfigured (the last announcement wins).
+func decideChangeSettings(state announcedSettings, cmd settingsChange, _ time.Time, _ io.Reader) ([]Event, error) {
+	if state.Found && state.Last.Equal(cmd.Settings) {
+		return nil, nil
+	}
+	if cmd.KeepIssuer && state.Found && state.Last.Issuer != cmd.Settings.Issuer {
+		return nil, &IssuerMismatchError{Announced: state.Last.Issuer, Here: cmd.Settings.Issuer}
+	}
+	return []Event{cmd.Settings}, nil
 }

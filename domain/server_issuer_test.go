@@ -53,3 +53,40 @@ func TestChangeSettingsKeepsIssuer(t *testing.T) {
 		t.Errorf("last announced issuer %q, %v; want %s", last.Issuer, err, other.Issuer)
 	}
 }
+
+func TestDecideChangeSettings(t *testing.T) {
+	a := ServerConfigured{Issuer: "https://auth.example", Lifetimes: ServerLifetimes{AccessToken: 3600}}
+	longer := a
+	longer.Lifetimes.AccessToken = 7200
+	other := a
+	other.Issuer = "https://other.example"
+	announced := announcedSettings{Last: a, Found: true}
+	tests := []struct {
+		name  string
+		state announcedSettings
+		cmd   settingsChange
+		want  error
+		then  []Event
+	}{
+		{"first announcement", announcedSettings{}, settingsChange{Settings: a, KeepIssuer: true}, nil, []Event{a}},
+		{"the same settings again: nothing", announced, settingsChange{Settings: a, KeepIssuer: true}, nil, nil},
+		{"other settings, same issuer", announced, settingsChange{Settings: longer, KeepIssuer: true}, nil, []Event{longer}},
+		{"another issuer is refused while kept", announced, settingsChange{Settings: other, KeepIssuer: true}, ErrIssuerMismatch, nil},
+		{"a deliberate change of issuer", announced, settingsChange{Settings: other}, nil, []Event{other}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			events, err := decideChangeSettings(tt.state, tt.cmd, decisionNow(), nil)
+			if !checkErr(t, err, tt.want) {
+				var m *IssuerMismatchError
+				if !errors.As(err, &m) || m.Announced != a.Issuer || m.Here != other.Issuer {
+					t.Errorf("got %v; want a mismatch naming both issuers", err)
+				}
+				return
+			}
+			if len(events) != len(tt.then) || len(events) == 1 && !events[0].(ServerConfigured).Equal(tt.then[0].(ServerConfigured)) {
+				t.Errorf("got %+v; want %+v", events, tt.then)
+			}
+		})
+	}
+}

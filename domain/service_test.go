@@ -282,39 +282,6 @@ func TestClientCommands(t *testing.T) {
 	}
 }
 
-func TestRegisterClientValidation(t *testing.T) {
-	scopes, _ := NewScopes([]Scope{{"read", ""}}, nil)
-	tests := []struct {
-		name  string
-		cmd   RegisterClient
-		field string
-	}{
-		{"no name", RegisterClient{Grants: []string{GrantClientCredentials}}, "name"},
-		{"long name", RegisterClient{Name: strings.Repeat("x", 256), Grants: []string{GrantClientCredentials}}, "name"},
-		{"no grant", RegisterClient{Name: "a"}, "grants"},
-		{"unknown grant", RegisterClient{Name: "a", Grants: []string{"magic"}}, "grants"},
-		{"public machine", RegisterClient{Name: "a", Grants: []string{GrantClientCredentials}, Public: true}, "grants"},
-		{"code without redirect", RegisterClient{Name: "a", Grants: []string{GrantAuthorizationCode}}, "redirect_uris"},
-		{"relative redirect", RegisterClient{Name: "a", Grants: []string{GrantAuthorizationCode}, RedirectURIs: []string{"/cb"}}, "redirect_uris"},
-		{"fragment", RegisterClient{Name: "a", Grants: []string{GrantAuthorizationCode}, RedirectURIs: []string{"https://a.example/cb#x"}}, "redirect_uris"},
-		{"unknown scope", RegisterClient{Name: "a", Grants: []string{GrantClientCredentials}, Scopes: []string{"write"}}, "scopes"},
-		{"bad user id", RegisterClient{Name: "a", Grants: []string{GrantClientCredentials}, UserID: "a b"}, "user_id"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := decideRegisterClient(tt.cmd, scopes, time.Now(), rand.Reader)
-			v, ok := AsValidation(err)
-			if !ok || v.Field != tt.field {
-				t.Errorf("got %v; want a validation error on %s", err, tt.field)
-			}
-		})
-	}
-	e, secret, err := decideRegisterClient(RegisterClient{Name: "spa", Grants: []string{GrantAuthorizationCode}, RedirectURIs: []string{"com.example.app:/cb"}, Public: true}, scopes, time.Now(), rand.Reader)
-	if err != nil || secret != "" || e.SecretHash != "" || !ValidID(e.ClientID) {
-		t.Errorf("public client: got %+v, %q, %v; want no secret and a valid id", e, secret, err)
-	}
-}
-
 func TestAnnounceSigningKeyIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, EdDSA)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -25,20 +26,40 @@ type SessionReader interface {
 // recorded once (the event id derives from the session id). A bad id is a
 // *ValidationError.
 func (s *Service) EndSession(ctx context.Context, sessionID, userID string, expiresAt time.Time) error {
-	if !ValidID(sessionID) {
-		return invalid("session_id", "is not a valid id")
+	events, err := decideEndSession(noState{}, endSession{SessionID: sessionID, UserID: userID, ExpiresAt: expiresAt}, s.cfg.Now(), s.cfg.Random)
+	if err != nil || len(events) == 0 {
+		return err
 	}
-	if !ValidID(userID) {
-		return invalid("user_id", "is not a valid id")
-	}
-	if !expiresAt.After(s.cfg.Now()) {
-		return nil
-	}
-	e := SessionEnded{SessionID: sessionID, UserID: userID, ExpiresAt: expiresAt.UTC()}
-	if _, err := s.recordCaused(ctx, "session/"+sessionID, ExpectAny, Actor{Kind: ActorUser, ID: userID}, e); err != nil {
+	if _, err := s.recordCaused(ctx, "session/"+sessionID, ExpectAny, Actor{Kind: ActorUser, ID: userID}, events...); err != nil {
 		return fmt.Errorf("domain: end session: %w", err)
 	}
 	return nil
+}
+
+// noState is the state of a decision that depends on nothing loaded.
+type noState struct{}
+
+// endSession is the command of EndSession.
+type endSession struct {
+	SessionID string
+	UserID    string
+	ExpiresAt time.Time
+}
+
+// decideEndSession decides a logout: valid session and user ids (else a
+// *ValidationError); a session expired at now needs no end (no event);
+// else SessionEnded, remembered until the session's expiry.
+func decideEndSession(_ noState, cmd endSession, now time.Time, _ io.Reader) ([]Event, error) {
+	if !ValidID(cmd.SessionID) {
+		return nil, invalid("session_id", "is not a valid id")
+	}
+	if !ValidID(cmd.UserID) {
+		return nil, invalid("user_id", "is not a valid id")
+	}
+	if !cmd.ExpiresAt.After(now) {
+		return nil, nil
+	}
+	return []Event{SessionEnded{SessionID: cmd.SessionID, UserID: cmd.UserID, ExpiresAt: cmd.ExpiresAt.UTC()}}, nil
 }
 
 // CheckSession returns an error wrapping ErrSessionEnded when the web

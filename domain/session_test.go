@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -83,5 +84,29 @@ func TestEndSession(t *testing.T) {
 	}
 	if err := h.svc.DeleteUser(ctx, Actor{Kind: ActorCLI}, u.ID); err != nil {
 		t.Errorf("delete a user after a logout: %v", err)
+	}
+}
+
+func TestDecideEndSession(t *testing.T) {
+	later := decisionNow().Add(time.Hour)
+	tests := []struct {
+		name string
+		cmd  endSession
+		want error
+		then []Event
+	}{
+		{"bad session id", endSession{SessionID: "a b", UserID: "u1", ExpiresAt: later}, invalidField("session_id"), nil},
+		{"bad user id", endSession{SessionID: "s1", UserID: "", ExpiresAt: later}, invalidField("user_id"), nil},
+		{"an expired session needs no end", endSession{SessionID: "s1", UserID: "u1", ExpiresAt: decisionNow()}, nil, nil},
+		{"a live session ends until its expiry", endSession{SessionID: "s1", UserID: "u1", ExpiresAt: later}, nil,
+			[]Event{SessionEnded{SessionID: "s1", UserID: "u1", ExpiresAt: later}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			events, err := decideEndSession(noState{}, tt.cmd, decisionNow(), nil)
+			if checkErr(t, err, tt.want) && !reflect.DeepEqual(events, tt.then) {
+				t.Errorf("got %+v; want %+v", events, tt.then)
+			}
+		})
 	}
 }

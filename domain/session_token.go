@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -20,14 +21,15 @@ const SessionTokenLifetime = 15 * time.Minute
 // IssueSessionToken issues a short-lived access token ("*") for a logged
 // in user's first-party JavaScript, through the personal access client.
 func (s *Service) IssueSessionToken(ctx context.Context, userID string) (string, AccessToken, error) {
-	if userID == "" || s.userGone(ctx, userID) {
-		return "", AccessToken{}, ErrNotFound
-	}
-	c, err := s.PersonalAccessClient(ctx)
+	state, err := s.loadIssueState(ctx, userID)
 	if err != nil {
 		return "", AccessToken{}, err
 	}
-	raw, e, err := s.mintAccess(c, userID, GrantSession, "session", []string{WildcardScope}, SessionTokenLifetime)
+	issue, err := decideSessionToken(state, userID, s.cfg.Now(), s.cfg.Random)
+	if err != nil {
+		return "", AccessToken{}, err
+	}
+	raw, e, err := s.mintAccess(issue.Client, issue.UserID, issue.Grant, issue.Name, issue.Scopes, issue.TTL)
 	if err != nil {
 		return "", AccessToken{}, err
 	}
@@ -38,6 +40,20 @@ func (s *Service) IssueSessionToken(ctx context.Context, userID string) (string,
 	return raw, ApplyAccessToken(AccessToken{}, e, seq, e.IssuedAt), nil
 }
 
+// decideSessionToken decides a cookie token for userID: the user must be
+// live (else ErrNotFound) and a personal access client must exist (else
+// ErrNoPersonalAccessClient); the token is the session grant's, named
+// "session", scoped "*", living SessionTokenLifetime.
+func decideSessionToken(state issueState, userID string, _ time.Time, _ io.Reader) (accessIssue, error) {
+	if userID == "" || !state.UserLive {
+		return accessIssue{}, ErrNotFound
+	}
+	if state.Client.ID == "" {
+		return accessIssue{}, ErrNoPersonalAccessClient
+	}
+	return accessIssue{Client: state.Client, UserID: userID, Grant: GrantSession, Name: "session", Scopes: []string{WildcardScope}, TTL: SessionTokenLifetime}, nil
+}
+
 // RefreshSessionToken re-issues a cookie token: the presented one must be
 // a valid session token; it is revoked and a new one issued.
 func (s *Service) RefreshSessionToken(ctx context.Context, raw string) (string, AccessToken, error) {
@@ -45,17 +61,29 @@ func (s *Service) RefreshSessionToken(ctx context.Context, raw string) (string, 
 	if err != nil {
 		return "", AccessToken{}, err
 	}
-	if t.GrantType != GrantSession {
-		return "", AccessToken{}, fmt.Errorf("%w: not a session token", ErrInvalidToken)
-	}
-	next, nt, err := s.IssueSessionToken(ctx, t.UserID)
+	old, err := decideRefreshSessionToken(t, raw, s.cfg.Now(), s.cfg.Random)
 	if err != nil {
 		return "", AccessToken{}, err
 	}
-	if err := s.RevokeAccessToken(ctx, Actor{Kind: ActorUser, ID: t.UserID}, t.ID, ReasonRotated); err != nil && !errors.Is(err, ErrNotFound) {
+	next, nt, err := s.IssueSessionToken(ctx, old.UserID)
+	if err != nil {
+		return "", AccessToken{}, err
+	}
+	if err := s.RevokeAccessToken(ctx, Actor{Kind: ActorUser, ID: old.UserID}, old.ID, ReasonRotated); err != nil && !errors.Is(err, ErrNotFound) {
 		return "", AccessToken{}, err
 	}
 	return next, nt, nil
+}
+
+// decideRefreshSessionToken decides whether state, a valid token, may be
+// exchanged for a new cookie token: only a session token may (else
+// ErrInvalidToken). It returns the token to revoke (reason
+// ReasonRotated) once the new one is issued, for its user.
+func decideRefreshSessionToken(state AccessToken, _ string, _ time.Time, _ io.Reader) (AccessToken, error) {
+	if state.GrantType != GrantSession {
+		return AccessToken{}, fmt.Errorf("%w: not a session token", ErrInvalidToken)
+	}
+	return state, nil
 }
 
 // EndSessionToken revokes a cookie token at logout. An invalid token is
@@ -63,13 +91,26 @@ func (s *Service) RefreshSessionToken(ctx context.Context, raw string) (string, 
 func (s *Service) EndSessionToken(ctx context.Context, raw string) error {
 	t, _, err := s.ValidateAccessToken(ctx, raw)
 	if errors.Is(err, ErrInvalidToken) {
-		return nil
+		err, t = nil, AccessToken{}
 	}
 	if err != nil {
 		return err
 	}
-	if t.GrantType != GrantSession {
-		return nil
+	jti, err := decideEndSessionToken(t, raw, s.cfg.Now(), s.cfg.Random)
+	if err != nil || jti == "" {
+		return err
 	}
-	return s.RevokeAccessToken(ctx, Actor{Kind: ActorUser, ID: t.UserID}, t.ID, ReasonRevokedByUser)
+	return s.RevokeAccessToken(ctx, Actor{Kind: ActorUser, ID: t.UserID}, jti, ReasonRevokedByUser)
+}
+
+// decideEndSessionToken decides what logging out ends of state, the
+// presented token once validated (the zero AccessToken when it is
+// invalid): a session token is revoked (its jti is returned, to revoke by
+// its user with ReasonRevokedByUser); an invalid token or any other
+// grant's ends nothing ("", nil).
+func decideEndSessionToken(state AccessToken, _ string, _ time.Time, _ io.Reader) (string, error) {
+	if state.ID == "" || state.GrantType != GrantSession {
+		return "", nil
+	}
+	return state.ID, nil
 }

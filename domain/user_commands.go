@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"slices"
 	"strings"
@@ -53,16 +54,9 @@ func (s *Service) sealPassword(ctx context.Context, userID, password string) (st
 // key store before anything is appended (see personal.go). Errors:
 // *ValidationError.
 func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, password string) (User, error) {
-	email = NormalizeEmail(email)
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
-		return User{}, invalid("email", "%q is not an email address", email)
-	}
-	name = strings.TrimSpace(name)
-	if name == "" {
-		name = email
-	}
-	if utf8.RuneCountInString(name) > 255 {
-		return User{}, invalid("name", "must be at most 255 characters")
+	email, name, err := validateNewUser(email, name)
+	if err != nil {
+		return User{}, err
 	}
 	if s.ports.UserKeys == nil {
 		return User{}, errors.New("domain: no user key store: users need one")
@@ -79,45 +73,45 @@ func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, pa
 	if err != nil {
 		return User{}, err
 	}
-	taken := invalid("email", "a user with this email exists")
+	e := UserRegistered{UserID: id, EmailKey: sealer.EmailKey(email), PasswordSealed: sealed, RegisteredAt: s.cfg.Now().UTC()}
 	// A user of UserRegistered version 1 holds its email by the legacy
 	// claim. Such a claim is never made any more, only released, so a
-	// check outside the append below cannot miss a concurrent claim.
-	legacy, err := load(ctx, s.ports.Log, Aggregate{KindEmail, LegacyEmailKey(email)}, ApplyEmailClaim)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	// check outside the append below cannot miss a concurrent claim; it
+	// runs before the user's key is created, so a taken email creates
+	// none.
+	state := registerUserState{}
+	if state.Legacy, err = load(ctx, s.ports.Log, Aggregate{KindEmail, LegacyEmailKey(email)}, ApplyEmailClaim); err != nil && !errors.Is(err, ErrNotFound) {
 		return User{}, err
 	}
-	if legacy.UserID != "" {
-		return User{}, taken
+	if _, err := decideRegisterUser(state, e, s.cfg.Now(), s.cfg.Random); err != nil {
+		return User{}, err
 	}
 	key, err := s.ports.UserKeys.CreateUserKey(ctx, id)
 	if err != nil {
 		return User{}, fmt.Errorf("domain: create the user's key: %w", err)
 	}
-	e := UserRegistered{UserID: id, EmailKey: sealer.EmailKey(email), PasswordSealed: sealed, RegisteredAt: s.cfg.Now().UTC()}
 	if e.EmailSealed, err = SealField(key, id, FieldEmail, email, s.cfg.Random); err != nil {
 		return User{}, err
 	}
 	if e.NameSealed, err = SealField(key, id, FieldName, name, s.cfg.Random); err != nil {
 		return User{}, err
 	}
-	claim := UserEmailClaimed{EmailKey: e.EmailKey, UserID: id}
 	var seq uint64
 	err = retry(ctx, func() error {
-		c, err := load(ctx, s.ports.Log, claim.AggregateOf(), ApplyEmailClaim)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if state.Claim, err = load(ctx, s.ports.Log, Aggregate{KindEmail, e.EmailKey}, ApplyEmailClaim); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		if c.UserID != "" {
-			return taken
+		events, err := decideRegisterUser(state, e, s.cfg.Now(), s.cfg.Random)
+		if err != nil {
+			return err
 		}
-		seq, err = s.record(ctx, ExpectSeq(c.Seq), actor, claim, e)
+		seq, err = s.record(ctx, ExpectSeq(state.Claim.Seq), actor, events...)
 		return err
 	})
 	if errors.Is(err, ErrConflict) {
-		err = taken
+		err = errEmailTaken
 	}
-	if errors.Is(err, taken) {
+	if errors.Is(err, errEmailTaken) {
 		// Nothing was appended: the key serves no one. Any other error
 		// may follow an append, so the key must stay.
 		s.ports.UserKeys.DestroyUserKey(context.WithoutCancel(ctx), id)
@@ -130,6 +124,55 @@ func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, pa
 	return ApplyUser(User{}, e, seq, e.RegisteredAt), nil
 }
 
+// errEmailTaken refuses a registration whose email a live user holds.
+var errEmailTaken = invalid("email", "a user with this email exists")
+
+// validateNewUser normalises a new user's email (NormalizeEmail) and name
+// (trimmed; the email when empty) and checks them: an email address of at
+// most 254 bytes (RFC 5321 §4.5.3.1.3), a name of at most 255 characters.
+// Errors: *ValidationError.
+func validateNewUser(email, name string) (string, string, error) {
+	email = NormalizeEmail(email)
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
+		return "", "", invalid("email", "%q is not an email address", email)
+	}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = email
+	}
+	if utf8.RuneCountInString(name) > 255 {
+		return "", "", invalid("name", "must be at most 255 characters")
+	}
+	return email, name, nil
+}
+
+// registerUserState is what a registration decides on: the email's
+// legacy claim (version 1 users, by LegacyEmailKey) and its claim (by
+// Sealer.EmailKey), each the zero EmailClaim when the log has none.
+type registerUserState struct {
+	Legacy EmailClaim
+	Claim  EmailClaim
+}
+
+// decideRegisterUser decides the registration of cmd, a UserRegistered
+// with its fields sealed: an email held by a live user, by either claim,
+// is refused (*ValidationError on "email"); else the user claims its
+// email and is registered, in that order, as one append (expecting the
+// claim's sequence, so a concurrent claim conflicts).
+func decideRegisterUser(state registerUserState, cmd UserRegistered, _ time.Time, _ io.Reader) ([]Event, error) {
+	if state.Legacy.UserID != "" || state.Claim.UserID != "" {
+		return nil, errEmailTaken
+	}
+	return []Event{UserEmailClaimed{EmailKey: cmd.EmailKey, UserID: cmd.UserID}, cmd}, nil
+}
+
+// changePassword is the command decideChangePassword decides: the user
+// and the new password, hashed and sealed (sealPassword).
+type changePassword struct {
+	UserID         string
+	PasswordSealed string
+}
+
 // ChangePassword replaces a user's password. Errors: ErrNotFound,
 // *ValidationError.
 func (s *Service) ChangePassword(ctx context.Context, actor Actor, userID, password string) error {
@@ -138,17 +181,32 @@ func (s *Service) ChangePassword(ctx context.Context, actor Actor, userID, passw
 		if err != nil {
 			return err
 		}
-		if !u.Exists() {
-			return fmt.Errorf("domain: user %q: %w", userID, ErrNotFound)
+		cmd := changePassword{UserID: userID}
+		if u.Exists() { // hash only for a user the decision can accept
+			if cmd.PasswordSealed, err = s.sealPassword(ctx, u.ID, password); err != nil {
+				return err
+			}
 		}
-		sealed, err := s.sealPassword(ctx, u.ID, password)
+		e, err := decideChangePassword(u, cmd, s.cfg.Now(), s.cfg.Random)
 		if err != nil {
 			return err
 		}
-		e := UserPasswordChanged{UserID: u.ID, PasswordSealed: sealed}
 		_, err = s.record(ctx, ExpectSeq(u.Seq), actor, e)
 		return err
 	})
+}
+
+// decideChangePassword decides a new password for state: the user must
+// exist and not be deleted (else ErrNotFound); the sealed password
+// replaces the old one.
+func decideChangePassword(state User, cmd changePassword, _ time.Time, _ io.Reader) (UserPasswordChanged, error) {
+	if !state.Exists() {
+		return UserPasswordChanged{}, fmt.Errorf("domain: user %q: %w", cmd.UserID, ErrNotFound)
+	}
+	if cmd.PasswordSealed == "" {
+		return UserPasswordChanged{}, errors.New("domain: change password: no sealed password")
+	}
+	return UserPasswordChanged{UserID: state.ID, PasswordSealed: cmd.PasswordSealed}, nil
 }
 
 // DeleteUser deletes a user: it logs in no more and its tokens stop
@@ -167,13 +225,11 @@ func (s *Service) DeleteUser(ctx context.Context, actor Actor, userID string) er
 		if err != nil {
 			return err
 		}
-		if u.Deleted {
-			return nil // only the key is left to destroy
+		events, err := decideDeleteUser(u, userID, s.cfg.Now(), s.cfg.Random)
+		if err != nil || len(events) == 0 {
+			return err
 		}
-		if !u.Exists() {
-			return fmt.Errorf("domain: user %q: %w", userID, ErrNotFound)
-		}
-		_, err = s.record(ctx, ExpectSeq(u.Seq), actor, UserDeleted{UserID: u.ID}, UserEmailReleased{EmailKey: u.EmailKey, UserID: u.ID})
+		_, err = s.record(ctx, ExpectSeq(u.Seq), actor, events...)
 		return err
 	})
 	if err != nil {
@@ -189,6 +245,20 @@ func (s *Service) DeleteUser(ctx context.Context, actor Actor, userID string) er
 		return fmt.Errorf("domain: user %s is deleted, but %w (delete it again to retry): %w", userID, ErrUserKeyNotDestroyed, derr)
 	}
 	return nil
+}
+
+// decideDeleteUser decides the deletion of state, the user userID: a live
+// user is deleted and releases its email (so it may register again); an
+// already deleted one needs no event (only its key is left to destroy,
+// which the shell does either way); an unknown one is ErrNotFound.
+func decideDeleteUser(state User, userID string, _ time.Time, _ io.Reader) ([]Event, error) {
+	if state.Deleted {
+		return nil, nil
+	}
+	if !state.Exists() {
+		return nil, fmt.Errorf("domain: user %q: %w", userID, ErrNotFound)
+	}
+	return []Event{UserDeleted{UserID: state.ID}, UserEmailReleased{EmailKey: state.EmailKey, UserID: state.ID}}, nil
 }
 
 // dummyHash is checked against when no user matches, so a failure takes
@@ -207,7 +277,6 @@ const dummyHash = "$argon2id$v=19$m=65536,t=3,p=2$c3RhbXAtZHVtbXktc2FsdA$2x4E1d3
 // check runs in a password hashing slot: when none frees in time the
 // answer is a *RetryError wrapping ErrTemporarilyUnavailable.
 func (s *Service) AuthenticateUser(ctx context.Context, email, password, remote string) (User, error) {
-	fail := ErrAccessDenied.WithDescription("the email or password is wrong")
 	email = NormalizeEmail(email)
 	acct, addr := accountKey(email), addressKey(remote)
 	pair := limitKey{s.cfg.Limits.LoginPair, acct + " " + addr}
@@ -238,16 +307,36 @@ func (s *Service) AuthenticateUser(ctx context.Context, email, password, remote 
 	}
 	ok := PasswordMatches(password, hash)
 	release()
-	if !ok || !u.Exists() {
-		if err := s.failed(ctx, keys...); err != nil {
-			return User{}, err
+	u, err = decideLogin(loginState{User: u, PasswordMatches: ok}, email, s.cfg.Now(), s.cfg.Random)
+	if err != nil {
+		if ferr := s.failed(ctx, keys...); ferr != nil {
+			return User{}, ferr
 		}
-		return User{}, fail
+		return User{}, err
 	}
 	if err := s.succeeded(ctx, pair); err != nil {
 		return User{}, err
 	}
 	return u, nil
+}
+
+// loginState is what a login decides on: the user the email names (the
+// zero User when none does; its password was checked against a dummy
+// hash then) and whether the password matched.
+type loginState struct {
+	User            User
+	PasswordMatches bool
+}
+
+// decideLogin decides a login with an email: it succeeds, with the user,
+// only for a live user whose password matched. Any failure is
+// ErrAccessDenied with one description, so an answer never tells whether
+// the account exists; the shell counts it against the login limits.
+func decideLogin(state loginState, _ string, _ time.Time, _ io.Reader) (User, error) {
+	if !state.PasswordMatches || !state.User.Exists() {
+		return User{}, ErrAccessDenied.WithDescription("the email or password is wrong")
+	}
+	return state.User, nil
 }
 
 // FoldUsers folds a replay of user events into users, in order of

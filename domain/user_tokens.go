@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
+	"time"
 )
 
 // UserTokenReader lists a user's access tokens and refresh families.
@@ -128,36 +130,76 @@ func (s *Service) PersonalAccessTokens(ctx context.Context, userID string) ([]Us
 // DELETE /oauth/personal-access-tokens/{id}). Someone else's token, or an
 // unknown one, is ErrNotFound.
 func (s *Service) RevokeUserToken(ctx context.Context, userID, jti string) error {
-	if !ValidID(jti) {
-		return fmt.Errorf("domain: token %q: %w", jti, ErrNotFound)
+	var state userTokenState
+	if ValidID(jti) {
+		t, err := s.accessToken(ctx, jti, false)
+		if err != nil {
+			return err
+		}
+		r, err := s.userTokens()
+		if err != nil {
+			return err
+		}
+		if state.Families, err = r.RefreshFamiliesByUser(ctx, userID); err != nil {
+			return err
+		}
+		state.Token = t
 	}
-	t, err := s.accessToken(ctx, jti, false)
+	d, err := decideRevokeUserToken(state, userTokenRef{UserID: userID, TokenID: jti}, s.cfg.Now(), s.cfg.Random)
 	if err != nil {
 		return err
-	}
-	if t.UserID != userID || userID == "" {
-		return fmt.Errorf("domain: token %q: %w", jti, ErrNotFound)
 	}
 	actor := Actor{Kind: ActorUser, ID: userID}
-	if err := s.RevokeAccessToken(ctx, actor, jti, ReasonRevokedByUser); err != nil {
-		return err
+	for _, id := range d.AccessTokens {
+		if err := s.RevokeAccessToken(ctx, actor, id, ReasonRevokedByUser); err != nil {
+			return err
+		}
 	}
-	r, err := s.userTokens()
-	if err != nil {
-		return err
-	}
-	fams, err := r.RefreshFamiliesByUser(ctx, userID)
-	if err != nil {
-		return err
-	}
-	for _, f := range fams {
-		if f.AccessTokenID == jti && !f.Revoked {
-			if err := s.RevokeRefreshFamily(ctx, actor, f.ID, ReasonRevokedByUser, ""); err != nil {
-				return err
-			}
+	for _, id := range d.Families {
+		if err := s.RevokeRefreshFamily(ctx, actor, id, ReasonRevokedByUser, ""); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// userTokenRef names one access token of one user.
+type userTokenRef struct {
+	UserID  string
+	TokenID string
+}
+
+// userTokenState is what a user revoking a token decides on: the token
+// (the zero AccessToken for an invalid id) and the user's refresh token
+// families.
+type userTokenState struct {
+	Token    AccessToken
+	Families []RefreshFamily
+}
+
+// revocations are the access tokens and the refresh families a decision
+// revokes, each by id, in order.
+type revocations struct {
+	AccessTokens []string
+	Families     []string
+}
+
+// decideRevokeUserToken decides a user's revocation of one of its tokens:
+// the token must be the user's (someone else's, or an unknown one, is
+// ErrNotFound); it is revoked with every live refresh family it was
+// issued with (the family's last access token).
+func decideRevokeUserToken(state userTokenState, cmd userTokenRef, _ time.Time, _ io.Reader) (revocations, error) {
+	t := state.Token
+	if !ValidID(cmd.TokenID) || t.ID != cmd.TokenID || t.UserID != cmd.UserID || cmd.UserID == "" {
+		return revocations{}, fmt.Errorf("domain: token %q: %w", cmd.TokenID, ErrNotFound)
+	}
+	d := revocations{AccessTokens: []string{t.ID}}
+	for _, f := range state.Families {
+		if f.AccessTokenID == t.ID && !f.Revoked {
+			d.Families = append(d.Families, f.ID)
+		}
+	}
+	return d, nil
 }
 
 // RevokeClientAuthorization is a user revoking an application: the
@@ -165,41 +207,89 @@ func (s *Service) RevokeUserToken(ctx context.Context, userID, jti string) error
 // token and refresh family the client holds for the user.
 func (s *Service) RevokeClientAuthorization(ctx context.Context, userID, clientID string) error {
 	actor := Actor{Kind: ActorUser, ID: userID}
+	var state clientAuthorizationState
 	a, err := s.ports.Grants.Authorization(ctx, userID, clientID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if err == nil && !a.Revoked {
-		e := ClientAuthorizationRevoked{UserID: userID, ClientID: clientID}
-		if _, err := s.record(ctx, ExpectSeq(a.Seq), actor, e); err != nil && !errors.Is(err, ErrConflict) {
-			return err
-		}
+	if err == nil {
+		state.Authorization = a
 	}
 	r, err := s.userTokens()
 	if err != nil {
 		return err
 	}
-	tokens, err := r.AccessTokensByUser(ctx, userID)
+	if state.Tokens, err = r.AccessTokensByUser(ctx, userID); err != nil {
+		return err
+	}
+	if state.Families, err = r.RefreshFamiliesByUser(ctx, userID); err != nil {
+		return err
+	}
+	d, err := decideRevokeClientAuthorization(state, clientAuthorizationRef{UserID: userID, ClientID: clientID}, s.cfg.Now(), s.cfg.Random)
 	if err != nil {
 		return err
 	}
-	for _, t := range tokens {
-		if t.ClientID == clientID && !t.Revoked {
-			if err := s.RevokeAccessToken(ctx, actor, t.ID, ReasonRevokedByUser); err != nil && !errors.Is(err, ErrNotFound) {
-				return err
-			}
+	if len(d.Events) > 0 {
+		if _, err := s.record(ctx, ExpectSeq(state.Authorization.Seq), actor, d.Events...); err != nil && !errors.Is(err, ErrConflict) {
+			return err
 		}
 	}
-	fams, err := r.RefreshFamiliesByUser(ctx, userID)
-	if err != nil {
-		return err
+	for _, id := range d.AccessTokens {
+		if err := s.RevokeAccessToken(ctx, actor, id, ReasonRevokedByUser); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
 	}
-	for _, f := range fams {
-		if f.ClientID == clientID && !f.Revoked {
-			if err := s.RevokeRefreshFamily(ctx, actor, f.ID, ReasonRevokedByUser, ""); err != nil && !errors.Is(err, ErrNotFound) {
-				return err
-			}
+	for _, id := range d.Families {
+		if err := s.RevokeRefreshFamily(ctx, actor, id, ReasonRevokedByUser, ""); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
 		}
 	}
 	return nil
+}
+
+// clientAuthorizationRef names a user's authorization of a client.
+type clientAuthorizationRef struct {
+	UserID   string
+	ClientID string
+}
+
+// clientAuthorizationState is what a user revoking an application
+// decides on: its consent (the zero Authorization when there is none),
+// and the user's access tokens and refresh families.
+type clientAuthorizationState struct {
+	Authorization Authorization
+	Tokens        []AccessToken
+	Families      []RefreshFamily
+}
+
+// clientAuthorizationRevocation is the decision of
+// decideRevokeClientAuthorization: the events to record on the consent
+// (expecting its sequence; a conflict means someone changed it meanwhile,
+// and the revocations go ahead), then the revocations.
+type clientAuthorizationRevocation struct {
+	Events []Event
+	revocations
+}
+
+// decideRevokeClientAuthorization decides a user's revocation of an
+// application: a live consent is revoked (ClientAuthorizationRevoked), so
+// the next authorization asks again; every access token and refresh
+// family of the user and that client not revoked yet is revoked, personal
+// ones included when the client is the personal access client.
+func decideRevokeClientAuthorization(state clientAuthorizationState, cmd clientAuthorizationRef, _ time.Time, _ io.Reader) (clientAuthorizationRevocation, error) {
+	var d clientAuthorizationRevocation
+	if a := state.Authorization; a.UserID != "" && !a.Revoked {
+		d.Events = []Event{ClientAuthorizationRevoked{UserID: cmd.UserID, ClientID: cmd.ClientID}}
+	}
+	for _, t := range state.Tokens {
+		if t.ClientID == cmd.ClientID && !t.Revoked {
+			d.AccessTokens = append(d.AccessTokens, t.ID)
+		}
+	}
+	for _, f := range state.Families {
+		if f.ClientID == cmd.ClientID && !f.Revoked {
+			d.Families = append(d.Families, f.ID)
+		}
+	}
+	return d, nil
 }

@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -43,5 +44,62 @@ func TestUserTokens(t *testing.T) {
 	}
 	if pats, _ := h.svc.PersonalAccessTokens(ctx, u.ID); len(pats) != 1 {
 		t.Errorf("revoking an app touched the personal access token")
+	}
+}
+
+func TestDecideRevokeUserToken(t *testing.T) {
+	mine := AccessToken{ID: "t1", UserID: "u1", ClientID: "c1"}
+	fams := []RefreshFamily{
+		{ID: "f1", AccessTokenID: "t1"},
+		{ID: "f2", AccessTokenID: "t1", Revoked: true},
+		{ID: "f3", AccessTokenID: "t9"},
+	}
+	tests := []struct {
+		name  string
+		state userTokenState
+		cmd   userTokenRef
+		want  error
+		then  revocations
+	}{
+		{"invalid id", userTokenState{}, userTokenRef{UserID: "u1", TokenID: "a b"}, ErrNotFound, revocations{}},
+		{"someone else's token", userTokenState{Token: mine, Families: fams}, userTokenRef{UserID: "u2", TokenID: "t1"}, ErrNotFound, revocations{}},
+		{"no user", userTokenState{Token: AccessToken{ID: "t1", ClientID: "c1"}}, userTokenRef{TokenID: "t1"}, ErrNotFound, revocations{}},
+		{"own token and its live family", userTokenState{Token: mine, Families: fams}, userTokenRef{UserID: "u1", TokenID: "t1"}, nil,
+			revocations{AccessTokens: []string{"t1"}, Families: []string{"f1"}}},
+		{"own token without a family", userTokenState{Token: mine}, userTokenRef{UserID: "u1", TokenID: "t1"}, nil, revocations{AccessTokens: []string{"t1"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decideRevokeUserToken(tt.state, tt.cmd, decisionNow(), nil)
+			if checkErr(t, err, tt.want) && !reflect.DeepEqual(got, tt.then) {
+				t.Errorf("got %+v; want %+v", got, tt.then)
+			}
+		})
+	}
+}
+
+func TestDecideRevokeClientAuthorization(t *testing.T) {
+	ref := clientAuthorizationRef{UserID: "u1", ClientID: "c1"}
+	tokens := []AccessToken{{ID: "t1", ClientID: "c1"}, {ID: "t2", ClientID: "c1", Revoked: true}, {ID: "t3", ClientID: "c2"}, {ID: "t4", ClientID: "c1"}}
+	fams := []RefreshFamily{{ID: "f1", ClientID: "c1"}, {ID: "f2", ClientID: "c2"}, {ID: "f3", ClientID: "c1", Revoked: true}}
+	consent := []Event{ClientAuthorizationRevoked{UserID: "u1", ClientID: "c1"}}
+	tests := []struct {
+		name  string
+		state clientAuthorizationState
+		then  clientAuthorizationRevocation
+	}{
+		{"no consent, nothing held", clientAuthorizationState{}, clientAuthorizationRevocation{}},
+		{"a live consent is revoked", clientAuthorizationState{Authorization: Authorization{UserID: "u1", ClientID: "c1", Seq: 3}}, clientAuthorizationRevocation{Events: consent}},
+		{"a revoked consent is left alone", clientAuthorizationState{Authorization: Authorization{UserID: "u1", ClientID: "c1", Revoked: true}}, clientAuthorizationRevocation{}},
+		{"the client's live tokens and families go, the others stay", clientAuthorizationState{Authorization: Authorization{UserID: "u1", ClientID: "c1"}, Tokens: tokens, Families: fams},
+			clientAuthorizationRevocation{Events: consent, revocations: revocations{AccessTokens: []string{"t1", "t4"}, Families: []string{"f1"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decideRevokeClientAuthorization(tt.state, ref, decisionNow(), nil)
+			if err != nil || !reflect.DeepEqual(got, tt.then) {
+				t.Errorf("got %+v, %v; want %+v", got, err, tt.then)
+			}
+		})
 	}
 }

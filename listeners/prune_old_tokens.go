@@ -1,12 +1,9 @@
 package listeners
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"time"
 
 	"github.com/stamp-oauth/stamp/domain"
 )
@@ -62,10 +59,11 @@ func (*PruneOldTokens) Filter() string {
 	return domain.SubjectRoot + "." + domain.KindRefresh + ".*.RefreshTokenCreated"
 }
 
-// Handle revokes the families beyond Keep, with the event's envelope id as
-// cause and reason domain.ReasonPruned. A family purged meanwhile
-// (ErrNotFound) is skipped. It tries every family and returns the other
-// errors joined; a retry then revokes only what is still live.
+// Handle revokes the families beyond Keep (domain.DecideFamiliesPruned
+// decides which), with the event's envelope id as cause and reason
+// domain.ReasonPruned. A family purged meanwhile (ErrNotFound) is
+// skipped. It tries every family and returns the other errors joined; a
+// retry then revokes only what is still live.
 func (l *PruneOldTokens) Handle(ctx context.Context, rec domain.Recorded, e domain.Event) error {
 	created, ok := e.(domain.RefreshTokenCreated)
 	if !ok || created.UserID == "" || created.ParentID != "" {
@@ -78,39 +76,16 @@ func (l *PruneOldTokens) Handle(ctx context.Context, rec domain.Recorded, e doma
 	if err != nil {
 		return fmt.Errorf("listeners: %s: families of user %s: %w", l.Name(), created.UserID, err)
 	}
+	pruned, err := domain.DecideFamiliesPruned(families, domain.FamilyPrune{Created: created, Keep: l.keep}, rec.Envelope.Time, nil)
+	if err != nil {
+		return fmt.Errorf("listeners: %s: %w", l.Name(), err)
+	}
 	var errs []error
-	for _, id := range familiesBeyond(l.keep, created, rec.Envelope.Time, families) {
+	for _, id := range pruned {
 		err := l.revoker.RevokeRefreshFamily(ctx, pruneOldTokensActor, id, domain.ReasonPruned, rec.Envelope.ID)
 		if err != nil && !errors.Is(err, domain.ErrNotFound) {
 			errs = append(errs, fmt.Errorf("listeners: %s: revoke family %s: %w", l.Name(), id, err))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// familiesBeyond decides which of families to revoke when created starts
-// a family at now, keeping keep (>= 1) including the new one. It returns
-// their ids, newest first. It is pure.
-func familiesBeyond(keep int, created domain.RefreshTokenCreated, now time.Time, families []domain.RefreshFamily) []string {
-	var live []domain.RefreshFamily
-	for _, f := range families {
-		if f.ID == created.FamilyID || f.UserID != created.UserID || f.ClientID != created.ClientID ||
-			f.CreatedAt.After(created.IssuedAt) || !f.Live(now) {
-			continue
-		}
-		live = append(live, f)
-	}
-	slices.SortFunc(live, func(a, b domain.RefreshFamily) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.ID, a.ID)
-	})
-	var out []string
-	for i, f := range live {
-		if i >= keep-1 {
-			out = append(out, f.ID)
-		}
-	}
-	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/stamp-oauth/stamp/domain"
 )
@@ -57,11 +56,11 @@ func (*RevokeOldTokens) Filter() string {
 	return domain.SubjectRoot + "." + domain.KindToken + ".*.AccessTokenCreated"
 }
 
-// Handle revokes the older live tokens of the new token's user and client,
-// with the event's envelope id as cause and reason
-// domain.ReasonReplacedByNewer. A token purged meanwhile (ErrNotFound) is
-// skipped. It tries every token and returns the other errors joined; a
-// retry then revokes only what is still live.
+// Handle revokes the older live tokens of the new token's user and client
+// (domain.DecideTokensReplaced decides which), with the event's envelope
+// id as cause and reason domain.ReasonReplacedByNewer. A token purged
+// meanwhile (ErrNotFound) is skipped. It tries every token and returns
+// the other errors joined; a retry then revokes only what is still live.
 func (l *RevokeOldTokens) Handle(ctx context.Context, rec domain.Recorded, e domain.Event) error {
 	created, ok := e.(domain.AccessTokenCreated)
 	if !ok || created.UserID == "" || created.GrantType == domain.GrantPersonalAccess {
@@ -74,29 +73,16 @@ func (l *RevokeOldTokens) Handle(ctx context.Context, rec domain.Recorded, e dom
 	if err != nil {
 		return fmt.Errorf("listeners: %s: tokens of user %s: %w", l.Name(), created.UserID, err)
 	}
+	replaced, err := domain.DecideTokensReplaced(tokens, domain.TokenReplacement{Created: created, Seq: rec.Seq}, rec.Envelope.Time, nil)
+	if err != nil {
+		return fmt.Errorf("listeners: %s: %w", l.Name(), err)
+	}
 	var errs []error
-	for _, jti := range tokensReplacedBy(created, rec.Seq, tokens) {
+	for _, jti := range replaced {
 		err := l.revoker.RevokeAccessTokenCausedBy(ctx, revokeOldTokensActor, jti, domain.ReasonReplacedByNewer, rec.Envelope.ID)
 		if err != nil && !errors.Is(err, domain.ErrNotFound) {
 			errs = append(errs, fmt.Errorf("listeners: %s: revoke %s: %w", l.Name(), jti, err))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// tokensReplacedBy decides which of tokens the token created at stream
-// sequence seq replaces: those of the same user and client, appended
-// before it, not personal, not revoked and not expired at its issue time.
-// It returns their ids in ascending order. It is pure.
-func tokensReplacedBy(created domain.AccessTokenCreated, seq uint64, tokens []domain.AccessToken) []string {
-	var out []string
-	for _, t := range tokens {
-		if t.ID == created.TokenID || t.UserID != created.UserID || t.ClientID != created.ClientID ||
-			t.GrantType == domain.GrantPersonalAccess || t.Seq >= seq || !t.Active(created.IssuedAt) {
-			continue
-		}
-		out = append(out, t.ID)
-	}
-	slices.Sort(out)
-	return out
 }
