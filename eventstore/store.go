@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stamp-oauth/stamp/domain"
+	"github.com/stamp-oauth/stamp/eventstore/internal/replymux"
 )
 
 // Defaults of Options.
@@ -170,8 +171,8 @@ type Store struct {
 	js      jetstream.JetStream
 	stream  jetstream.Stream
 	batches chan struct{} // semaphore of maxInflightBatches
-	replies *replyMux
-	commits *committer // nil when Options.DisableGroupCommit
+	replies *replymux.Mux // the answers of direct gets
+	commits *committer    // nil when Options.DisableGroupCommit
 	logger  *slog.Logger
 
 	logKey   ed25519.PrivateKey // nil: events go unsigned
@@ -268,7 +269,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		nc.Close()
 		return nil, fmt.Errorf("eventstore: open: stream %s: %w", domain.StreamName, err)
 	}
-	replies, err := newReplyMux(nc)
+	replies, err := replymux.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("eventstore: open: %w", err)
