@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stamp-oauth/stamp/domain"
+	"github.com/stamp-oauth/stamp/eventstore/internal/groupcommit"
 	"github.com/stamp-oauth/stamp/eventstore/internal/replymux"
 )
 
@@ -170,9 +171,9 @@ type Store struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	stream  jetstream.Stream
-	batches chan struct{} // semaphore of maxInflightBatches
-	replies *replymux.Mux // the answers of direct gets
-	commits *committer    // nil when Options.DisableGroupCommit
+	batches chan struct{}          // semaphore of maxInflightBatches
+	replies *replymux.Mux          // the answers of direct gets
+	commits *groupcommit.Committer // nil when Options.DisableGroupCommit
 	logger  *slog.Logger
 
 	logKey   ed25519.PrivateKey // nil: events go unsigned
@@ -280,7 +281,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.logKeyID = domain.LogKeyID(opts.LogKey.Public().(ed25519.PublicKey))
 	}
 	if !opts.DisableGroupCommit {
-		s.commits = newCommitter(s)
+		if s.commits, err = newCommitter(s); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("eventstore: open: %w", err)
+		}
 	}
 	_, err = startup(ctx, func(ctx context.Context) (struct{}, error) {
 		if s.logKey != nil {
@@ -304,11 +308,11 @@ func (s *Store) Close() {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		if s.commits != nil {
-			s.commits.close()
+			s.commits.Close()
 		}
 		s.nc.Close()
 		if s.commits != nil {
-			s.commits.wait()
+			s.commits.Wait()
 		}
 	})
 }
