@@ -91,7 +91,9 @@ type Options struct {
 	WatchEvery time.Duration
 }
 
-// Validate reports the first problem with o, or nil.
+// Validate reports the first problem with o, or nil. It only checks: the
+// defaults are applied by Open (and OpenReadOnly, OpenRevocationFeed),
+// which call it.
 func (o Options) Validate() error {
 	switch {
 	case (o.URL == "") == (o.InProcess == nil):
@@ -112,19 +114,28 @@ func (o Options) Validate() error {
 		return fmt.Errorf("eventstore: options: negative DuplicateWindow %s", o.DuplicateWindow)
 	case o.LogKey != nil && len(o.LogKey) != ed25519.PrivateKeySize:
 		return fmt.Errorf("eventstore: options: LogKey: %w", domain.ErrBadLogKey)
-	case o.MaxAge > 0 && o.withDefaults().DuplicateWindow > o.MaxAge:
-		return fmt.Errorf("eventstore: options: DuplicateWindow %s exceeds MaxAge %s", o.withDefaults().DuplicateWindow, o.MaxAge)
+	case o.MaxAge > 0 && o.duplicateWindow() > o.MaxAge:
+		return fmt.Errorf("eventstore: options: DuplicateWindow %s exceeds MaxAge %s", o.duplicateWindow(), o.MaxAge)
 	}
 	return nil
 }
 
+// duplicateWindow is the window o asks for: DuplicateWindow, or its
+// default.
+func (o Options) duplicateWindow() time.Duration {
+	if o.DuplicateWindow == 0 {
+		return DefaultDuplicateWindow
+	}
+	return o.DuplicateWindow
+}
+
+// withDefaults returns o with every zero field set to its default. Open,
+// OpenReadOnly and OpenRevocationFeed apply it after Validate.
 func (o Options) withDefaults() Options {
 	if o.Replicas == 0 {
 		o.Replicas = DefaultReplicas
 	}
-	if o.DuplicateWindow == 0 {
-		o.DuplicateWindow = DefaultDuplicateWindow
-	}
+	o.DuplicateWindow = o.duplicateWindow()
 	if o.Name == "" {
 		o.Name = "stamp"
 	}
