@@ -103,7 +103,7 @@ type appendResult struct {
 type Committer struct {
 	pub    Publisher
 	opts   Options
-	ctx    context.Context // bounds combined batches; ends with close
+	ctx    context.Context // bounds combined batches; ends with Close
 	cancel context.CancelFunc
 	kick   chan struct{} // capacity 1: the queue was handed to the flusher
 	quit   chan struct{}
