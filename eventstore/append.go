@@ -128,7 +128,7 @@ func (s *Store) appendOnce(ctx context.Context, agg domain.Aggregate, expect dom
 	}
 	seq, check := expect.Check()
 	if !check && s.commits != nil {
-		return s.commits.append(&queuedAppend{ctx: ctx, agg: agg, events: events, msgs: msgs, result: make(chan appendResult, 1)})
+		return s.groupCommit(ctx, agg, events, msgs)
 	}
 	if check {
 		msgs[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(seq, 10))

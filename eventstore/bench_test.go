@@ -101,7 +101,7 @@ func benchmarkGroupCommit(b *testing.B, goroutines int, group string) {
 	b.StopTimer()
 	b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "events/s")
 	if st.commits != nil {
-		b.ReportMetric(float64(commitStatsOf(st).batched)/float64(n.Load()), "batched-share")
+		b.ReportMetric(float64(commitStatsOf(st).Batched)/float64(n.Load()), "batched-share")
 	}
 	if len(took) > 0 {
 		slices.Sort(took)

@@ -1,132 +1,24 @@
 package eventstore
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/stamp-oauth/stamp/domain"
+	"github.com/stamp-oauth/stamp/eventstore/internal/envelope"
 )
 
 // ErrNotEnvelope is wrapped by reads that meet a stored message whose body is
 // not an event envelope; the error names the message's sequence.
 var ErrNotEnvelope = errors.New("eventstore: stored message is not an event envelope")
 
-// decode turns a stored message into a Recorded. A body that does not decode
-// to an envelope with an id and a type is ErrNotEnvelope, naming seq.
+// decode turns a stored message into a Recorded (see package envelope for
+// how fast). A body that does not decode to an envelope with an id and a
+// type is ErrNotEnvelope, naming seq.
 func decode(seq uint64, subject string, body []byte) (domain.Recorded, error) {
-	rec := domain.Recorded{Seq: seq, Subject: subject}
-	if !decodeFast(body, &rec.Envelope) {
-		rec.Envelope = domain.Envelope{}
-		if err := json.Unmarshal(body, &rec.Envelope); err != nil {
-			return domain.Recorded{}, fmt.Errorf("%w: sequence %d on %s: %w", ErrNotEnvelope, seq, subject, err)
-		}
-	}
-	if rec.Envelope.ID == "" || rec.Envelope.Type == "" {
-		return domain.Recorded{}, fmt.Errorf("%w: sequence %d on %s: no id or type", ErrNotEnvelope, seq, subject)
-	}
-	return rec, nil
-}
-
-// decodeFast decodes body into env when it is laid out exactly as
-// json.Marshal writes a domain.Envelope (fields in order, no spaces, strings
-// of printable ASCII without escapes), which is how Append writes every
-// event, and reports whether it did. Its result then equals json.Unmarshal's
-// (FuzzDecodeFast checks this); for any other body it returns false and the
-// caller falls back to json.Unmarshal. It exists because replay speed is
-// bounded by decoding, and encoding/json spends most of it reflecting.
-func decodeFast(body []byte, env *domain.Envelope) bool {
-	p := parser{b: body}
-	var ok bool
-	if !p.lit(`{"id":`) {
-		return false
-	}
-	if env.ID, ok = p.str(); !ok || !p.lit(`,"type":`) {
-		return false
-	}
-	if env.Type, ok = p.str(); !ok || !p.lit(`,"version":`) {
-		return false
-	}
-	if env.Version, ok = p.int(); !ok || !p.lit(`,"time":`) {
-		return false
-	}
-	start := p.i
-	if _, ok = p.str(); !ok || env.Time.UnmarshalJSON(body[start:p.i]) != nil {
-		return false
-	}
-	if !p.lit(`,"actor":{"kind":`) {
-		return false
-	}
-	if env.Actor.Kind, ok = p.str(); !ok {
-		return false
-	}
-	if p.lit(`,"id":`) {
-		if env.Actor.ID, ok = p.str(); !ok {
-			return false
-		}
-	}
-	if !p.lit(`},"data":`) || len(body) == 0 || body[len(body)-1] != '}' {
-		return false
-	}
-	data := body[p.i : len(body)-1]
-	if len(data) == 0 || !json.Valid(data) || isSpace(data[0]) || isSpace(data[len(data)-1]) {
-		return false
-	}
-	env.Data = bytes.Clone(data)
-	return true
-}
-
-// parser reads body from offset i.
-type parser struct {
-	b []byte
-	i int
-}
-
-// lit consumes s if the input continues with it.
-func (p *parser) lit(s string) bool {
-	if !bytes.HasPrefix(p.b[p.i:], []byte(s)) {
-		return false
-	}
-	p.i += len(s)
-	return true
-}
-
-// str consumes a JSON string of printable ASCII without escapes.
-func (p *parser) str() (string, bool) {
-	if p.i >= len(p.b) || p.b[p.i] != '"' {
-		return "", false
-	}
-	for j := p.i + 1; j < len(p.b); j++ {
-		switch c := p.b[j]; {
-		case c == '"':
-			s := string(p.b[p.i+1 : j])
-			p.i = j + 1
-			return s, true
-		case c == '\\' || c < 0x20 || c >= 0x7f:
-			return "", false
-		}
-	}
-	return "", false
-}
-
-// int consumes a small non-negative JSON integer.
-func (p *parser) int() (int, bool) {
-	j := p.i
-	for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
-		j++
-	}
-	digits := p.b[p.i:j]
-	if len(digits) == 0 || len(digits) > 9 || (digits[0] == '0' && len(digits) > 1) {
-		return 0, false
-	}
-	n, err := strconv.Atoi(string(digits))
+	env, err := envelope.Parse(body)
 	if err != nil {
-		return 0, false
+		return domain.Recorded{}, fmt.Errorf("%w: sequence %d on %s: %w", ErrNotEnvelope, seq, subject, err)
 	}
-	p.i = j
-	return n, true
+	return domain.Recorded{Seq: seq, Subject: subject, Envelope: env}, nil
 }
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

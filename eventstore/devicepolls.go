@@ -30,6 +30,22 @@ type DevicePollOptions struct {
 	Logger *slog.Logger
 }
 
+// Validate reports the first problem with o, or nil; it only checks.
+func (o DevicePollOptions) Validate() error {
+	if o.TTL <= 0 {
+		return errors.New("eventstore: device polls: TTL is required")
+	}
+	return nil
+}
+
+// withDefaults returns o with every zero field set to its default.
+func (o DevicePollOptions) withDefaults() DevicePollOptions {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
 // DevicePolls is domain.DevicePolls for a whole cluster: one key per
 // device code id in the DevicePollBucket, whose value is the time of its
 // last poll, so a device polling instance B right after instance A gets
@@ -50,15 +66,13 @@ type DevicePolls struct {
 var _ domain.DevicePolls = (*DevicePolls)(nil)
 
 // DevicePolls creates the DevicePollBucket, or updates its configuration
-// (TTL, replicas). It fails when the bucket cannot be created (for
-// instance without permission on it).
+// (TTL, replicas). It fails when opts are invalid (see Validate) or the
+// bucket cannot be created (for instance without permission on it).
 func (s *Store) DevicePolls(ctx context.Context, opts DevicePollOptions) (*DevicePolls, error) {
-	if opts.TTL <= 0 {
-		return nil, errors.New("eventstore: device polls: TTL is required")
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts = opts.withDefaults()
 	kv, err := s.stateBucket(ctx, DevicePollBucket, "stamp: when each device code last polled (RFC 8628 slow_down)", opts.TTL)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: device polls: %w", err)

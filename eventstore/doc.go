@@ -39,6 +39,12 @@
 // revocations), each with the least permissions its work needs
 // (RolePermissions).
 //
+// Its machinery lives in internal packages, each with its contract and
+// tests: internal/groupcommit (the group commit and its cost model, with
+// the Store as its publisher), internal/replymux (the one subscription
+// that receives every direct get's answers) and internal/envelope (the
+// fast envelope parser behind every read).
+//
 // Every error this package returns starts with "eventstore:" and wraps its
 // cause; Store and Server methods are safe for concurrent use.
 package eventstore

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stamp-oauth/stamp/domain"
+	"github.com/stamp-oauth/stamp/eventstore/internal/groupcommit"
 )
 
 // holdCommits makes st's committer hand its queue to the flusher, as if a
@@ -15,18 +16,9 @@ import (
 // called (at the latest when the test ends).
 func holdCommits(tb testing.TB, st *Store) (release func()) {
 	tb.Helper()
-	c := st.commits
-	eventually(tb, "committer idle", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.flushing || c.inflight > 0 {
-			return false
-		}
-		c.flushing = true
-		return true
-	})
+	eventually(tb, "committer idle", st.commits.Hold)
 	var once sync.Once
-	release = func() { once.Do(func() { c.kick <- struct{}{} }) }
+	release = func() { once.Do(st.commits.Release) }
 	tb.Cleanup(release)
 	return release
 }
@@ -34,36 +26,16 @@ func holdCommits(tb testing.TB, st *Store) (release func()) {
 // waitQueued waits until n appends queue on st's committer.
 func waitQueued(tb testing.TB, st *Store, n int) {
 	tb.Helper()
-	eventually(tb, fmt.Sprintf("%d appends queued", n), func() bool {
-		st.commits.mu.Lock()
-		defer st.commits.mu.Unlock()
-		return len(st.commits.queue) >= n
-	})
+	eventually(tb, fmt.Sprintf("%d appends queued", n), func() bool { return st.commits.Queued() >= n })
 }
 
-func combineAlways(st *Store) {
-	st.commits.mu.Lock()
-	st.commits.combineAlways = true
-	st.commits.mu.Unlock()
-}
+func combineAlways(st *Store) { st.commits.CombineAlways() }
 
-func commitStatsOf(st *Store) commitStats {
-	st.commits.mu.Lock()
-	defer st.commits.mu.Unlock()
-	return st.commits.stats
-}
+func commitStatsOf(st *Store) groupcommit.Stats { return st.commits.Stats() }
 
 // setCosts makes st's committer believe that an append on its own costs
 // solo and a combined batch costs batch, both just measured.
-func setCosts(st *Store, solo, batch time.Duration) {
-	c := st.commits
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.soloTime, c.soloCount = float64(solo)*16, 16
-	c.batchCost = batch
-	now := time.Now()
-	c.lastSolo, c.lastBatch, c.lastProbe = now, now, now
-}
+func setCosts(st *Store, solo, batch time.Duration) { st.commits.SetCosts(solo, batch) }
 
 // eventually polls cond until it holds, for at most ten seconds.
 func eventually(tb testing.TB, what string, cond func() bool) {

@@ -259,7 +259,7 @@ func TestGroupCommitClose(t *testing.T) {
 		}
 	}
 	select {
-	case <-st.commits.exited:
+	case <-st.commits.Exited():
 	default:
 		t.Error("the flusher is still running after Close")
 	}

@@ -101,7 +101,7 @@ func TestGroupCommitConcurrentAppends(t *testing.T) {
 			if st.commits != nil {
 				stats := commitStatsOf(st)
 				t.Logf("%+v", stats)
-				if stats.batches == 0 || stats.fallbacks != 0 {
+				if stats.Batches == 0 || stats.Fallbacks != 0 {
 					t.Errorf("stats %+v: want a combined batch and no fallback", stats)
 				}
 			}
@@ -138,7 +138,7 @@ func TestGroupCommitCombinesInQueueOrder(t *testing.T) {
 	if diff := cmp.Diff([]string{"x1", "x2"}, ids(recs)); diff != "" {
 		t.Errorf("Load(x) (-want +got):\n%s", diff)
 	}
-	if s := commitStatsOf(st); s.batches != 1 {
+	if s := commitStatsOf(st); s.Batches != 1 {
 		t.Errorf("stats %+v; want 1 batch", s)
 	}
 
@@ -175,7 +175,7 @@ func TestGroupCommitCombinesInQueueOrder(t *testing.T) {
 	for i := range appended {
 		checkAppended(t, bySeq, appended[i], seqs[i])
 	}
-	if s := commitStatsOf(st); s.batches != 3 {
+	if s := commitStatsOf(st); s.Batches != 3 {
 		t.Errorf("stats %+v; want 3 batches (1 + 2)", s)
 	}
 }
@@ -221,7 +221,7 @@ func TestGroupCommitDuplicateFallsBack(t *testing.T) {
 	if len(bySeq) != 7 {
 		t.Errorf("%d events stored; want 7 (3 before, b1, c1, c2, twin)", len(bySeq))
 	}
-	if s := commitStatsOf(st); s.fallbacks != 1 || s.batches != 0 {
+	if s := commitStatsOf(st); s.Fallbacks != 1 || s.Batches != 0 {
 		t.Errorf("stats %+v; want 1 fallback, no batch", s)
 	}
 }
@@ -262,7 +262,7 @@ func TestGroupCommitFollowsMeasuredCosts(t *testing.T) {
 				}
 				results = append(results, done{fmt.Sprint("q", i), r.seq})
 			}
-			if s := commitStatsOf(st); (s.batches > 0) != tt.batches || s.solo != 0 {
+			if s := commitStatsOf(st); (s.Batches > 0) != tt.batches || s.Solo != 0 {
 				t.Errorf("after the held round: stats %+v; want batches %v, no solo round", s, tt.batches)
 			}
 
@@ -293,10 +293,10 @@ func TestGroupCommitFollowsMeasuredCosts(t *testing.T) {
 			}
 			s := commitStatsOf(st)
 			t.Logf("%+v", s)
-			if !tt.batches && (s.batches != 0 || s.solo != 0) {
+			if !tt.batches && (s.Batches != 0 || s.Solo != 0) {
 				t.Errorf("stats %+v; want every append direct", s)
 			}
-			if tt.batches && s.batched < 8 {
+			if tt.batches && s.Batched < 8 {
 				t.Errorf("stats %+v; want appends in batches", s)
 			}
 		})

@@ -43,6 +43,31 @@ type LimiterOptions struct {
 	MaxKeys int
 }
 
+// Validate reports the first problem with o, or nil; it only checks.
+func (o LimiterOptions) Validate() error {
+	switch {
+	case o.TTL <= 0:
+		return errors.New("eventstore: limiter: TTL is required")
+	case o.MaxKeys < 0:
+		return fmt.Errorf("eventstore: limiter: negative MaxKeys %d", o.MaxKeys)
+	}
+	return nil
+}
+
+// withDefaults returns o with every zero field set to its default.
+func (o LimiterOptions) withDefaults() LimiterOptions {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxKeys == 0 {
+		o.MaxKeys = defaultMirrorKeys
+	}
+	return o
+}
+
 // Limiter is domain.Limiter for a whole cluster: the token buckets of
 // every instance on the stream live in the LimitsBucket, one key per
 // (rate, key) (their hash, so no address or account name is stored),
@@ -82,22 +107,14 @@ type mirrored struct {
 var _ domain.Limiter = (*Limiter)(nil)
 
 // Limiter creates the LimitsBucket, or updates its configuration (TTL,
-// replicas), loads its keys and starts following it. It fails when the
-// bucket cannot be created or read (for instance without permission on
+// replicas), loads its keys and starts following it. It fails when opts
+// are invalid (see Validate) or the bucket cannot be created or read (for instance without permission on
 // it); the caller may then limit per process.
 func (s *Store) Limiter(ctx context.Context, opts LimiterOptions) (*Limiter, error) {
-	if opts.TTL <= 0 {
-		return nil, errors.New("eventstore: limiter: TTL is required")
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.MaxKeys <= 0 {
-		opts.MaxKeys = defaultMirrorKeys
-	}
+	opts = opts.withDefaults()
 	kv, err := s.stateBucket(ctx, LimitsBucket, "stamp: rate limits of failed attempts, shared by every instance", opts.TTL)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: limiter: %w", err)

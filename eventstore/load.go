@@ -40,7 +40,7 @@ func (s *Store) loadOnce(ctx context.Context, agg domain.Aggregate) ([]domain.Re
 	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	g := s.replies.newGetter(s.verify)
+	g := newGetter(s.replies, s.verify)
 	defer g.close()
 	out, err := g.load(ctx, filter)
 	if err != nil {
@@ -50,7 +50,7 @@ func (s *Store) loadOnce(ctx context.Context, agg domain.Aggregate) ([]domain.Re
 }
 
 // load reads every message on filter as Load documents.
-func (g *getter) load(ctx context.Context, filter string) ([]domain.Recorded, error) {
+func (g getter) load(ctx context.Context, filter string) ([]domain.Recorded, error) {
 	// Round one: the last message of each subject, and the stream's last
 	// sequence as of then, which bounds the snapshot.
 	if _, err := g.send(directGetRequest{MultiLast: []string{filter}}); err != nil {
@@ -139,7 +139,7 @@ func (g *getter) load(ctx context.Context, filter string) ([]domain.Recorded, er
 
 // scan reads every message on filter with wildcard batches, for an aggregate
 // of more subjects than the server answers in one round.
-func (g *getter) scan(ctx context.Context, filter string) ([]domain.Recorded, error) {
+func (g getter) scan(ctx context.Context, filter string) ([]domain.Recorded, error) {
 	out := []domain.Recorded{}
 	next := uint64(1)
 	for {

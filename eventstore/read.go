@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,6 +29,14 @@ type ReadOptions struct {
 	// Follow keeps delivering new events after the last one, until ctx ends.
 	// Without it, Read stops at the stream's last sequence as of the call.
 	Follow bool
+}
+
+// Validate reports the first problem with ro, or nil; Read calls it.
+func (ro ReadOptions) Validate() error {
+	if ro.From > 1 && !ro.Since.IsZero() {
+		return errors.New("eventstore: read options: From and Since are exclusive")
+	}
+	return nil
 }
 
 // Read calls fn with every event ro selects, one at a time, in stream order,
@@ -60,8 +69,8 @@ func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorde
 	if where == "" {
 		where = domain.SubjectRoot + ".>"
 	}
-	if ro.From > 1 && !ro.Since.IsZero() {
-		return fmt.Errorf("eventstore: read %s: From and Since are exclusive", where)
+	if err := ro.Validate(); err != nil {
+		return fmt.Errorf("eventstore: read %s: %w", where, err)
 	}
 	var stop uint64 // last sequence to deliver, when not following
 	if !ro.Follow {

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stamp-oauth/stamp/domain"
+	"github.com/stamp-oauth/stamp/eventstore/internal/replymux"
 )
 
 // ErrReadOnly: Append or AppendAll on a Store from OpenReadOnly.
@@ -40,7 +41,7 @@ func OpenReadOnly(ctx context.Context, opts Options) (*Store, error) {
 		nc.Close()
 		return nil, fmt.Errorf("eventstore: open read-only: stream %s: %w", domain.StreamName, err)
 	}
-	replies, err := newReplyMux(nc)
+	replies, err := replymux.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("eventstore: open read-only: %w", err)

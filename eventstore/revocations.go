@@ -15,34 +15,17 @@ import (
 	"github.com/stamp-oauth/stamp/domain"
 )
 
-// RevocationSink is told what a RevocationFeed learns. It is an alias of an
-// interface literal, not a named type, so that a *RevocationFeed satisfies
-// any consumer's interface with a Run(ctx, sink) method whose sink is the
-// same literal (httpapi/guard's Feed is one) without either package
-// importing the other. A RevocationFeed calls it from one goroutine at a
-// time.
-type RevocationSink = interface {
-	// Revoked: the access token jti stopped validating; until is when it
-	// would have expired at the latest.
-	Revoked(jti string, until time.Time)
-	// ClientDeleted: every token of the client stopped validating.
-	ClientDeleted(id string)
-	// UserDeleted: every token of the user stopped validating.
-	UserDeleted(id string)
-	// Current reports whether the sink has been told everything the log
-	// held up to a moment ago: true once the feed has caught up and while
-	// it stays connected, false when it loses the connection or the
-	// server stops answering, until it has caught up again.
-	Current(current bool)
-}
+// RevocationSink is told what a RevocationFeed learns; see
+// domain.RevocationSink, which httpapi/guard's Feed names too, so that a
+// *RevocationFeed is a guard.Feed. A RevocationFeed calls it from one
+// goroutine at a time.
+type RevocationSink = domain.RevocationSink
 
 // Timing of a RevocationFeed.
 const (
-	// revocationMargin widens the feed's window for clock skew between the
-	// authorization server, NATS and the resource server: the feed starts
-	// this much earlier than the longest token lifetime ago, and keeps
-	// each revocation this much longer.
-	revocationMargin = 5 * time.Minute
+	// revocationMargin widens the feed's window for clock skew (see
+	// domain.RevocationWindow).
+	revocationMargin = domain.DefaultRevocationMargin
 	// revocationHeartbeat is the idle heartbeat the feed asks of its
 	// consumer; two missed in a row make it not current.
 	revocationHeartbeat = time.Second
@@ -256,7 +239,7 @@ func (f *RevocationFeed) session(ctx context.Context, sink RevocationSink, statu
 	if !f.nc.IsConnected() {
 		return false, errFeedStalled
 	}
-	since := time.Now().Add(-f.lifetime - f.margin)
+	since := f.window().Since(time.Now())
 
 	// The handlers run on the client's goroutines; mu orders them against
 	// each other and against the end of the session, after which they tell
@@ -452,17 +435,18 @@ func (f *RevocationFeed) deliver(sink RevocationSink, rec domain.Recorded) error
 	}
 	switch e := e.(type) {
 	case domain.AccessTokenRevoked:
-		until := rec.Envelope.Time.Add(f.lifetime + f.margin)
-		if !e.ExpiresAt.IsZero() {
-			until = e.ExpiresAt.Add(f.margin)
-		}
-		sink.Revoked(e.TokenID, until)
+		sink.Revoked(e.TokenID, f.window().Until(rec.Envelope.Time, e))
 	case domain.ClientDeleted:
 		sink.ClientDeleted(e.ClientID)
 	case domain.UserDeleted:
 		sink.UserDeleted(e.UserID)
 	}
 	return nil
+}
+
+// window is how long the feed's revocations matter.
+func (f *RevocationFeed) window() domain.RevocationWindow {
+	return domain.RevocationWindow{MaxLifetime: f.lifetime, Margin: f.margin}
 }
 
 // Recreated counts the feed's consumers its watchdog found stalled and

@@ -15,6 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stamp-oauth/stamp/domain"
+	"github.com/stamp-oauth/stamp/eventstore/internal/groupcommit"
+	"github.com/stamp-oauth/stamp/eventstore/internal/replymux"
 )
 
 // Defaults of Options.
@@ -89,7 +91,9 @@ type Options struct {
 	WatchEvery time.Duration
 }
 
-// Validate reports the first problem with o, or nil.
+// Validate reports the first problem with o, or nil. It only checks: the
+// defaults are applied by Open (and OpenReadOnly, OpenRevocationFeed),
+// which call it.
 func (o Options) Validate() error {
 	switch {
 	case (o.URL == "") == (o.InProcess == nil):
@@ -110,19 +114,28 @@ func (o Options) Validate() error {
 		return fmt.Errorf("eventstore: options: negative DuplicateWindow %s", o.DuplicateWindow)
 	case o.LogKey != nil && len(o.LogKey) != ed25519.PrivateKeySize:
 		return fmt.Errorf("eventstore: options: LogKey: %w", domain.ErrBadLogKey)
-	case o.MaxAge > 0 && o.withDefaults().DuplicateWindow > o.MaxAge:
-		return fmt.Errorf("eventstore: options: DuplicateWindow %s exceeds MaxAge %s", o.withDefaults().DuplicateWindow, o.MaxAge)
+	case o.MaxAge > 0 && o.duplicateWindow() > o.MaxAge:
+		return fmt.Errorf("eventstore: options: DuplicateWindow %s exceeds MaxAge %s", o.duplicateWindow(), o.MaxAge)
 	}
 	return nil
 }
 
+// duplicateWindow is the window o asks for: DuplicateWindow, or its
+// default.
+func (o Options) duplicateWindow() time.Duration {
+	if o.DuplicateWindow == 0 {
+		return DefaultDuplicateWindow
+	}
+	return o.DuplicateWindow
+}
+
+// withDefaults returns o with every zero field set to its default. Open,
+// OpenReadOnly and OpenRevocationFeed apply it after Validate.
 func (o Options) withDefaults() Options {
 	if o.Replicas == 0 {
 		o.Replicas = DefaultReplicas
 	}
-	if o.DuplicateWindow == 0 {
-		o.DuplicateWindow = DefaultDuplicateWindow
-	}
+	o.DuplicateWindow = o.duplicateWindow()
 	if o.Name == "" {
 		o.Name = "stamp"
 	}
@@ -169,9 +182,9 @@ type Store struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	stream  jetstream.Stream
-	batches chan struct{} // semaphore of maxInflightBatches
-	replies *replyMux
-	commits *committer // nil when Options.DisableGroupCommit
+	batches chan struct{}          // semaphore of maxInflightBatches
+	replies *replymux.Mux          // the answers of direct gets
+	commits *groupcommit.Committer // nil when Options.DisableGroupCommit
 	logger  *slog.Logger
 
 	logKey   ed25519.PrivateKey // nil: events go unsigned
@@ -268,7 +281,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		nc.Close()
 		return nil, fmt.Errorf("eventstore: open: stream %s: %w", domain.StreamName, err)
 	}
-	replies, err := newReplyMux(nc)
+	replies, err := replymux.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("eventstore: open: %w", err)
@@ -279,7 +292,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.logKeyID = domain.LogKeyID(opts.LogKey.Public().(ed25519.PublicKey))
 	}
 	if !opts.DisableGroupCommit {
-		s.commits = newCommitter(s)
+		if s.commits, err = newCommitter(s); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("eventstore: open: %w", err)
+		}
 	}
 	_, err = startup(ctx, func(ctx context.Context) (struct{}, error) {
 		if s.logKey != nil {
@@ -303,11 +319,11 @@ func (s *Store) Close() {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		if s.commits != nil {
-			s.commits.close()
+			s.commits.Close()
 		}
 		s.nc.Close()
 		if s.commits != nil {
-			s.commits.wait()
+			s.commits.Wait()
 		}
 	})
 }

@@ -5,26 +5,15 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/stamp-oauth/stamp/domain"
 )
 
-// Sink is what a Feed tells the guard. It is an alias of an interface
-// literal rather than a named type so that a feed declared in another
-// package with the same literal (eventstore.RevocationSink) has exactly
-// this Run signature, and satisfies Feed without importing this package.
-type Sink = interface {
-	// Revoked: the access token jti stops validating; until is when it
-	// expires at the latest, after which the guard forgets it.
-	Revoked(jti string, until time.Time)
-	// ClientDeleted: every token of the client stops validating, forever.
-	ClientDeleted(id string)
-	// UserDeleted: every token of the user stops validating, forever.
-	UserDeleted(id string)
-	// Current reports whether everything up to a moment ago has been
-	// told: true once the feed has caught up and while it keeps up; false
-	// when it is disconnected or stalled. The guard answers 503 while it is
-	// false.
-	Current(current bool)
-}
+// Sink is what a Feed tells the guard: domain.RevocationSink, which
+// eventstore.RevocationFeed's Run takes too, so that it satisfies Feed
+// without either package importing the other. The guard forgets a revoked
+// jti after its until, and answers 503 while the feed is not Current.
+type Sink = domain.RevocationSink
 
 // Feed streams revocations into a Sink. Run tells sink about every
 // revocation still relevant, then every new one, until ctx ends or it
