@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/logcheck"
 	"github.com/stamp-oauth/stamp/domain"
 	"github.com/stamp-oauth/stamp/eventstore"
 	"github.com/stamp-oauth/stamp/projections"
@@ -32,7 +33,7 @@ import (
 // The rebuild is the truth: when the checksums differ the rebuilt models
 // are swapped in all the same, and the command exits 1 saying the live ones
 // had drifted. But only a rebuild from a sound log: every read of it is
-// checked as stamp verify checks it (see integrity.go), and missing
+// checked as stamp verify checks it (see logcheck), and missing
 // sequences or records the log refuses stop the replay before the swap,
 // listed with their sequences (exit 1).
 //
@@ -172,7 +173,7 @@ func replayHere(ctx context.Context, l *cliLog, c Config, meter *progressMeter) 
 			defer live.Close()
 		}
 	}
-	src, note, err := checkLog(ctx, l, l, time.Duration(c.StreamMaxAge))
+	src, note, err := logcheck.Wrap(ctx, l, time.Duration(c.StreamMaxAge))
 	if err != nil {
 		return replayResult{}, err
 	}

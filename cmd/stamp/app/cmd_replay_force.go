@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/logcheck"
 	"github.com/stamp-oauth/stamp/projections"
 )
 
@@ -24,7 +25,7 @@ func replayForce(ctx context.Context, l *cliLog, c Config, meter *progressMeter)
 	if err := projections.InUse(dir); err != nil {
 		return replayResult{}, fmt.Errorf("the read models are in use (is a server running on the data directory?): %w", err)
 	}
-	src, note, err := checkLog(ctx, l, l, time.Duration(c.StreamMaxAge))
+	src, note, err := logcheck.Wrap(ctx, l, time.Duration(c.StreamMaxAge))
 	if err != nil {
 		return replayResult{}, err
 	}

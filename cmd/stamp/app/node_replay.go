@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/logcheck"
 	"github.com/stamp-oauth/stamp/projections"
 )
 
@@ -133,7 +134,7 @@ func (rc *replayControl) replay(set func(func(*replayStatus)), publish func(repl
 	n := rc.n
 	dir := projectionsDir(n.cfg)
 	opts := projections.Options{Logger: n.logger, UserKeys: n.keys}
-	src, note, err := checkLog(rc.ctx, n.store, n.store, time.Duration(n.cfg.StreamMaxAge)) // see integrity.go
+	src, note, err := logcheck.Wrap(rc.ctx, n.store, time.Duration(n.cfg.StreamMaxAge)) // see logcheck
 	if err != nil {
 		return replayResult{}, err
 	}
