@@ -9,12 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/stamp-oauth/stamp/cmd/stamp/internal/logcheck"
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/rebuild"
 	"github.com/stamp-oauth/stamp/cmd/stamp/internal/replayctl"
-	"github.com/stamp-oauth/stamp/domain"
 	"github.com/stamp-oauth/stamp/eventstore"
 	"github.com/stamp-oauth/stamp/projections"
 )
@@ -101,7 +100,7 @@ func printReplay(w io.Writer, res replayctl.Result) error {
 // rebuild if something else holds them.
 func replayHere(ctx context.Context, l *cliLog, c Config, meter *replayctl.Meter) (replayctl.Result, error) {
 	dir := projectionsDir(c)
-	freshDir := dir + ".rebuild"
+	freshDir := rebuild.FreshDir(dir)
 	opts := projections.Options{Logger: storeLogger(c, meter.Writer()), UserKeys: l.keys}
 	var live *projections.Store
 	replaceOld := false
@@ -148,7 +147,8 @@ func replayHere(ctx context.Context, l *cliLog, c Config, meter *replayctl.Meter
 		return res, err
 	}
 	if live == nil {
-		return finishWithoutLive(fresh, res, dir, replaceOld)
+		res.Seq, res.Checksum, err = rebuild.Install(fresh, dir, replaceOld)
+		return res, err
 	}
 	meter.Note("catching the live read models up, comparing and swapping")
 	sw, err := live.SwapIn(ctx, fresh, src, projections.Swap{Dir: dir, FreshDir: freshDir, Options: opts})
@@ -169,70 +169,10 @@ func storeLogger(c Config, w io.Writer) *slog.Logger {
 	return newLogger(c, w)
 }
 
-// finishWithoutLive puts a rebuilt store in place where there is nothing
-// to compare it with: no live store, or (replaceOld) one of an older
-// layout, which is moved aside first and removed after.
-func finishWithoutLive(fresh *projections.Store, res replayctl.Result, dir string, replaceOld bool) (replayctl.Result, error) {
-	freshDir, old := dir+".rebuild", dir+".old"
-	sum, err := fresh.Checksum()
-	res.Seq, res.Checksum = fresh.Checkpoint(), sum
-	if err = errors.Join(err, fresh.Close()); err != nil {
-		os.RemoveAll(freshDir)
-		return res, err
-	}
-	if replaceOld {
-		if err := os.RemoveAll(old); err != nil {
-			return res, err
-		}
-		if err := os.Rename(dir, old); err != nil {
-			os.RemoveAll(freshDir)
-			return res, fmt.Errorf("the live read models are left in place: %w", err)
-		}
-	}
-	if err := os.Rename(freshDir, dir); err != nil {
-		if replaceOld {
-			err = errors.Join(err, os.Rename(old, dir))
-		}
-		os.RemoveAll(freshDir)
-		return res, fmt.Errorf("the live read models are left in place: %w", err)
-	}
-	if replaceOld {
-		os.RemoveAll(old)
-	}
-	return res, nil
-}
-
-// rebuildFresh rebuilds the read models from src into dir+".rebuild",
-// removing a stale one first, and returns the new store open, with the
-// count and time of the rebuild in res. On failure it removes the partial
-// directory.
+// rebuildFresh is rebuild.Fresh, its Stats in a replay's result.
 func rebuildFresh(ctx context.Context, src projections.Replayer, dir string, opts projections.Options, progress func(done, total uint64)) (*projections.Store, replayctl.Result, error) {
-	freshDir := dir + ".rebuild"
-	if err := os.RemoveAll(freshDir); err != nil {
-		return nil, replayctl.Result{}, fmt.Errorf("remove the stale %s: %w", freshDir, err)
-	}
-	counted := &countingReplayer{Replayer: src}
-	start := time.Now()
-	fresh, err := projections.Rebuild(ctx, freshDir, opts, counted, progress)
-	res := replayctl.Result{Events: counted.n.Load(), Seconds: time.Since(start).Seconds()}
-	if err != nil {
-		os.RemoveAll(freshDir)
-		return nil, res, err
-	}
-	return fresh, res, nil
-}
-
-// countingReplayer counts the events a replay delivers.
-type countingReplayer struct {
-	projections.Replayer
-	n atomic.Uint64
-}
-
-func (c *countingReplayer) Replay(ctx context.Context, from uint64, filter string, fn func(domain.Recorded) error) error {
-	return c.Replayer.Replay(ctx, from, filter, func(r domain.Recorded) error {
-		c.n.Add(1)
-		return fn(r)
-	})
+	fresh, st, err := rebuild.Fresh(ctx, src, dir, opts, progress)
+	return fresh, replayctl.Result{Events: st.Events, Seconds: st.Elapsed.Seconds()}, err
 }
 
 func projectionsDir(c Config) string { return filepath.Join(c.DataDir, "projections") }

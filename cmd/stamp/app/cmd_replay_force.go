@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/stamp-oauth/stamp/cmd/stamp/internal/logcheck"
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/rebuild"
 	"github.com/stamp-oauth/stamp/cmd/stamp/internal/replayctl"
 	"github.com/stamp-oauth/stamp/projections"
 )
@@ -39,24 +39,10 @@ func replayForce(ctx context.Context, l *cliLog, c Config, meter *replayctl.Mete
 		return res, err
 	}
 	res.Note = note
-	freshDir := dir + ".rebuild"
-	sum, err := fresh.Checksum()
-	res.Seq, res.Checksum = fresh.Checkpoint(), sum
-	if err = errors.Join(err, fresh.Close()); err != nil {
-		os.RemoveAll(freshDir)
-		return res, err
-	}
-	aside, err := moveAside(dir, time.Now())
+	seq, sum, aside, err := rebuild.Replace(fresh, dir, time.Now())
+	res.Seq, res.Checksum = seq, sum
 	if err != nil {
-		os.RemoveAll(freshDir)
-		return res, fmt.Errorf("the read models are left in place: %w", err)
-	}
-	if err := os.Rename(freshDir, dir); err != nil {
-		if aside != "" {
-			err = errors.Join(err, os.Rename(aside, dir))
-		}
-		os.RemoveAll(freshDir)
-		return res, fmt.Errorf("the read models are left in place: %w", err)
+		return res, err
 	}
 	if aside != "" {
 		res.Note = joinNotes(res.Note, fmt.Sprintf("the old read models are in %s; remove it once the server runs", filepath.Base(aside)))

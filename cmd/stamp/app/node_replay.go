@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stamp-oauth/stamp/cmd/stamp/internal/logcheck"
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/rebuild"
 	"github.com/stamp-oauth/stamp/cmd/stamp/internal/replayctl"
 	"github.com/stamp-oauth/stamp/projections"
 )
@@ -55,9 +56,9 @@ func (n *Node) replayViews(ctx context.Context, r replayctl.Reporter) (replayctl
 		return res, err
 	}
 	r.Swapping()
-	sw, err := n.views.SwapIn(ctx, fresh, src, projections.Swap{Dir: dir, FreshDir: dir + ".rebuild", Options: opts})
+	sw, err := n.views.SwapIn(ctx, fresh, src, projections.Swap{Dir: dir, FreshDir: rebuild.FreshDir(dir), Options: opts})
 	if err != nil {
-		os.RemoveAll(dir + ".rebuild")
+		os.RemoveAll(rebuild.FreshDir(dir))
 		return res, fmt.Errorf("the live read models are left in place: %w", err)
 	}
 	res.Seq, res.Checksum, res.LiveChecksum = sw.Seq, sw.FreshSum, sw.LiveSum
