@@ -70,7 +70,7 @@ type Config struct {
 	PasswordHashWait     Duration `json:"password_hash_wait"`
 
 	// ReadConsistency is "strong" (catch up with the log before answers
-	// that depend on it, see freshness.go) or "local".
+	// that depend on it, see cmd/stamp/internal/freshness) or "local".
 	ReadConsistency string `json:"read_consistency"`
 	// FreshnessTimeout bounds a catch-up; past it the request is 503.
 	FreshnessTimeout Duration `json:"freshness_timeout"`
