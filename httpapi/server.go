@@ -118,9 +118,10 @@ type Options struct {
 	AccessLog *slog.Logger
 }
 
-// Validate checks o and fills its defaults. It returns an error naming the
-// first bad field.
-func (o *Options) Validate() error {
+// Validate reports the first bad field of o, named in the error. It
+// changes nothing: a zero MaxBodyBytes, SessionLifetime, Logger or Now is
+// valid and takes its default in New.
+func (o Options) Validate() error {
 	if o.Issuer == "" {
 		return errors.New("httpapi: issuer is required")
 	}
@@ -136,19 +137,25 @@ func (o *Options) Validate() error {
 			return errors.New("httpapi: grant types must not be empty strings")
 		}
 	}
-	switch {
-	case o.MaxBodyBytes < 0:
+	if o.MaxBodyBytes < 0 {
 		return fmt.Errorf("httpapi: max body bytes %d is negative", o.MaxBodyBytes)
-	case o.MaxBodyBytes == 0:
-		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if len(o.SessionKey) < MinSessionKeyBytes {
 		return fmt.Errorf("httpapi: the session key must be at least %d bytes", MinSessionKeyBytes)
 	}
-	switch {
-	case o.SessionLifetime < 0:
+	if o.SessionLifetime < 0 {
 		return fmt.Errorf("httpapi: session lifetime %v is negative", o.SessionLifetime)
-	case o.SessionLifetime == 0:
+	}
+	return nil
+}
+
+// withDefaults returns o with its zero MaxBodyBytes, SessionLifetime,
+// Logger and Now replaced by their defaults.
+func (o Options) withDefaults() Options {
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.SessionLifetime == 0 {
 		o.SessionLifetime = DefaultSessionLifetime
 	}
 	if o.Logger == nil {
@@ -157,7 +164,7 @@ func (o *Options) Validate() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return nil
+	return o
 }
 
 // server holds what the handlers share. It is immutable after New, but
@@ -208,6 +215,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	opts = opts.withDefaults()
 	scopes := deps.Service.Scopes()
 	if scopes == nil {
 		return nil, errors.New("httpapi: the service has no scope catalogue")

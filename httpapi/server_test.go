@@ -41,10 +41,16 @@ func TestOptionsValidate(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Validate: got %v; want error %v", err, tt.wantErr)
 			}
-			if err == nil && (tt.opts.MaxBodyBytes != DefaultMaxBodyBytes || tt.opts.Logger == nil || tt.opts.Now == nil ||
-				tt.opts.SessionLifetime != DefaultSessionLifetime) {
+			if err != nil {
+				return
+			}
+			d := tt.opts.withDefaults()
+			if d.MaxBodyBytes != DefaultMaxBodyBytes || d.Logger == nil || d.Now == nil || d.SessionLifetime != DefaultSessionLifetime {
 				t.Errorf("defaults: got %+v; want body limit %v, session lifetime %v, a logger and a clock",
-					tt.opts, DefaultMaxBodyBytes, DefaultSessionLifetime)
+					d, DefaultMaxBodyBytes, DefaultSessionLifetime)
+			}
+			if err := d.Validate(); err != nil {
+				t.Errorf("Validate of the defaults: %v", err)
 			}
 		})
 	}

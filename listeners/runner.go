@@ -100,24 +100,46 @@ type Runner struct {
 	opts RunnerOptions
 }
 
-// NewRunner returns a Runner reading from src, which must not be nil.
+// NewRunner returns a Runner reading from src, which must not be nil,
+// with opts' zero fields (and, as before Validate existed, negative
+// numbers) taking their defaults.
 func NewRunner(src Source, opts RunnerOptions) *Runner {
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultMaxAttempts
+	return &Runner{src: src, opts: opts.withDefaults()}
+}
+
+// Validate reports the first negative field of o, named in the error. It
+// changes nothing: zero fields are valid and take their defaults.
+func (o RunnerOptions) Validate() error {
+	switch {
+	case o.MaxAttempts < 0:
+		return fmt.Errorf("listeners: runner options: negative MaxAttempts %d", o.MaxAttempts)
+	case o.MaxBackoff < 0:
+		return fmt.Errorf("listeners: runner options: negative MaxBackoff %v", o.MaxBackoff)
+	case o.HandleTimeout < 0:
+		return fmt.Errorf("listeners: runner options: negative HandleTimeout %v", o.HandleTimeout)
 	}
-	if opts.Backoff == nil {
-		opts.Backoff = DefaultBackoff
+	return nil
+}
+
+// withDefaults returns o with the defaults in place of zero (or
+// negative) fields.
+func (o RunnerOptions) withDefaults() RunnerOptions {
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
 	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = DefaultMaxBackoff
+	if o.Backoff == nil {
+		o.Backoff = DefaultBackoff
 	}
-	if opts.HandleTimeout <= 0 {
-		opts.HandleTimeout = DefaultHandleTimeout
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+	if o.HandleTimeout <= 0 {
+		o.HandleTimeout = DefaultHandleTimeout
 	}
-	return &Runner{src: src, opts: opts}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
 }
 
 // Run runs every listener (one goroutine each) until ctx ends; it returns

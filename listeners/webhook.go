@@ -74,40 +74,57 @@ type Webhook struct {
 	now    func() time.Time
 }
 
-// NewWebhook returns a Webhook, or an error naming the first invalid
-// option.
+// NewWebhook returns a Webhook with opts' zero fields taking their
+// defaults, or Validate's error.
 func NewWebhook(opts WebhookOptions) (*Webhook, error) {
-	if !domain.ValidID(opts.Name) {
-		return nil, fmt.Errorf("listeners: webhook name %q: want 1 to 128 letters, digits, '-' or '_'", opts.Name)
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(opts.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("listeners: webhook %s: URL must be an absolute http or https URL", opts.Name)
-	}
-	if len(opts.Secret) < minWebhookSecret {
-		return nil, fmt.Errorf("listeners: webhook %s: secret must be at least %d bytes", opts.Name, minWebhookSecret)
-	}
-	known := domain.EventTypes()
-	for _, t := range opts.Types {
-		if !slices.Contains(known, t) {
-			return nil, fmt.Errorf("listeners: webhook %s: unknown event type %q", opts.Name, t)
-		}
-	}
-	w := &Webhook{
+	opts = opts.withDefaults()
+	u, _ := url.Parse(opts.URL) // validated
+	return &Webhook{
 		name: "webhook-" + opts.Name, url: opts.URL, host: u.Host,
 		secret: bytes.Clone(opts.Secret), types: slices.Clone(opts.Types),
 		filter: opts.Filter, client: opts.Client, now: opts.Now,
+	}, nil
+}
+
+// Validate reports the first invalid field of o, named in the error. It
+// changes nothing: a zero Filter, Client or Now is valid and takes its
+// default in NewWebhook.
+func (o WebhookOptions) Validate() error {
+	if !domain.ValidID(o.Name) {
+		return fmt.Errorf("listeners: webhook name %q: want 1 to 128 letters, digits, '-' or '_'", o.Name)
 	}
-	if w.filter == "" {
-		w.filter = DefaultWebhookFilter
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("listeners: webhook %s: URL must be an absolute http or https URL", o.Name)
 	}
-	if w.client == nil {
-		w.client = &http.Client{Timeout: DefaultWebhookTimeout}
+	if len(o.Secret) < minWebhookSecret {
+		return fmt.Errorf("listeners: webhook %s: secret must be at least %d bytes", o.Name, minWebhookSecret)
 	}
-	if w.now == nil {
-		w.now = time.Now
+	known := domain.EventTypes()
+	for _, t := range o.Types {
+		if !slices.Contains(known, t) {
+			return fmt.Errorf("listeners: webhook %s: unknown event type %q", o.Name, t)
+		}
 	}
-	return w, nil
+	return nil
+}
+
+// withDefaults returns o with the defaults in place of a zero Filter,
+// Client and Now.
+func (o WebhookOptions) withDefaults() WebhookOptions {
+	if o.Filter == "" {
+		o.Filter = DefaultWebhookFilter
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: DefaultWebhookTimeout}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
 }
 
 // Name returns "webhook-" followed by the configured name.

@@ -1,17 +1,16 @@
 package app
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 
 	"os"
 	"time"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/clilog"
 	"github.com/stamp-oauth/stamp/domain"
 	"github.com/stamp-oauth/stamp/eventstore"
 )
@@ -93,83 +92,7 @@ func (noWait) WaitFor(context.Context, uint64) error { return nil }
 // cliService returns an application service over the log alone, for the
 // commands that decide on aggregates loaded from the log.
 func cliService(c Config, l *cliLog) (*domain.Service, error) {
-	return newService(c, domain.Ports{Log: l, Wait: noWait{}, Keys: logKeys{l}, UserKeys: l.keys}, nil)
-}
-
-// logKeys is a domain.KeyReader over the log, for CLI commands that decide
-// on keys while the read models belong to a server.
-type logKeys struct{ l *cliLog }
-
-func (k logKeys) SigningKeys(ctx context.Context) ([]domain.SigningKey, error) {
-	w, err := foldLog(ctx, k.l, domain.KindKey)
-	if err != nil {
-		return nil, err
-	}
-	return w.SigningKeys(ctx)
-}
-
-// logWorld serves clients and users folded from the log, for CLI commands
-// that read them while the read models belong to a server.
-type logWorld struct{ w domain.World }
-
-func foldLog(ctx context.Context, l *cliLog, kinds ...string) (logWorld, error) {
-	var recs []domain.Recorded
-	for _, k := range kinds {
-		if err := l.Replay(ctx, 0, domain.SubjectRoot+"."+k+".>", func(r domain.Recorded) error {
-			recs = append(recs, r)
-			return nil
-		}); err != nil {
-			return logWorld{}, err
-		}
-	}
-	recs, err := revealRecords(ctx, l.keys, recs)
-	if err != nil {
-		return logWorld{}, err
-	}
-	w, _, err := domain.FoldWorld(recs, time.Time{})
-	return logWorld{w}, err
-}
-
-func (v logWorld) Client(_ context.Context, id string) (domain.Client, error) {
-	if c, ok := v.w.Clients[id]; ok {
-		return c, nil
-	}
-	return domain.Client{}, domain.ErrNotFound
-}
-
-func (v logWorld) Clients(context.Context) ([]domain.Client, error) {
-	out := make([]domain.Client, 0, len(v.w.Clients))
-	for _, c := range v.w.Clients {
-		out = append(out, c)
-	}
-	return out, nil
-}
-
-func (v logWorld) SigningKeys(context.Context) ([]domain.SigningKey, error) {
-	out := make([]domain.SigningKey, 0, len(v.w.Keys))
-	for _, k := range v.w.Keys {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, func(a, b domain.SigningKey) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-	})
-	return out, nil
-}
-
-func (v logWorld) User(_ context.Context, id string) (domain.User, error) {
-	if u, ok := v.w.Users[id]; ok {
-		return u, nil
-	}
-	return domain.User{}, domain.ErrNotFound
-}
-
-func (v logWorld) UserByEmail(_ context.Context, email string) (domain.User, error) {
-	for _, u := range v.w.Users {
-		if u.Exists() && u.Email != domain.Erased && u.Email == domain.NormalizeEmail(email) {
-			return u, nil
-		}
-	}
-	return domain.User{}, domain.ErrNotFound
+	return newService(c, domain.Ports{Log: l, Wait: noWait{}, Keys: clilog.Keys{Log: l, UserKeys: l.keys}, UserKeys: l.keys}, nil)
 }
 
 // signingCLIService is cliService with the signing key and the clients and
@@ -183,9 +106,9 @@ func signingCLIService(ctx context.Context, c Config, l *cliLog) (*domain.Servic
 	if err != nil {
 		return nil, err
 	}
-	w, err := foldLog(ctx, l, domain.KindClient, domain.KindUser)
+	w, err := clilog.Fold(ctx, l, l.keys, domain.KindClient, domain.KindUser)
 	if err != nil {
 		return nil, err
 	}
-	return newService(c, domain.Ports{Log: l, Wait: noWait{}, Keys: logKeys{l}, Clients: w, Users: w, UserKeys: l.keys}, signer)
+	return newService(c, domain.Ports{Log: l, Wait: noWait{}, Keys: clilog.Keys{Log: l, UserKeys: l.keys}, Clients: w, Users: w, UserKeys: l.keys}, signer)
 }

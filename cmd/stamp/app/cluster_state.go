@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/memlimit"
 	"github.com/stamp-oauth/stamp/domain"
 	"github.com/stamp-oauth/stamp/eventstore"
 )
@@ -27,7 +28,7 @@ type clusterState struct {
 // node does not change: the longest refill of domain.DefaultLimits, and
 // domain.DefaultDeviceCodeLifetime.
 func openClusterState(ctx context.Context, store *eventstore.Store, logger *slog.Logger) clusterState {
-	local := newLimiter(time.Now, defaultMaxBuckets)
+	local := memlimit.New(time.Now, memlimit.DefaultMaxBuckets)
 	localPolls := domain.NewLocalDevicePolls()
 	s := clusterState{limiter: local, polls: localPolls}
 	l, err := store.Limiter(ctx, eventstore.LimiterOptions{

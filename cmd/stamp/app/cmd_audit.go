@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/clilog"
 	"github.com/stamp-oauth/stamp/domain"
 )
 
@@ -33,7 +34,7 @@ func cmdAudit(ctx context.Context, args []string, cio IO) error {
 	now := time.Now().UTC()
 	at := now
 	if *atFlag != "" {
-		if at, err = parseMoment(*atFlag, now); err != nil {
+		if at, err = clilog.ParseMoment(*atFlag, now); err != nil {
 			return usageErrorf("--at: %v", err)
 		}
 	}
@@ -54,7 +55,7 @@ func cmdAudit(ctx context.Context, args []string, cio IO) error {
 	}); err != nil {
 		return err
 	}
-	if recs, err = revealRecords(ctx, l.keys, recs); err != nil {
+	if recs, err = clilog.Reveal(ctx, l.keys, recs); err != nil {
 		return err
 	}
 	if kind == "token" {

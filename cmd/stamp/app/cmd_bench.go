@@ -6,12 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"time"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/loadgen"
 	"github.com/stamp-oauth/stamp/domain"
 )
 
-// cmdBench drives a running server for a bounded time (see Bench). Without
+// cmdBench drives a running server for a bounded time (see loadgen.Run). Without
 // --client-id it registers a client-credentials client for the run and
 // deletes it afterwards; the raw signing rate uses the configured key.
 func cmdBench(ctx context.Context, args []string, io IO) error {
@@ -20,8 +20,8 @@ func cmdBench(ctx context.Context, args []string, io IO) error {
 	clientID := fs.String("client-id", "", "a client-credentials client (default: one registered for the run)")
 	clientSecret := fs.String("client-secret", "", "its secret")
 	scope := fs.String("scope", "", "scope parameter of the token requests")
-	duration := fs.Duration("duration", 10*time.Second, "length of each phase")
-	concurrency := fs.Int("concurrency", 16, "concurrent requests")
+	duration := fs.Duration("duration", loadgen.DefaultDuration, "length of each phase")
+	concurrency := fs.Int("concurrency", loadgen.DefaultConcurrency, "concurrent requests")
 	c, pos, err := parse(fs, args, io)
 	if err != nil {
 		return err
@@ -29,7 +29,7 @@ func cmdBench(ctx context.Context, args []string, io IO) error {
 	if len(pos) > 0 {
 		return usageErrorf("unexpected argument %q", pos[0])
 	}
-	opts := BenchOptions{URL: *url, ClientID: *clientID, ClientSecret: *clientSecret, Scope: *scope, Duration: *duration, Concurrency: *concurrency}
+	opts := loadgen.Options{URL: *url, ClientID: *clientID, ClientSecret: *clientSecret, Scope: *scope, Duration: *duration, Concurrency: *concurrency}
 	if opts.URL == "" {
 		opts.URL = "http://" + c.HTTPAddr
 		if info, err := readServeInfo(c); err == nil && info.HTTPURL != "" {
@@ -48,13 +48,13 @@ func cmdBench(ctx context.Context, args []string, io IO) error {
 		}
 		defer cleanup()
 	}
-	_, err = Bench(ctx, opts, io.Stdout)
+	_, err = loadgen.Run(ctx, opts, io.Stdout)
 	return err
 }
 
 // benchClient registers a client-credentials client for one run and
 // returns a function deleting it.
-func benchClient(ctx context.Context, c Config, io IO, opts *BenchOptions) (func(), error) {
+func benchClient(ctx context.Context, c Config, io IO, opts *loadgen.Options) (func(), error) {
 	l, err := openCLILog(ctx, c, newLogger(c, io.Stderr))
 	if err != nil {
 		return nil, err

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"strings"
 	"time"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/clilog"
 	"github.com/stamp-oauth/stamp/domain"
 	"github.com/stamp-oauth/stamp/eventstore"
 )
@@ -44,13 +44,13 @@ func cmdEvents(ctx context.Context, args []string, io IO) error {
 		if *from != 0 {
 			return usageErrorf("--since and --from are exclusive")
 		}
-		if ro.Since, err = parseMoment(*since, time.Now()); err != nil {
+		if ro.Since, err = clilog.ParseMoment(*since, time.Now()); err != nil {
 			return usageErrorf("--since: %v", err)
 		}
 	}
 	wantTypes := splitList(*types)
 	for _, t := range wantTypes {
-		if !isKnownType(t) {
+		if !clilog.KnownType(t) {
 			return usageErrorf("--type: unknown event type %q (known: %s)", t, strings.Join(domain.EventTypes(), ", "))
 		}
 	}
@@ -72,16 +72,17 @@ func cmdEvents(ctx context.Context, args []string, io IO) error {
 	}
 	defer l.Close()
 	enc := json.NewEncoder(io.Stdout)
-	rv := recordRevealer{keys: l.keys}
+	rv := clilog.Revealer{Keys: l.keys}
+	filter := clilog.Filter{Types: wantTypes, Client: *client, User: *user}
 	err = l.Read(ctx, ro, func(r domain.Recorded) error {
 		if r.Refused != "" { // never printed as an event: see stamp verify
 			logger.Error("refused event skipped", "seq", r.Seq, "subject", r.Subject, "reason", r.Refused)
 			return nil
 		}
-		if !matches(r, wantTypes, *client, *user) {
+		if !filter.Match(r) {
 			return nil
 		}
-		if r, err = rv.reveal(ctx, r); err != nil {
+		if r, err = rv.Reveal(ctx, r); err != nil {
 			return err
 		}
 		return enc.Encode(eventLine{Seq: r.Seq, Subject: r.Subject, Event: r.Envelope})
@@ -90,54 +91,4 @@ func cmdEvents(ctx context.Context, args []string, io IO) error {
 		return nil
 	}
 	return err
-}
-
-func isKnownType(t string) bool {
-	for _, k := range domain.EventTypes() {
-		if k == t {
-			return true
-		}
-	}
-	return false
-}
-
-// matches applies the filters a subject filter cannot express.
-func matches(r domain.Recorded, types []string, client, user string) bool {
-	if len(types) > 0 && !contains(types, r.Envelope.Type) {
-		return false
-	}
-	agg, _, _ := domain.ParseSubject(r.Subject)
-	if client != "" && !(agg == domain.Aggregate{Kind: domain.KindClient, ID: client}) && domain.DataField(r.Envelope.Data, "client_id") != client {
-		return false
-	}
-	if user != "" && !(agg == domain.Aggregate{Kind: domain.KindUser, ID: user}) && domain.DataField(r.Envelope.Data, "user_id") != user {
-		return false
-	}
-	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// parseMoment reads a moment: a duration before now ("2h", "90m"), RFC
-// 3339, or a date and time without zone (taken as UTC).
-func parseMoment(s string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		if d < 0 {
-			return time.Time{}, fmt.Errorf("%q: want a positive duration", s)
-		}
-		return now.Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is neither a duration (2h) nor a time (2026-01-02T15:04:05Z)", s)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/clilog"
 	"github.com/stamp-oauth/stamp/domain"
 )
 
@@ -40,7 +41,7 @@ func cmdInstall(ctx context.Context, args []string, io IO) error {
 		} else {
 			fmt.Fprintf(io.Stdout, "Signing key present: %s (kid %s)\n", c.PrivateKeyFile, kid)
 		}
-		w, err := foldLog(ctx, l, domain.KindClient)
+		w, err := clilog.Fold(ctx, l, l.keys, domain.KindClient)
 		if err != nil {
 			return err
 		}
@@ -51,7 +52,7 @@ func cmdInstall(ctx context.Context, args []string, io IO) error {
 			{"Personal Access Client", []string{domain.GrantPersonalAccess}},
 			{"Password Grant Client", []string{domain.GrantPassword, domain.GrantRefreshToken}},
 		} {
-			if id := liveClientWith(w, want.grants[0]); id != "" {
+			if id := w.LiveClientWith(want.grants[0]); id != "" {
 				fmt.Fprintf(io.Stdout, "%s present: %s\n", want.name, id)
 				continue
 			}
@@ -63,16 +64,6 @@ func cmdInstall(ctx context.Context, args []string, io IO) error {
 		}
 		return nil
 	})
-}
-
-// liveClientWith returns the id of a live client allowed grant, or "".
-func liveClientWith(w logWorld, grant string) string {
-	for id, c := range w.w.Clients {
-		if c.Exists() && c.HasGrant(grant) {
-			return id
-		}
-	}
-	return ""
 }
 
 // cmdKeys creates the signing key file, as passport:keys; --force

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/clilog"
 	"github.com/stamp-oauth/stamp/domain"
 )
 
@@ -151,7 +152,7 @@ func logUsers(ctx context.Context, l *cliLog) ([]domain.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	if recs, err = revealRecords(ctx, l.keys, recs); err != nil {
+	if recs, err = clilog.Reveal(ctx, l.keys, recs); err != nil {
 		return nil, err
 	}
 	return domain.FoldUsers(recs)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/logcheck"
 	"github.com/stamp-oauth/stamp/domain"
 	"github.com/stamp-oauth/stamp/eventstore"
 )
@@ -20,15 +21,6 @@ import (
 // errLogNotClean makes `stamp verify` exit 1 once it has printed what is
 // wrong.
 var errLogNotClean = errors.New("the log is not clean")
-
-// logProblem is one thing `stamp verify` found wrong.
-type logProblem struct {
-	Seq  uint64 // first sequence concerned
-	What string
-	// Newer: an intact event of a type or version this stamp does not know
-	// yet (no damage: an upgrade applies it).
-	Newer bool
-}
 
 // cmdVerify checks the whole log from its first sequence: contiguity, that
 // every message is an event envelope of a known type and version, and that
@@ -61,7 +53,7 @@ func cmdVerify(ctx context.Context, args []string, cio IO) error {
 	}
 	defer closeLog()
 
-	problems, checked, err := verifyLog(ctx, store, progressTo(cio.Stderr))
+	problems, checked, err := logcheck.Verify(ctx, store, progressTo(cio.Stderr))
 	if err != nil {
 		return err
 	}
@@ -156,63 +148,6 @@ func openReadOnlyLog(ctx context.Context, c Config, pub ed25519.PublicKey, logge
 			srv.Shutdown()
 		}
 	}, nil
-}
-
-// verifyLog reads the whole log from its first sequence up to its last as
-// of the call and returns what is wrong, in stream order, and how many
-// events it checked. progress is told (done, total) as it goes.
-func verifyLog(ctx context.Context, store *eventstore.Store, progress func(done, total uint64)) ([]logProblem, uint64, error) {
-	first, err := store.FirstSeq(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	last, err := store.LastSeq(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	if first == 0 {
-		return nil, 0, nil
-	}
-	// A first sequence above 1 is no problem: the stream's MaxAge dropped
-	// the older events.
-	total := last - first + 1
-	k := logChecker{next: first}
-	checked := uint64(0)
-	err = store.Replay(ctx, first, "", func(r domain.Recorded) error {
-		k.check(r)
-		checked++
-		if checked%4096 == 0 {
-			progress(checked, total)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, checked, err
-	}
-	k.end(last)
-	progress(checked, total)
-	return k.problems, checked, nil
-}
-
-// checkRecord returns what is wrong with one stored event, or "".
-func checkRecord(r domain.Recorded) string {
-	if r.Refused != "" {
-		return "refused: " + r.Refused + " on " + r.Subject
-	}
-	e, err := domain.Decode(r.Envelope)
-	var future *domain.FutureVersionError
-	switch {
-	case errors.Is(err, domain.ErrUnknownEventType):
-		return fmt.Sprintf("unknown event type %q on %s", r.Envelope.Type, r.Subject)
-	case errors.As(err, &future):
-		return fmt.Sprintf("%s version %d is newer than this stamp knows (%d) on %s: upgrade stamp, then run stamp replay", future.Type, future.Version, future.Known, r.Subject)
-	case err != nil:
-		return fmt.Sprintf("undecodable %s on %s: %v", r.Envelope.Type, r.Subject, err)
-	}
-	if agg, typ, ok := domain.ParseSubject(r.Subject); !ok || agg != e.AggregateOf() || typ != r.Envelope.Type {
-		return fmt.Sprintf("%s of %s recorded on subject %s", r.Envelope.Type, e.AggregateOf(), r.Subject)
-	}
-	return ""
 }
 
 // progressTo returns a progress function writing "verify: done/total

@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +70,7 @@ type Config struct {
 	PasswordHashWait     Duration `json:"password_hash_wait"`
 
 	// ReadConsistency is "strong" (catch up with the log before answers
-	// that depend on it, see freshness.go) or "local".
+	// that depend on it, see cmd/stamp/internal/freshness) or "local".
 	ReadConsistency string `json:"read_consistency"`
 	// FreshnessTimeout bounds a catch-up; past it the request is 503.
 	FreshnessTimeout Duration `json:"freshness_timeout"`
@@ -96,7 +95,7 @@ type Config struct {
 	// Dev serves POST /dev/tokens, which mints tokens without credentials
 	// (see dev.go). Only `stamp serve --dev` sets it.
 	Dev bool `json:"-"`
-	// derivedIssuer is the issuer Validate derived from HTTPAddr when
+	// derivedIssuer is the issuer withDerived derived from HTTPAddr when
 	// none was set.
 	derivedIssuer string
 }
@@ -322,12 +321,15 @@ func (cf *configFlags) load(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+	c = c.withDerived() // see config_derived.go
 	return c, c.Validate()
 }
 
-// Validate checks every setting, fills derived defaults, and names the
-// first bad setting in its error.
-func (c *Config) Validate() error {
+// Validate checks every setting and names the first bad setting in its
+// error. It changes nothing: the defaults that derive from other settings
+// (the issuer, the key files, the replicas, the client-credentials
+// lifetime) are filled before it, by LoadConfig.
+func (c Config) Validate() error {
 	bad := func(name, format string, args ...any) error {
 		return fmt.Errorf("config: %s: %s", name, fmt.Sprintf(format, args...))
 	}
@@ -338,24 +340,16 @@ func (c *Config) Validate() error {
 		return bad("http_addr", "%q is not host:port", c.HTTPAddr)
 	}
 	if c.Issuer == "" {
-		c.Issuer = "http://" + c.HTTPAddr
-		c.derivedIssuer = c.Issuer
+		return bad("issuer", "is required")
 	}
 	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return bad("issuer", "%q is not an http(s) URL without query or fragment", c.Issuer)
 	}
-	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
 	if c.NATSURL == "" && (c.NATSPort < -1 || c.NATSPort > 65535) {
 		return bad("nats_port", "%d is not a port", c.NATSPort)
 	}
 	if err := c.validateNATSCredentials(); err != nil {
 		return err
-	}
-	if c.Replicas == 0 {
-		c.Replicas = 1
-		if c.NATSURL != "" {
-			c.Replicas = 3
-		}
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		return bad("replicas", "want 1 to 5, got %d", c.Replicas)
@@ -369,19 +363,17 @@ func (c *Config) Validate() error {
 	if !domain.ValidAlgorithm(c.SigningAlgorithm) {
 		return bad("signing_algorithm", "want RS256, ES256 or EdDSA, got %q", c.SigningAlgorithm)
 	}
-	if c.PrivateKeyFile == "" {
-		c.PrivateKeyFile = filepath.Join(c.DataDir, "keys", "private.pem")
-	}
-	if c.SealingKeyFile == "" {
-		c.SealingKeyFile = filepath.Join(c.DataDir, "keys", "sealing.key")
+	for _, f := range []struct{ name, v string }{
+		{"private_key_file", c.PrivateKeyFile}, {"sealing_key_file", c.SealingKeyFile}, {"log_signing_key_file", c.LogSigningKeyFile},
+	} {
+		if f.v == "" {
+			return bad(f.name, "is required")
+		}
 	}
 	if c.SealingKey != "" {
 		if b, err := hex.DecodeString(c.SealingKey); err != nil || len(b) != domain.SealingKeySize {
 			return bad("sealing_key", "want %d hex digits", 2*domain.SealingKeySize)
 		}
-	}
-	if c.LogSigningKeyFile == "" {
-		c.LogSigningKeyFile = filepath.Join(c.DataDir, "keys", "log-signing.key")
 	}
 	if c.LogSigningKey != "" {
 		if _, err := domain.ParseLogPrivateKey(c.LogSigningKey); err != nil {
@@ -398,10 +390,7 @@ func (c *Config) Validate() error {
 	if c.AccessTokenTTL <= 0 {
 		return bad("access_token_ttl", "must be positive")
 	}
-	if c.ClientCredentialsTTL == 0 {
-		c.ClientCredentialsTTL = c.AccessTokenTTL
-	}
-	if c.ClientCredentialsTTL < 0 {
+	if c.ClientCredentialsTTL <= 0 {
 		return bad("client_credentials_ttl", "must be positive")
 	}
 	for _, d := range []struct {

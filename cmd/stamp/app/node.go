@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/freshness"
 	"github.com/stamp-oauth/stamp/domain"
 	"github.com/stamp-oauth/stamp/eventstore"
 	"github.com/stamp-oauth/stamp/httpapi"
@@ -141,7 +142,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		DevicePolls: n.shared.polls,
 	}
 	if cfg.ReadConsistency != consistencyLocal {
-		ports.Freshness = newFreshness(n.store, n.runner, time.Duration(cfg.FreshnessTimeout), logger)
+		ports.Freshness = freshness.New(n.store, n.runner, time.Duration(cfg.FreshnessTimeout), logger)
 	}
 	if n.svc, err = newService(cfg, ports, signer); err != nil {
 		return nil, err

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/rebuild"
 	"github.com/stamp-oauth/stamp/projections"
 )
 
@@ -64,32 +64,12 @@ func openTrustedViews(dir string, last uint64, c Config, logger *slog.Logger, ke
 	if !c.RepairReadModels {
 		return nil, fmt.Errorf("%w; %s", err, repairHint)
 	}
-	aside, merr := moveAside(dir, time.Now())
+	aside, merr := rebuild.MoveAside(dir, time.Now())
 	if merr != nil {
 		return nil, fmt.Errorf("%w; moving them aside failed: %w", err, merr)
 	}
 	logger.Warn("rebuilding the read models from the log (--repair-read-models)", "why", err, "old", aside)
 	return openViews(dir, logger, keys)
-}
-
-// moveAside renames the read models in dir to dir.corrupt-<time> and
-// (-2, -3, … after it when taken) and returns the new name; a missing dir
-// is left alone.
-func moveAside(dir string, now time.Time) (string, error) {
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return "", nil
-	}
-	aside := dir + ".corrupt-" + now.UTC().Format("20060102T150405Z")
-	for i := 2; ; i++ { // within one second, a second one
-		if _, err := os.Stat(aside); errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		aside = fmt.Sprintf("%s.corrupt-%s-%d", dir, now.UTC().Format("20060102T150405Z"), i)
-	}
-	if err := os.Rename(dir, aside); err != nil {
-		return "", fmt.Errorf("move the read models aside: %w", err)
-	}
-	return aside, nil
 }
 
 // lastSeq is the stream's last sequence, for the checks at start.

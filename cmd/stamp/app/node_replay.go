@@ -4,28 +4,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/logcheck"
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/rebuild"
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/replayctl"
 	"github.com/stamp-oauth/stamp/projections"
 )
 
-// replayControl serves replay requests on a node: one replay at a time,
-// run on the node's own read models, reported on the progress subject.
-type replayControl struct {
-	n       *Node
-	subject string
-	stop    func()
-	ctx     context.Context
-	cancel  context.CancelFunc
-
-	mu      sync.Mutex
-	running bool
-	wg      sync.WaitGroup
-}
+// replayControl answers replay requests on a node (replayctl.Server),
+// running them on the node's own read models.
+type replayControl struct{ srv *replayctl.Server }
 
 // serveReplay gives the node its instance id and starts answering replay
 // requests on its subject.
@@ -33,15 +24,11 @@ func (n *Node) serveReplay() error {
 	var id [8]byte
 	rand.Read(id[:])
 	n.instance = hex.EncodeToString(id[:])
-	ctx, cancel := context.WithCancel(context.Background())
-	rc := &replayControl{n: n, subject: replaySubject(n.instance), ctx: ctx, cancel: cancel}
-	stop, err := n.store.Serve(rc.subject, rc.handle)
+	srv, err := replayctl.Serve(n.store, n.instance, n.replayViews, n.logger)
 	if err != nil {
-		cancel()
-		return fmt.Errorf("serve replay requests: %w", err)
+		return err
 	}
-	rc.stop = stop
-	n.replay = rc
+	n.replay = &replayControl{srv: srv}
 	return nil
 }
 
@@ -51,108 +38,27 @@ func (rc *replayControl) close() {
 	if rc == nil {
 		return
 	}
-	rc.stop()
-	rc.cancel()
-	rc.wg.Wait()
+	rc.srv.Close()
 }
 
-func (rc *replayControl) handle([]byte) []byte {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	ack := replayAck{Started: true}
-	switch {
-	case rc.running:
-		ack = replayAck{Error: "a replay is already running"}
-	case rc.ctx.Err() != nil:
-		ack = replayAck{Error: "the server is shutting down"}
-	default:
-		rc.running = true
-		rc.wg.Add(1)
-		go rc.run()
-	}
-	b, _ := json.Marshal(ack)
-	return b
-}
-
-// run replays, reporting progress every replayTick and the result last.
-func (rc *replayControl) run() {
-	defer func() {
-		rc.mu.Lock()
-		rc.running = false
-		rc.mu.Unlock()
-		rc.wg.Done()
-	}()
-	n := rc.n
-	var mu sync.Mutex
-	st := replayStatus{Phase: "rebuild"}
-	set := func(f func(*replayStatus)) {
-		mu.Lock()
-		f(&st)
-		mu.Unlock()
-	}
-	publish := func(s replayStatus) {
-		b, _ := json.Marshal(s)
-		if err := n.store.Publish(rc.subject+".progress", b); err != nil {
-			n.logger.Debug("replay: report progress", "err", err)
-		}
-	}
-	ticking := make(chan struct{})
-	ticked := make(chan struct{})
-	go func() {
-		defer close(ticked)
-		t := time.NewTicker(replayTick)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				mu.Lock()
-				s := st
-				mu.Unlock()
-				publish(s)
-			case <-ticking:
-				return
-			}
-		}
-	}()
-
-	n.logger.Info("replay: rebuilding the read models from the log")
-	res, err := rc.replay(set, publish)
-	close(ticking)
-	<-ticked
-	if err != nil {
-		res.Error = err.Error()
-		n.logger.Error("replay failed", "err", err)
-	} else {
-		n.logger.Info("replay: swapped in the rebuilt read models", "events", res.Events, "seconds", res.Seconds,
-			"seq", res.Seq, "checksum", res.Checksum, "drifted", res.drifted())
-	}
-	publish(replayStatus{Phase: "done", Result: &res})
-}
-
-func (rc *replayControl) replay(set func(func(*replayStatus)), publish func(replayStatus)) (replayResult, error) {
-	n := rc.n
+// replayViews rebuilds the node's read models from the checked log and
+// swaps the rebuild in, reporting to r.
+func (n *Node) replayViews(ctx context.Context, r replayctl.Reporter) (replayctl.Result, error) {
 	dir := projectionsDir(n.cfg)
 	opts := projections.Options{Logger: n.logger, UserKeys: n.keys}
-	src, note, err := checkLog(rc.ctx, n.store, n.store, time.Duration(n.cfg.StreamMaxAge)) // see integrity.go
+	src, note, err := logcheck.Wrap(ctx, n.store, time.Duration(n.cfg.StreamMaxAge))
 	if err != nil {
-		return replayResult{}, err
+		return replayctl.Result{}, err
 	}
-	fresh, res, err := rebuildFresh(rc.ctx, src, dir, opts, func(done, total uint64) {
-		set(func(s *replayStatus) { s.Done, s.Total = done, total })
-	})
+	fresh, res, err := rebuildFresh(ctx, src, dir, opts, r.Progress)
 	res.Note = note
 	if err != nil {
 		return res, err
 	}
-	var swapping replayStatus
-	set(func(s *replayStatus) {
-		s.Phase, s.Done = "swap", s.Total
-		swapping = *s
-	})
-	publish(swapping) // at once: the swap may take less than a tick
-	sw, err := n.views.SwapIn(rc.ctx, fresh, src, projections.Swap{Dir: dir, FreshDir: dir + ".rebuild", Options: opts})
+	r.Swapping()
+	sw, err := n.views.SwapIn(ctx, fresh, src, projections.Swap{Dir: dir, FreshDir: rebuild.FreshDir(dir), Options: opts})
 	if err != nil {
-		os.RemoveAll(dir + ".rebuild")
+		os.RemoveAll(rebuild.FreshDir(dir))
 		return res, fmt.Errorf("the live read models are left in place: %w", err)
 	}
 	res.Seq, res.Checksum, res.LiveChecksum = sw.Seq, sw.FreshSum, sw.LiveSum

@@ -108,7 +108,7 @@ func serverSettings(ctx context.Context, c Config, l *cliLog, w io.Writer) (Conf
 	if here.Equal(server) {
 		return c, nil
 	}
-	adopted := withSettings(c, server)
+	adopted := withSettings(c, server).withDerived()
 	if err := adopted.Validate(); err != nil {
 		return c, fmt.Errorf("%s are not valid here: %w", from, err)
 	}

@@ -1,4 +1,4 @@
-package app
+package logcheck
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 	"github.com/stamp-oauth/stamp/domain"
 )
 
-func TestCheckRecord(t *testing.T) {
+func TestRecord(t *testing.T) {
 	good, err := domain.NewEnvelope("e1", domain.ClientDeleted{ClientID: "c1"}, time.Now(), domain.Actor{Kind: domain.ActorCLI})
 	if err != nil {
 		t.Fatal(err)
@@ -28,9 +28,9 @@ func TestCheckRecord(t *testing.T) {
 		{"wrong subject", domain.Recorded{Seq: 6, Subject: "stamp.client.c2.ClientDeleted", Envelope: good}, "recorded on subject"},
 	}
 	for _, tt := range tests {
-		got := checkRecord(tt.rec)
+		got := Record(tt.rec)
 		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
-			t.Errorf("%s: checkRecord = %q; want %q", tt.name, got, tt.want)
+			t.Errorf("%s: Record = %q; want %q", tt.name, got, tt.want)
 		}
 	}
 }

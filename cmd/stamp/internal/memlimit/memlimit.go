@@ -1,4 +1,10 @@
-package app
+// Package memlimit is domain.Limiter in one process's memory: token
+// buckets per (rate, key) in the arithmetic of domain.Rate, which the
+// cluster-wide limiter (eventstore.Limits) shares. A node uses it when the
+// limits bucket cannot be reached, and as that limiter's fallback.
+//
+// It imports only domain: no storage, no network.
+package memlimit
 
 import (
 	"context"
@@ -8,14 +14,14 @@ import (
 	"github.com/stamp-oauth/stamp/domain"
 )
 
-// defaultMaxBuckets bounds a limiter's buckets: ~100 bytes each, so about
+// DefaultMaxBuckets bounds a limiter's buckets: ~100 bytes each, so about
 // 10 MB at most.
-const defaultMaxBuckets = 100_000
+const DefaultMaxBuckets = 100_000
 
 // sweepEvery is how often a limiter drops the buckets that have refilled.
 const sweepEvery = time.Minute
 
-// limiter is domain.Limiter in this process's memory: one token bucket
+// Limiter is domain.Limiter in this process's memory: one token bucket
 // per (rate, key), holding the failures still counted against the key,
 // in the arithmetic of domain.Rate (WaitAt, FailAt) that the cluster-wide
 // limiter shares (eventstore.Limits). A bucket that has refilled
@@ -24,7 +30,7 @@ const sweepEvery = time.Minute
 // max are kept: past that, arbitrary ones are dropped, forgetting some
 // failures rather than growing. It is safe for concurrent use and never
 // returns an error.
-type limiter struct {
+type Limiter struct {
 	now func() time.Time
 	max int
 
@@ -35,17 +41,20 @@ type limiter struct {
 
 type bucketKey struct{ rate, key string }
 
-// newLimiter returns an empty limiter keeping at most max buckets, on the
-// clock now.
-func newLimiter(now func() time.Time, max int) *limiter {
-	return &limiter{now: now, max: max, buckets: map[bucketKey]time.Time{}}
+// New returns an empty limiter keeping at most max buckets
+// (DefaultMaxBuckets when max <= 0), on the clock now.
+func New(now func() time.Time, max int) *Limiter {
+	if max <= 0 {
+		max = DefaultMaxBuckets
+	}
+	return &Limiter{now: now, max: max, buckets: map[bucketKey]time.Time{}}
 }
 
-var _ domain.Limiter = (*limiter)(nil)
+var _ domain.Limiter = (*Limiter)(nil)
 
 // Wait returns how long until key's bucket under r holds a whole token
 // again: 0 when it does (or there is none).
-func (l *limiter) Wait(_ context.Context, r domain.Rate, key string) (time.Duration, error) {
+func (l *Limiter) Wait(_ context.Context, r domain.Rate, key string) (time.Duration, error) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -55,7 +64,7 @@ func (l *limiter) Wait(_ context.Context, r domain.Rate, key string) (time.Durat
 // Fail takes a token from key's bucket under r, creating it full. A
 // bucket already empty goes into debt (concurrent failures that all
 // passed Wait), which the refill pays back first.
-func (l *limiter) Fail(_ context.Context, r domain.Rate, key string) error {
+func (l *Limiter) Fail(_ context.Context, r domain.Rate, key string) error {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -72,7 +81,7 @@ func (l *limiter) Fail(_ context.Context, r domain.Rate, key string) error {
 }
 
 // Reset drops key's bucket under r.
-func (l *limiter) Reset(_ context.Context, r domain.Rate, key string) error {
+func (l *Limiter) Reset(_ context.Context, r domain.Rate, key string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.buckets, bucketKey{r.Name, key})
@@ -81,7 +90,7 @@ func (l *limiter) Reset(_ context.Context, r domain.Rate, key string) error {
 
 // makeRoom makes sure one more bucket fits: it sweeps at the limit, and
 // drops arbitrary buckets when that is not enough. l.mu is held.
-func (l *limiter) makeRoom(now time.Time) {
+func (l *Limiter) makeRoom(now time.Time) {
 	if len(l.buckets) < l.max {
 		return
 	}
@@ -95,7 +104,7 @@ func (l *limiter) makeRoom(now time.Time) {
 }
 
 // sweep drops the buckets that have refilled. l.mu is held.
-func (l *limiter) sweep(now time.Time) {
+func (l *Limiter) sweep(now time.Time) {
 	for k, full := range l.buckets {
 		if !full.After(now) {
 			delete(l.buckets, k)
@@ -105,7 +114,7 @@ func (l *limiter) sweep(now time.Time) {
 }
 
 // size returns the number of buckets kept.
-func (l *limiter) size() int {
+func (l *Limiter) size() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.buckets)

@@ -1,4 +1,4 @@
-package app
+package memlimit
 
 import (
 	"context"
@@ -57,7 +57,7 @@ func TestLimiter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			now := start
-			l := newLimiter(func() time.Time { return now }, 100)
+			l := New(func() time.Time { return now }, 100)
 			ctx := context.Background()
 			for i, s := range tt.steps {
 				now = start.Add(s.at)
@@ -82,7 +82,7 @@ func TestLimiterMemoryBounded(t *testing.T) {
 	r := domain.Rate{Name: "r", Burst: 2, Every: time.Second}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := start
-	l := newLimiter(func() time.Time { return now }, 50)
+	l := New(func() time.Time { return now }, 50)
 	ctx := context.Background()
 	for i := range 500 {
 		l.Fail(ctx, r, fmt.Sprint("key-", i))

@@ -1,4 +1,4 @@
-package app
+package freshness
 
 import (
 	"context"
@@ -64,7 +64,7 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // waitCallers polls until the query in flight and the next one serve
 // inFlight and next callers.
-func waitCallers(t *testing.T, f *freshness, inFlight, next int) {
+func waitCallers(t *testing.T, f *Coalescer, inFlight, next int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -84,7 +84,7 @@ func waitCallers(t *testing.T, f *freshness, inFlight, next int) {
 func TestFreshnessCoalesces(t *testing.T) {
 	log := newHeldLog(10)
 	w := &seqs{}
-	f := newFreshness(log, w, time.Minute, discard())
+	f := New(log, w, time.Minute, discard())
 	const n = 50
 	errs := make(chan error, n+1)
 	go func() { errs <- f.CatchUp(context.Background()) }()
@@ -114,7 +114,7 @@ func TestFreshnessCoalesces(t *testing.T) {
 func TestFreshnessServesOnlyLaterQueries(t *testing.T) {
 	log := newHeldLog(5)
 	w := &seqs{}
-	f := newFreshness(log, w, time.Minute, discard())
+	f := New(log, w, time.Minute, discard())
 	first := make(chan error, 1)
 	go func() { first <- f.CatchUp(context.Background()) }()
 	waitCallers(t, f, 1, 0) // the first query is sent: it answers 5
@@ -147,14 +147,14 @@ func TestFreshnessServesOnlyLaterQueries(t *testing.T) {
 // query does not stop the next caller from sending a new one.
 func TestFreshnessBounded(t *testing.T) {
 	t.Run("query never answers", func(t *testing.T) {
-		f := newFreshness(newHeldLog(1), &seqs{}, 20*time.Millisecond, discard())
+		f := New(newHeldLog(1), &seqs{}, 20*time.Millisecond, discard())
 		if err := f.CatchUp(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("got %v; want a deadline error", err)
 		}
 	})
 	t.Run("read models never catch up", func(t *testing.T) {
 		log := newHeldLog(1)
-		f := newFreshness(log, &seqs{block: true}, 20*time.Millisecond, discard())
+		f := New(log, &seqs{block: true}, 20*time.Millisecond, discard())
 		go func() { log.release <- nil }()
 		if err := f.CatchUp(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("got %v; want a deadline error", err)
@@ -163,7 +163,7 @@ func TestFreshnessBounded(t *testing.T) {
 	t.Run("query fails, the next succeeds", func(t *testing.T) {
 		log := newHeldLog(3)
 		w := &seqs{}
-		f := newFreshness(log, w, time.Minute, discard())
+		f := New(log, w, time.Minute, discard())
 		down := errors.New("no responders")
 		go func() { log.release <- down }()
 		if err := f.CatchUp(context.Background()); !errors.Is(err, down) {
@@ -178,7 +178,7 @@ func TestFreshnessBounded(t *testing.T) {
 		}
 	})
 	t.Run("caller gone", func(t *testing.T) {
-		f := newFreshness(newHeldLog(1), &seqs{}, time.Minute, discard())
+		f := New(newHeldLog(1), &seqs{}, time.Minute, discard())
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if err := f.CatchUp(ctx); !errors.Is(err, context.Canceled) {

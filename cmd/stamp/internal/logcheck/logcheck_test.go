@@ -1,4 +1,4 @@
-package app
+package logcheck
 
 import (
 	"context"
@@ -77,7 +77,7 @@ func TestCheckedLogReportsDamage(t *testing.T) {
 		{name: "max age and a gap", log: records(t, []uint64{7, 9}, nil), maxAge: time.Hour, note: "begins at sequence 7", want: []string{"sequence 8: gap: sequence 8 is missing"}, applied: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src, note, err := checkLog(ctx, tc.log, tc.log, tc.maxAge)
+			src, note, err := Wrap(ctx, tc.log, tc.maxAge)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,24 +89,56 @@ func TestCheckedLogReportsDamage(t *testing.T) {
 			if applied != tc.applied {
 				t.Errorf("delivered %d records; want %d", applied, tc.applied)
 			}
-			var damaged *damagedLogError
+			var damaged *DamagedError
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Errorf("replay of a sound log: %v", err)
 				}
 				return
 			}
-			if !errors.As(err, &damaged) || !errors.Is(err, errLogDamaged) {
-				t.Fatalf("replay of a damaged log: %v; want a damagedLogError", err)
+			if !errors.As(err, &damaged) || !errors.Is(err, ErrDamaged) {
+				t.Fatalf("replay of a damaged log: %v; want a DamagedError", err)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("replay error %q; want %q in it", err, w)
 				}
 			}
-			if len(damaged.problems) != len(tc.want) {
-				t.Errorf("problems %+v; want %d", damaged.problems, len(tc.want))
+			if len(damaged.Problems) != len(tc.want) {
+				t.Errorf("problems %+v; want %d", damaged.Problems, len(tc.want))
 			}
 		})
+	}
+}
+
+// TestVerify reads a log that begins at 3, misses 5 and 6, and refuses 8.
+func TestVerify(t *testing.T) {
+	ctx := context.Background()
+	log := records(t, []uint64{3, 4, 7, 8}, map[uint64]string{8: "bad signature"})
+	var progress [][2]uint64
+	problems, checked, err := Verify(ctx, log, func(done, total uint64) { progress = append(progress, [2]uint64{done, total}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked != 4 {
+		t.Errorf("checked %d events; want 4", checked)
+	}
+	want := []Problem{
+		{Seq: 5, What: "gap: sequences 5 to 6 are missing"},
+		{Seq: 8, What: "refused: bad signature on " + log[3].Subject},
+	}
+	if len(problems) != len(want) {
+		t.Fatalf("problems %+v; want %+v", problems, want)
+	}
+	for i := range want {
+		if problems[i] != want[i] {
+			t.Errorf("problem %d = %+v; want %+v", i, problems[i], want[i])
+		}
+	}
+	if n := len(progress); n == 0 || progress[n-1] != [2]uint64{4, 6} {
+		t.Errorf("progress %v; want it to end at 4/6", progress)
+	}
+	if problems, checked, err := Verify(ctx, sliceLog{}, func(uint64, uint64) {}); err != nil || checked != 0 || len(problems) != 0 {
+		t.Errorf("Verify(empty log) = %v, %d, %v; want nothing", problems, checked, err)
 	}
 }

@@ -1,4 +1,4 @@
-package app
+package loadgen
 
 import (
 	"bytes"
@@ -75,13 +75,13 @@ func (f *fakeOAuthServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func benchTestOptions(t *testing.T, url string) BenchOptions {
+func benchTestOptions(t *testing.T, url string) Options {
 	t.Helper()
 	key, err := domain.GenerateSigningKey(domain.EdDSA, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return BenchOptions{
+	return Options{
 		URL: url + "/", ClientID: benchTestClient, ClientSecret: benchTestSecret, Scope: "orders:read",
 		Duration: 200 * time.Millisecond, Concurrency: 4, Signer: key,
 	}
@@ -93,7 +93,7 @@ func TestBench(t *testing.T) {
 	defer srv.Close()
 
 	var out bytes.Buffer
-	results, err := Bench(context.Background(), benchTestOptions(t, srv.URL), &out)
+	results, err := Run(context.Background(), benchTestOptions(t, srv.URL), &out)
 	t.Logf("output:\n%s", out.String())
 	if err != nil {
 		t.Fatalf("Bench: %v", err)
@@ -144,11 +144,11 @@ func TestBenchFailsWhenUnauthorized(t *testing.T) {
 	opts.Signer = nil
 
 	var out bytes.Buffer
-	results, err := Bench(context.Background(), opts, &out)
+	results, err := Run(context.Background(), opts, &out)
 	if err == nil || !strings.Contains(err.Error(), PhaseIssuance) {
 		t.Fatalf("Bench error %v; want one naming %s", err, PhaseIssuance)
 	}
-	var status *BenchStatusError
+	var status *StatusError
 	if !errors.As(err, &status) || status.StatusCode != http.StatusUnauthorized {
 		t.Errorf("Bench error %v; want it to wrap the 401 answer", err)
 	}
@@ -167,42 +167,49 @@ func TestBenchStopsWhenCancelled(t *testing.T) {
 	srv := httptest.NewServer(new(fakeOAuthServer))
 	defer srv.Close()
 	opts := benchTestOptions(t, srv.URL)
-	opts.Duration = MaxBenchDuration
+	opts.Duration = MaxDuration
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 
 	var out bytes.Buffer
-	_, err := Bench(ctx, opts, &out)
+	_, err := Run(ctx, opts, &out)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Bench error %v; want context.Canceled", err)
 	}
 }
 
-func TestBenchOptionsValidate(t *testing.T) {
-	valid := func() BenchOptions {
-		return BenchOptions{URL: "http://127.0.0.1:8080", ClientID: "c", ClientSecret: "s"}
+func TestOptionsValidate(t *testing.T) {
+	valid := func() Options {
+		o := DefaultOptions()
+		o.URL, o.ClientID, o.ClientSecret = "http://127.0.0.1:8080", "c", "s"
+		return o
 	}
 	o := valid()
 	if err := o.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
-	if o.Duration != DefaultBenchDuration || o.Concurrency != DefaultBenchConcurrency {
+	if o.Duration != DefaultDuration || o.Concurrency != DefaultConcurrency {
 		t.Errorf("defaults: Duration %v, Concurrency %d; want %v, %d",
-			o.Duration, o.Concurrency, DefaultBenchDuration, DefaultBenchConcurrency)
+			o.Duration, o.Concurrency, DefaultDuration, DefaultConcurrency)
+	}
+	if got := (Options{URL: o.URL, ClientID: "c", ClientSecret: "s"}).withDefaults(); got != o {
+		t.Errorf("withDefaults of zero Duration and Concurrency = %+v; want %+v", got, o)
 	}
 	for _, tc := range []struct {
 		name   string
-		modify func(*BenchOptions)
+		modify func(*Options)
 		field  string
 	}{
-		{"negative concurrency", func(o *BenchOptions) { o.Concurrency = -1 }, "Concurrency"},
-		{"too many workers", func(o *BenchOptions) { o.Concurrency = MaxBenchConcurrency + 1 }, "Concurrency"},
-		{"too long", func(o *BenchOptions) { o.Duration = MaxBenchDuration + time.Second }, "Duration"},
-		{"negative duration", func(o *BenchOptions) { o.Duration = -time.Second }, "Duration"},
-		{"no URL", func(o *BenchOptions) { o.URL = "" }, "URL"},
-		{"URL without host", func(o *BenchOptions) { o.URL = "localhost:8080" }, "URL"},
-		{"no client", func(o *BenchOptions) { o.ClientID = "" }, "ClientID"},
-		{"no secret", func(o *BenchOptions) { o.ClientSecret = "" }, "ClientSecret"},
+		{"zero duration", func(o *Options) { o.Duration = 0 }, "Duration"},
+		{"zero concurrency", func(o *Options) { o.Concurrency = 0 }, "Concurrency"},
+		{"negative concurrency", func(o *Options) { o.Concurrency = -1 }, "Concurrency"},
+		{"too many workers", func(o *Options) { o.Concurrency = MaxConcurrency + 1 }, "Concurrency"},
+		{"too long", func(o *Options) { o.Duration = MaxDuration + time.Second }, "Duration"},
+		{"negative duration", func(o *Options) { o.Duration = -time.Second }, "Duration"},
+		{"no URL", func(o *Options) { o.URL = "" }, "URL"},
+		{"URL without host", func(o *Options) { o.URL = "localhost:8080" }, "URL"},
+		{"no client", func(o *Options) { o.ClientID = "" }, "ClientID"},
+		{"no secret", func(o *Options) { o.ClientSecret = "" }, "ClientSecret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := valid()
@@ -223,7 +230,7 @@ func TestBenchHistogram(t *testing.T) {
 	}
 	rng := mrand.New(mrand.NewPCG(1, 2))
 	for _, n := range []int{1, 7, 1000, 100000} {
-		var h benchHistogram
+		var h histogram
 		values := make([]time.Duration, n)
 		for i := range values {
 			// Log-uniform from 1ns to about an hour.
@@ -239,7 +246,7 @@ func TestBenchHistogram(t *testing.T) {
 			}
 		}
 	}
-	var empty benchHistogram
+	var empty histogram
 	if got := empty.quantile(0.5); got != 0 {
 		t.Errorf("empty quantile = %v; want 0", got)
 	}

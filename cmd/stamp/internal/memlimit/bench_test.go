@@ -1,4 +1,4 @@
-package app
+package memlimit
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 var benchRate = domain.Rate{Name: "pair", Burst: 3, Every: time.Minute}
 
 func BenchmarkLocalLimiterWait(b *testing.B) {
-	l := newLimiter(time.Now, defaultMaxBuckets)
+	l := New(time.Now, DefaultMaxBuckets)
 	ctx := context.Background()
 	for i := range 1000 {
 		l.Fail(ctx, benchRate, fmt.Sprint("key-", i))
@@ -31,7 +31,7 @@ func BenchmarkLocalLimiterWait(b *testing.B) {
 }
 
 func BenchmarkLocalLimiterFail(b *testing.B) {
-	l := newLimiter(time.Now, defaultMaxBuckets)
+	l := New(time.Now, DefaultMaxBuckets)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := range b.N {

@@ -1,4 +1,14 @@
-package app
+// Package loadgen is the load generator of `stamp bench`: it drives a
+// running stamp server over HTTP for a bounded time, phase after phase
+// (raw signing in this process, client-credentials issuance, RFC 7662
+// introspection, forward-auth verification), and measures each phase's
+// rate and latency quantiles.
+//
+// It speaks only HTTP and the domain's token signer: it imports no
+// storage and no other part of stamp, and it never registers clients
+// itself (the caller hands it one). Run is safe for concurrent use; each
+// call owns its own HTTP client.
+package loadgen
 
 import (
 	"bytes"
@@ -22,19 +32,19 @@ import (
 	"github.com/stamp-oauth/stamp/domain"
 )
 
-// Bench defaults and bounds.
+// Defaults and bounds of Options.
 const (
-	DefaultBenchDuration    = 10 * time.Second
-	MaxBenchDuration        = 10 * time.Minute
-	DefaultBenchConcurrency = 16
-	MaxBenchConcurrency     = 1024
+	DefaultDuration    = 10 * time.Second
+	MaxDuration        = 10 * time.Minute
+	DefaultConcurrency = 16
+	MaxConcurrency     = 1024
 
 	benchRequestTimeout = 10 * time.Second // a stuck server cannot stall a phase
 	// benchErrorBody is how much of a failed answer's body is kept.
 	benchErrorBody = 512
 )
 
-// Phase names, as in BenchResult.Name and the printed table.
+// Phase names, as in Result.Name and the printed table.
 const (
 	PhaseSigning       = "signing"
 	PhaseIssuance      = "issuance"
@@ -42,8 +52,8 @@ const (
 	PhaseVerify        = "verify"
 )
 
-// BenchOptions configures one bounded load run against a running server.
-type BenchOptions struct {
+// Options configures one bounded load run against a running server.
+type Options struct {
 	URL          string        // server base URL, e.g. http://127.0.0.1:8080
 	ClientID     string        // a confidential client allowed client_credentials
 	ClientSecret string        // that client's secret
@@ -53,25 +63,35 @@ type BenchOptions struct {
 	Signer       crypto.Signer // the server's configured signing key, for the raw signing rate (nil: skip that line)
 }
 
-// Validate fills the defaults of zero fields (Duration, Concurrency) and
-// reports the first invalid field, named in the error, without any I/O.
-func (o *BenchOptions) Validate() error {
-	if o.Duration == 0 {
-		o.Duration = DefaultBenchDuration
-	}
-	if o.Concurrency == 0 {
-		o.Concurrency = DefaultBenchConcurrency
-	}
+// DefaultOptions returns Options with the default Duration and
+// Concurrency; the caller sets the server and the client.
+func DefaultOptions() Options {
+	return Options{Duration: DefaultDuration, Concurrency: DefaultConcurrency}
+}
+
+// withDefaults returns o with the zero Duration and Concurrency replaced
+// by their defaults.
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	o.Duration = cmp.Or(o.Duration, d.Duration)
+	o.Concurrency = cmp.Or(o.Concurrency, d.Concurrency)
+	return o
+}
+
+// Validate reports the first invalid field, named in the error, without
+// any I/O and without changing o: a zero Duration or Concurrency is out of
+// range here (Run and DefaultOptions fill them).
+func (o Options) Validate() error {
 	u, err := url.Parse(o.URL)
 	switch {
 	case err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
 		return fmt.Errorf("bench: URL %q: want http(s)://host[:port]", o.URL)
 	case o.ClientID == "" || o.ClientSecret == "":
 		return errors.New("bench: ClientID and ClientSecret are required (a confidential client)")
-	case o.Duration < 0 || o.Duration > MaxBenchDuration:
-		return fmt.Errorf("bench: Duration %v out of range (0, %v]", o.Duration, MaxBenchDuration)
-	case o.Concurrency < 1 || o.Concurrency > MaxBenchConcurrency:
-		return fmt.Errorf("bench: Concurrency %d out of range 1..%d", o.Concurrency, MaxBenchConcurrency)
+	case o.Duration <= 0 || o.Duration > MaxDuration:
+		return fmt.Errorf("bench: Duration %v out of range (0, %v]", o.Duration, MaxDuration)
+	case o.Concurrency < 1 || o.Concurrency > MaxConcurrency:
+		return fmt.Errorf("bench: Concurrency %d out of range 1..%d", o.Concurrency, MaxConcurrency)
 	}
 	if _, err := domain.AlgorithmOf(o.Signer); o.Signer != nil && err != nil {
 		return fmt.Errorf("bench: Signer: %w", err)
@@ -79,11 +99,11 @@ func (o *BenchOptions) Validate() error {
 	return nil
 }
 
-// BenchResult is one measured phase. Requests counts every completed
+// Result is one measured phase. Requests counts every completed
 // operation, Errors those among them that failed; Elapsed runs from the
 // phase's start until its last operation returned. P50 and P99 are taken
 // over all completed operations, failed ones included, within 1%.
-type BenchResult struct {
+type Result struct {
 	Name             string
 	Requests, Errors int
 	Elapsed          time.Duration
@@ -92,14 +112,15 @@ type BenchResult struct {
 
 // Rate returns successful operations per second of Elapsed, or 0 when
 // nothing elapsed.
-func (r BenchResult) Rate() float64 {
+func (r Result) Rate() float64 {
 	if r.Elapsed <= 0 {
 		return 0
 	}
 	return float64(r.Requests-r.Errors) / r.Elapsed.Seconds()
 }
 
-// Bench runs, in order and each for opts.Duration at opts.Concurrency:
+// Run runs, in order and each for opts.Duration at opts.Concurrency (a
+// zero Duration or Concurrency takes its default):
 //
 //  1. signing (only when opts.Signer is set): opts.Concurrency goroutines
 //     of this process sign a typical access-token claim set with
@@ -113,16 +134,17 @@ func (r BenchResult) Rate() float64 {
 //
 // It prints a table to out (phase, requests, errors, rate/s, p50, p99), a
 // row as each phase ends, then issuance as a percentage of the raw signing
-// rate, and returns one BenchResult per phase run. A non-2xx answer is an
+// rate, and returns one Result per phase run. A non-2xx answer is an
 // error; each phase's first failure is printed once below its row. Each
 // request times out after 10s, so a run ends by itself within about three
 // Durations; cancelling ctx stops it early. Write errors on out are ignored.
 //
-// Along with the results so far, Bench returns an error when opts is
+// Along with the results so far, Run returns an error when opts is
 // invalid, when every operation of a phase failed (naming the phase and
 // wrapping its first failure), when no token to introspect can be
 // obtained, or when ctx is cancelled (wrapping ctx.Err()).
-func Bench(ctx context.Context, opts BenchOptions, out io.Writer) ([]BenchResult, error) {
+func Run(ctx context.Context, opts Options, out io.Writer) ([]Result, error) {
+	opts = opts.withDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -141,8 +163,8 @@ func Bench(ctx context.Context, opts BenchOptions, out io.Writer) ([]BenchResult
 	fmt.Fprintf(out, "stamp bench: %s, %d concurrent, %v per phase, %s\n",
 		b.base, opts.Concurrency, opts.Duration, signWith)
 	fmt.Fprintf(out, "%-14s %10s %8s %11s %10s %10s\n", "phase", "requests", "errors", "rate/s", "p50", "p99")
-	var results []BenchResult
-	finish := func(r BenchResult, first error) error {
+	var results []Result
+	finish := func(r Result, first error) error {
 		results = append(results, r)
 		fmt.Fprintf(out, "%-14s %10d %8d %11.1f %10v %10v\n",
 			r.Name, r.Requests, r.Errors, r.Rate(), roundDuration(r.P50), roundDuration(r.P99))
@@ -158,7 +180,7 @@ func Bench(ctx context.Context, opts BenchOptions, out io.Writer) ([]BenchResult
 		return nil
 	}
 
-	var signing BenchResult
+	var signing Result
 	if ts != nil {
 		if err := finish(b.run(ctx, PhaseSigning, b.signOp(ts))); err != nil {
 			return results, err
@@ -206,13 +228,13 @@ func Bench(ctx context.Context, opts BenchOptions, out io.Writer) ([]BenchResult
 
 // bencher holds what the phases of one run share.
 type bencher struct {
-	opts   BenchOptions
+	opts   Options
 	base   string // URL without a trailing slash
 	auth   string // the Authorization header
 	client *http.Client
 }
 
-func newBencher(opts BenchOptions) *bencher {
+func newBencher(opts Options) *bencher {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil // measure the server, not a proxy
 	tr.MaxIdleConns = opts.Concurrency
@@ -231,11 +253,11 @@ func newBencher(opts BenchOptions) *bencher {
 // opts.Concurrency workers until opts.Duration has passed or ctx is done.
 // An operation cut short by ctx is neither counted nor timed. It returns the
 // measured phase and the first failure, if any.
-func (b *bencher) run(ctx context.Context, name string, op func(context.Context) error) (BenchResult, error) {
+func (b *bencher) run(ctx context.Context, name string, op func(context.Context) error) (Result, error) {
 	var wg sync.WaitGroup
 	var firstOnce sync.Once
 	var first error
-	tallies := make([]benchTally, b.opts.Concurrency) // a worker's own
+	tallies := make([]tally, b.opts.Concurrency) // a worker's own
 	start := time.Now()
 	deadline := start.Add(b.opts.Duration)
 	for i := range tallies {
@@ -260,8 +282,8 @@ func (b *bencher) run(ctx context.Context, name string, op func(context.Context)
 		})
 	}
 	wg.Wait()
-	r := BenchResult{Name: name, Elapsed: time.Since(start)}
-	var all benchHistogram
+	r := Result{Name: name, Elapsed: time.Since(start)}
+	var all histogram
 	for _, t := range tallies {
 		r.Requests += int(t.hist.total)
 		r.Errors += t.errors
@@ -274,10 +296,10 @@ func (b *bencher) run(ctx context.Context, name string, op func(context.Context)
 	return r, first
 }
 
-// benchTally is what one worker measured: every operation is in hist.
-type benchTally struct {
+// tally is what one worker measured: every operation is in hist.
+type tally struct {
 	errors int
-	hist   benchHistogram
+	hist   histogram
 }
 
 // signOp returns an operation, safe for concurrent use, that signs a
@@ -303,7 +325,7 @@ func (b *bencher) signOp(ts *domain.TokenSigner) func(context.Context) error {
 
 // post sends form to base+path as the client. A 2xx answer is decoded
 // into into, or discarded when into is nil; any other answer is a
-// *BenchStatusError. The body is always read to the end, so the connection
+// *StatusError. The body is always read to the end, so the connection
 // is reused.
 func (b *bencher) post(ctx context.Context, path, form string, into any) error {
 	return b.send(ctx, http.MethodPost, path, form, b.auth, into)
@@ -332,7 +354,7 @@ func (b *bencher) send(ctx context.Context, method, path, form, auth string, int
 	defer io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode/100 != 2 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, benchErrorBody))
-		return &BenchStatusError{StatusCode: resp.StatusCode, Body: string(bytes.TrimSpace(body))}
+		return &StatusError{StatusCode: resp.StatusCode, Body: string(bytes.TrimSpace(body))}
 	}
 	if into != nil {
 		return json.NewDecoder(resp.Body).Decode(into)
@@ -341,14 +363,14 @@ func (b *bencher) send(ctx context.Context, method, path, form, auth string, int
 	return err
 }
 
-// BenchStatusError is a non-2xx answer during Bench; Body holds at most
+// StatusError is a non-2xx answer during Run; Body holds at most
 // its first 512 bytes.
-type BenchStatusError struct {
+type StatusError struct {
 	StatusCode int
 	Body       string
 }
 
-func (e *BenchStatusError) Error() string {
+func (e *StatusError) Error() string {
 	return fmt.Sprintf("HTTP %d %s: %s", e.StatusCode, http.StatusText(e.StatusCode), e.Body)
 }
 
@@ -361,11 +383,11 @@ func roundDuration(d time.Duration) time.Duration {
 	return d.Round(step)
 }
 
-// benchHistogram counts durations in log-linear buckets, as HdrHistogram
+// histogram counts durations in log-linear buckets, as HdrHistogram
 // does: exact below 128ns, then 64 per power of two up to 73 minutes (the
 // last takes anything longer), each reported by its midpoint, within 1/128
 // of any value in it. 9.5 KiB at any count; not safe for concurrent use.
-type benchHistogram struct {
+type histogram struct {
 	counts [histBuckets]uint32
 	total  uint64
 }
@@ -396,14 +418,14 @@ func histValue(i int) time.Duration {
 	return time.Duration(low + (1<<shift-1)/2)
 }
 
-func (h *benchHistogram) record(d time.Duration) {
+func (h *histogram) record(d time.Duration) {
 	h.counts[histIndex(d)]++
 	h.total++
 }
 
 // quantile returns the nearest-rank q-quantile (0 < q <= 1), or 0 when
 // nothing was recorded.
-func (h *benchHistogram) quantile(q float64) time.Duration {
+func (h *histogram) quantile(q float64) time.Duration {
 	if h.total == 0 {
 		return 0
 	}
