@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +122,17 @@ func TestObserveSettings(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), bad.name) {
 			t.Errorf("%s %s: %v; want an error naming %s", bad.flag, bad.value, err, bad.name)
 		}
+	}
+}
+
+// BenchmarkHTTPObserver is what metrics add to one request: the
+// observer's Begin and end, counting and timing it.
+func BenchmarkHTTPObserver(b *testing.B) {
+	o := httpObserver{metrics: newMetrics(nil, nil, slog.New(slog.DiscardHandler))}
+	req := httptest.NewRequest(http.MethodPost, "/oauth/token", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		_, end := o.Begin(req, "/oauth/token")
+		end(http.StatusOK)
 	}
 }
