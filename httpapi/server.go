@@ -116,6 +116,12 @@ type Options struct {
 	// route, status, bytes, duration, client address and request id,
 	// never a query, header or form value. nil logs no requests.
 	AccessLog *slog.Logger
+	// Observer, when set, sees every request (see Observer): metrics and
+	// tracing hook in here.
+	Observer Observer
+	// Metrics, when set, serves GET /metrics (Prometheus' exposition);
+	// nil registers no such route.
+	Metrics http.Handler
 }
 
 // Validate reports the first bad field of o, named in the error. It
@@ -249,6 +255,9 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.GET(pathHealth, s.alive)
 	r.GET(pathHealthAlive, s.alive)
 	r.GET(pathHealthReady, s.ready)
+	if opts.Metrics != nil {
+		r.GET(pathMetrics, s.serveMetrics)
+	}
 
 	r.GET(pathLogin, s.loginPage)
 	r.POST(pathLogin, s.login)
@@ -287,6 +296,9 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	var h http.Handler = exactVerify(r, s.notFound)
 	if opts.AccessLog != nil {
 		h = s.accessLog(h, r.Router, opts.AccessLog)
+	}
+	if opts.Observer != nil {
+		h = observe(h, r.Router, opts.Observer)
 	}
 	return routedHandler{Handler: h, routes: r.routes}, nil
 }

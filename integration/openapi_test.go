@@ -267,7 +267,7 @@ func TestOpenAPIDescribesRealAnswers(t *testing.T) {
 	}
 
 	for _, p := range []string{"/openapi.json", "/.well-known/oauth-authorization-server", "/.well-known/jwks.json",
-		"/.well-known/stamp-log-keys.json", "/oauth/scopes", "/healthz", "/health/alive", "/health/ready"} {
+		"/.well-known/stamp-log-keys.json", "/oauth/scopes", "/healthz", "/health/alive", "/health/ready", "/metrics"} {
 		st, _, b := send(t, c, http.MethodGet, base+p, nil, "")
 		want("GET "+p, st, http.StatusOK, b)
 	}

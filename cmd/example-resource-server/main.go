@@ -20,6 +20,7 @@
 //	GET /admin     g.Scope("admin", "*"): a token with either (scope:admin,*)
 //	GET /machine   g.Client(): a client-credentials token (client)
 //	GET /healthz   200 while revocations are current, else 503
+//	GET /metrics   Prometheus metrics: the guard's (g.Collector()), Go's and the process's
 //
 // The wiring, in short:
 //
@@ -52,6 +53,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stamp-oauth/stamp/domain"
 	"github.com/stamp-oauth/stamp/eventstore"
@@ -175,6 +180,11 @@ func routes(g *guard.Guard) http.Handler {
 		}
 		writeJSON(w, map[string]bool{"revocations_current": g.Current()})
 	})
+	// The guard registers nothing itself: its collector goes on the
+	// server's own registry, beside whatever else the server measures.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(g.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stamp-oauth/stamp/httpapi/guard/guardtest"
@@ -141,5 +142,36 @@ func TestLogPublicKeyFlag(t *testing.T) {
 	}
 	if c, _ := parseFlags([]string{"--issuer", "http://stamp.test"}, io.Discard); trusted(c.logKey) != nil {
 		t.Error("no --log-public-key: want no trusted keys")
+	}
+}
+
+// TestRoutesMetrics: /metrics serves the guard's families, and its
+// verification count moves with a request.
+func TestRoutesMetrics(t *testing.T) {
+	a := guardtest.New(t)
+	srv := httptest.NewServer(routes(a.Guard))
+	defer srv.Close()
+	if got := get(t, srv.URL+"/me", a.ActingAs("user-1"), nil); got != http.StatusOK {
+		t.Fatalf("GET /me: status %d, want 200", got)
+	}
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, b)
+	}
+	for _, want := range []string{
+		`stamp_guard_verifications_total{result="valid"} 1`,
+		`stamp_guard_revocation_feed_current 1`,
+		`stamp_guard_revocation_feed_lag_seconds 0`,
+		`stamp_guard_revocations{kind="token"} 0`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

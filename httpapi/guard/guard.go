@@ -111,6 +111,11 @@ type Guard struct {
 	changeMu sync.Mutex
 	changed  chan struct{} // closed and replaced when current changes
 
+	// For Collector (metrics.go): checks by verdict, and when the feed
+	// stopped being current (Unix nanoseconds; the guard starts so).
+	verdicts        [numVerdicts]atomic.Uint64
+	notCurrentSince atomic.Int64
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -133,6 +138,7 @@ func New(ctx context.Context, opts Options) (*Guard, error) {
 		changed: make(chan struct{}),
 		cancel:  cancel,
 	}
+	g.notCurrentSince.Store(time.Now().UnixNano())
 	if err := g.keys.load(ctx); err != nil {
 		cancel()
 		return nil, err
@@ -180,6 +186,9 @@ func (g *Guard) setCurrent(current bool) {
 		return
 	}
 	g.current.Store(current)
+	if !current {
+		g.notCurrentSince.Store(time.Now().UnixNano())
+	}
 	close(g.changed)
 	g.changed = make(chan struct{})
 	if current {

@@ -100,6 +100,7 @@ func (g *Guard) require(next http.Handler, r rule) http.Handler {
 // it.
 func (g *Guard) authenticate(r *http.Request) (Token, func(http.ResponseWriter)) {
 	if !g.current.Load() {
+		g.count(verdictUnavailable)
 		return Token{}, unavailable
 	}
 	raw, ok := bearer(r)
@@ -107,12 +108,14 @@ func (g *Guard) authenticate(r *http.Request) (Token, func(http.ResponseWriter))
 		raw, ok = g.opts.AcceptCookie.token(r)
 	}
 	if !ok {
+		g.count(verdictNoToken)
 		return Token{}, noToken
 	}
 	now := g.opts.Now()
 	c, err := g.verify(r.Context(), raw, now)
 	if err != nil {
 		g.opts.Logger.Debug("guard: token refused", "err", err)
+		g.count(verdictInvalid)
 		return Token{}, invalid
 	}
 	userID := c.Subject
@@ -121,16 +124,19 @@ func (g *Guard) authenticate(r *http.Request) (Token, func(http.ResponseWriter))
 	}
 	if g.opts.Audience != "" && !c.Audience.Contains(g.opts.Audience) {
 		g.opts.Logger.Debug("guard: token refused: meant for another audience", "jti", c.ID, "aud", []string(c.Audience))
+		g.count(verdictWrongAudience)
 		return Token{}, invalid
 	}
 	if g.revs.rejects(c.ID, c.ClientID, userID) {
 		g.opts.Logger.Debug("guard: token refused: revoked, or its client or user deleted", "jti", c.ID)
+		g.count(verdictRevoked)
 		return Token{}, invalid
 	}
 	scopes := c.Scopes
 	if len(scopes) == 0 && c.Scope != "" {
 		scopes = strings.Fields(c.Scope)
 	}
+	g.count(verdictValid)
 	return Token{ID: c.ID, ClientID: c.ClientID, UserID: userID, Scopes: scopes, Audience: c.Audience, ExpiresAt: time.Unix(c.Expiry, 0)}, nil
 }
 

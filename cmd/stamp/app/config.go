@@ -79,6 +79,8 @@ type Config struct {
 
 	// HealthConfig: deadlines, the watchdog and readiness (health.go).
 	HealthConfig
+	// ObserveConfig: metrics and tracing (observe_config.go).
+	ObserveConfig
 
 	LogLevel        string   `json:"log_level"`
 	LogFormat       string   `json:"log_format"`
@@ -138,6 +140,7 @@ func DefaultConfig() Config {
 		AccessLog:            true,
 		ShutdownTimeout:      Duration(15 * time.Second),
 		HealthConfig:         defaultHealthConfig(),
+		ObserveConfig:        defaultObserveConfig(),
 	}
 }
 
@@ -242,7 +245,7 @@ func settings() []setting {
 		{"log-format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 		{"access-log", "log one line per HTTP request (method, route, status, bytes, duration, client address, request id; never a query, header or form value): true or false", boolean(func(c *Config) *bool { return &c.AccessLog })},
 		{"shutdown-timeout", "how long in-flight requests may finish on SIGTERM", dur(func(c *Config) *Duration { return &c.ShutdownTimeout })},
-	}, healthSettings(dur, num, boolean)...)
+	}, append(healthSettings(dur, num, boolean), observeSettings(str, boolean)...)...)
 }
 
 func splitList(v string) []string {
@@ -430,6 +433,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return bad("shutdown_timeout", "must be positive")
+	}
+	if err := c.ObserveConfig.validate(); err != nil {
+		return err
 	}
 	return c.HealthConfig.validate()
 }

@@ -36,6 +36,7 @@ type Node struct {
 	svc    *domain.Service
 	keys   *eventstore.UserKeys // the users' personal-data keys
 	shared clusterState         // rate limits and device polls, see cluster_state.go
+	obs    *observability       // metrics and tracing, see observe.go
 
 	httpServer *http.Server
 	listener   net.Listener
@@ -136,6 +137,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if generated {
 		logger.Info("generated a signing key", "file", cfg.PrivateKeyFile, "kid", signer.KeyID(), "alg", signer.Algorithm())
 	}
+	if n.obs, err = startObservability(ctx, cfg.ObserveConfig, n.store, n.runner, logger); err != nil {
+		return nil, err
+	}
 	ports := domain.Ports{
 		Log: n.store, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views,
 		Users: n.views, Grants: n.views, Sessions: n.views, Limiter: n.shared.limiter, UserKeys: n.keys,
@@ -144,7 +148,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if cfg.ReadConsistency != consistencyLocal {
 		ports.Freshness = freshness.New(n.store, n.runner, time.Duration(cfg.FreshnessTimeout), logger)
 	}
-	if n.svc, err = newService(cfg, ports, signer); err != nil {
+	if n.svc, err = newService(cfg, n.obs.wrapPorts(ports), signer); err != nil {
 		return nil, err
 	}
 	if _, err := n.svc.AnnounceSigningKey(ctx, domain.Actor{Kind: domain.ActorSystem}, key); err != nil {
@@ -182,11 +186,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if cfg.AccessLog {
 		accessLog = logger
 	}
-	deps := httpapi.Deps{Service: n.svc, Keys: n.views, Web: n.svc, Users: n.views, API: n.svc, Validator: n.svc}
+	deps := httpapi.Deps{Service: n.obs.service(n.svc), Keys: n.views, Web: n.svc, Users: n.views, API: n.svc, Validator: n.svc}
 	if cfg.Dev {
 		deps.Dev = n.svc // see dev.go
 	}
-	handler, err := httpapi.New(deps, httpapi.Options{
+	handler, err := httpapi.New(deps, n.obs.httpOptions(httpapi.Options{
 		Issuer: cfg.Issuer, GrantTypes: enabledGrants(cfg), Logger: logger,
 		SessionKey: sessionKey(sealing), SessionLifetime: time.Duration(cfg.SessionTTL),
 		TrustedProxies: proxies,
@@ -194,7 +198,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		Health:         n.health, ServeStale: cfg.ServeStale,
 		AccessLog:           accessLog,
 		VerifyAcceptsCookie: cfg.VerifyAcceptsCookie,
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}
@@ -384,6 +388,9 @@ func (n *Node) shutdown(ctx context.Context) error {
 		}
 	}
 	n.shared.close()
+	if err := n.obs.close(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if n.store != nil {
 		n.store.Close()
 	}
