@@ -15,6 +15,13 @@ type fixedClock struct{ t time.Time }
 
 func (c *fixedClock) Now() time.Time { return c.t }
 
+// testPasswordHashing is the argon2id cost of the harness: the smallest
+// RFC 9106 allows, so tests run at the speed of the rules, not of the
+// hash. The production cost is tested on its own (TestPasswordHashing).
+func testPasswordHashing() PasswordHashing {
+	return PasswordHashing{MemoryKiB: 8, Time: 1, Threads: 1}
+}
+
 type harness struct {
 	log   *memLog
 	svc   *Service
@@ -46,6 +53,7 @@ func newHarness(t *testing.T, alg string) harness {
 		Lifetimes: Lifetimes{AccessToken: time.Hour, ClientCredentials: 30 * time.Minute},
 		Grants:    Grants{Password: true, Implicit: true},
 		Now:       clock.Now, Sealer: sealer,
+		PasswordHashing: testPasswordHashing(),
 	}, Ports{Log: log, Wait: log, Clients: log, Tokens: log, Keys: log, Users: log, Grants: log, UserKeys: log.keys, Sessions: log}, signer)
 	if err != nil {
 		t.Fatal(err)
