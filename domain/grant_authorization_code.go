@@ -422,7 +422,8 @@ func decideAuthorizationCode(st codeState, cmd codeCommand, now time.Time, rnd i
 // (decideAuthorizationCode) and issues; a redemption that conflicts
 // reloads the code from the log and decides again. A reused code's
 // tokens are revoked before the answer.
-func (s *Service) authorizationCode(ctx context.Context, c Client, req TokenRequest) (TokenResponse, error) {
+func (s *Service) authorizationCode(ctx context.Context, call grantCall) (TokenResponse, error) {
+	c, req, is, signer := call.Client, call.Req, call.Issuer, call.Signer
 	cmd := codeCommand{RedirectURI: req.Form["redirect_uri"], Verifier: req.Form["code_verifier"], Resource: req.Form["resource"]}
 	if raw := req.Form["code"]; raw != "" {
 		cmd.CodeHash = HashSecret(raw)
@@ -430,7 +431,6 @@ func (s *Service) authorizationCode(ctx context.Context, c Client, req TokenRequ
 	if err := checkCodeRequest(c, cmd); err != nil {
 		return TokenResponse{}, err
 	}
-	is, signer := s.issuerTerms()
 	st := codeState{Client: c, Issuer: is}
 	code, err := lookupFresh(ctx, s, func(ctx context.Context) (AuthCode, error) {
 		return s.ports.Grants.AuthCodeByHash(ctx, cmd.CodeHash)

@@ -57,8 +57,8 @@ func decideClientCredentials(st clientCredentialsState, cmd clientCredentialsCom
 // clientCredentials answers a client credentials request of the
 // authenticated client c: it decides (decideClientCredentials) and
 // issues.
-func (s *Service) clientCredentials(ctx context.Context, c Client, req TokenRequest) (TokenResponse, error) {
-	is, signer := s.issuerTerms()
+func (s *Service) clientCredentials(ctx context.Context, call grantCall) (TokenResponse, error) {
+	c, req, is, signer := call.Client, call.Req, call.Issuer, call.Signer
 	st := clientCredentialsState{Client: c, Scopes: s.cfg.Scopes, Issuer: is, Lifetime: s.cfg.ClientCredentials}
 	d, err := decideClientCredentials(st, clientCredentialsCommand{Scope: req.Scope, Resource: req.Form["resource"]}, s.cfg.Now(), s.cfg.Random)
 	if err != nil {

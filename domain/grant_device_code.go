@@ -285,7 +285,8 @@ func decideDeviceCode(st deviceState, cmd deviceCommand, now time.Time, rnd io.R
 // the read model, caught up if it does not know it) and its user,
 // decides (decideDeviceCode) and issues. A pending code records the poll
 // and answers slow_down or authorization_pending.
-func (s *Service) deviceCode(ctx context.Context, c Client, req TokenRequest) (TokenResponse, error) {
+func (s *Service) deviceCode(ctx context.Context, call grantCall) (TokenResponse, error) {
+	c, req, is, signer := call.Client, call.Req, call.Issuer, call.Signer
 	cmd := deviceCommand{Resource: req.Form["resource"]}
 	if raw := req.Form["device_code"]; raw != "" {
 		cmd.DeviceCodeHash = HashSecret(raw)
@@ -293,7 +294,6 @@ func (s *Service) deviceCode(ctx context.Context, c Client, req TokenRequest) (T
 	if err := checkDeviceRequest(c, cmd); err != nil {
 		return TokenResponse{}, err
 	}
-	is, signer := s.issuerTerms()
 	st := deviceState{Client: c, Issuer: is}
 	d, err := lookupFresh(ctx, s, func(ctx context.Context) (DeviceCode, error) {
 		return s.ports.Grants.DeviceCodeByHash(ctx, cmd.DeviceCodeHash)

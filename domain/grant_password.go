@@ -97,8 +97,8 @@ func decidePassword(st passwordState, terms passwordTerms, now time.Time, rnd io
 // password answers a password grant request of the authenticated client
 // c: it checks the request (decidePasswordRequest), then the user's
 // credentials (AuthenticateUser), decides (decidePassword) and issues.
-func (s *Service) password(ctx context.Context, c Client, req TokenRequest) (TokenResponse, error) {
-	is, signer := s.issuerTerms()
+func (s *Service) password(ctx context.Context, call grantCall) (TokenResponse, error) {
+	c, req, is, signer := call.Client, call.Req, call.Issuer, call.Signer
 	st := passwordState{Client: c, Scopes: s.cfg.Scopes, Issuer: is}
 	cmd := passwordCommand{Username: req.Form["username"], Password: req.Form["password"], Scope: req.Scope, Resource: req.Form["resource"]}
 	terms, err := decidePasswordRequest(st, cmd)

@@ -185,7 +185,8 @@ func decideRotatedOut(st refreshState, hash string, now time.Time) (tokenDecisio
 // (decideRefresh) and issues. An append that conflicts reloads the family
 // from the log and decides again; one that still conflicts after
 // maxAttempts is a lost race.
-func (s *Service) refreshToken(ctx context.Context, c Client, req TokenRequest) (TokenResponse, error) {
+func (s *Service) refreshToken(ctx context.Context, call grantCall) (TokenResponse, error) {
+	c, req, is, signer := call.Client, call.Req, call.Issuer, call.Signer
 	cmd := refreshCommand{Scope: req.Scope, Resource: req.Form["resource"]}
 	if presented := req.Form["refresh_token"]; presented != "" {
 		cmd.TokenHash = HashSecret(presented)
@@ -193,7 +194,6 @@ func (s *Service) refreshToken(ctx context.Context, c Client, req TokenRequest) 
 	if err := checkRefreshRequest(c, cmd); err != nil {
 		return TokenResponse{}, err
 	}
-	is, signer := s.issuerTerms()
 	st := refreshState{Client: c, Scopes: s.cfg.Scopes, Issuer: is, Grace: s.cfg.RefreshRotationGrace}
 	f, err := lookupFresh(ctx, s, func(ctx context.Context) (RefreshFamily, error) {
 		return s.ports.Grants.RefreshFamilyByTokenHash(ctx, cmd.TokenHash)

@@ -11,17 +11,6 @@ import (
 // records the decision's events and hands the tokens out. Every token
 // stamp issues goes through here.
 
-// issuerTerms returns the terms tokens are issued on now, with the
-// signer they will be signed with (nil when the service has none).
-func (s *Service) issuerTerms() (issuerTerms, *TokenSigner) {
-	signer := s.signer.Load()
-	is := issuerTerms{Issuer: s.cfg.Issuer, AccessToken: s.cfg.AccessToken, RefreshToken: s.cfg.RefreshToken}
-	if signer != nil {
-		is.KeyID = signer.KeyID()
-	}
-	return is, signer
-}
-
 // issue carries out a token decision: it signs the access token d
 // decided with signer (the one d's issuerTerms named), records d's
 // events and waits for the projection, and returns the response. The

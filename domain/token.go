@@ -40,8 +40,9 @@ type TokenResponse struct {
 
 // Token answers a token request (RFC 6749 §3.2) by its grant type: it
 // refuses a missing, unknown or disabled grant type, authenticates the
-// client once (AuthenticateClient), and hands the request to the grant,
-// which decides and issues. Errors are *OAuthError (errors.Is with the
+// client once (AuthenticateClient), and hands the request to its grant
+// (grant_*.go) with the issuer's terms, which decides and issues through
+// the issuer (mint.go). Errors are *OAuthError (errors.Is with the
 // package sentinels) or infrastructure errors.
 func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, error) {
 	grant, err := s.tokenGrant(req.GrantType)
@@ -52,13 +53,25 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	return grant(ctx, c, req)
+	call := grantCall{Client: c, Req: req}
+	call.Issuer, call.Signer = s.issuerTerms()
+	return grant(ctx, call)
 }
 
-// tokenGrant returns the grant answering grant type t for an
-// authenticated client: invalid_request when there is none,
-// unsupported_grant_type when t is unknown or not enabled.
-func (s *Service) tokenGrant(t string) (func(context.Context, Client, TokenRequest) (TokenResponse, error), error) {
+// grantCall is a token request on its way to its grant: the
+// authenticated client, the request, and the terms tokens are issued on
+// with the signer they name, loaded once per request.
+type grantCall struct {
+	Client Client
+	Req    TokenRequest
+	Issuer issuerTerms
+	Signer *TokenSigner
+}
+
+// tokenGrant returns the grant answering grant type t: invalid_request
+// when there is none, unsupported_grant_type when t is unknown or not
+// enabled.
+func (s *Service) tokenGrant(t string) (func(context.Context, grantCall) (TokenResponse, error), error) {
 	switch t {
 	case "":
 		return nil, ErrInvalidRequest.WithDescription("the grant_type parameter is missing")
@@ -77,4 +90,15 @@ func (s *Service) tokenGrant(t string) (func(context.Context, Client, TokenReque
 		return s.deviceCode, nil
 	}
 	return nil, ErrUnsupportedGrantType.WithDescription("the grant type %q is not supported", t)
+}
+
+// issuerTerms returns the terms tokens are issued on now, with the
+// signer they will be signed with (nil when the service has none).
+func (s *Service) issuerTerms() (issuerTerms, *TokenSigner) {
+	signer := s.signer.Load()
+	is := issuerTerms{Issuer: s.cfg.Issuer, AccessToken: s.cfg.AccessToken, RefreshToken: s.cfg.RefreshToken}
+	if signer != nil {
+		is.KeyID = signer.KeyID()
+	}
+	return is, signer
 }
