@@ -239,7 +239,7 @@ func settings() []setting {
 		{"session-ttl", "lifetime of a web login", dur(func(c *Config) *Duration { return &c.SessionTTL })},
 		{"verify-accepts-cookie", "let /auth/verify accept, without a bearer token, the dashboard's cookie token (stamp_token) with its CSRF value (the XSRF-TOKEN cookie's) in X-CSRF-TOKEN or X-XSRF-TOKEN, for a first-party single-page app calling its own API through the proxy (off: the cookie alone is 401)", boolean(func(c *Config) *bool { return &c.VerifyAcceptsCookie })},
 		{"trusted-proxies", "CIDRs of the reverse proxies in front of stamp, comma-separated: their X-Forwarded-For/Forwarded name the client address rate limits count (default: none, the headers are ignored)", list(func(c *Config) *[]string { return &c.TrustedProxies })},
-		{"password-hash-memory-mb", "memory argon2id password checks may take at once, in MiB (64 each; at most 2 per CPU run)", num(func(c *Config) *int { return &c.PasswordHashMemoryMB })},
+		{"password-hash-memory-mb", "memory argon2id password checks may take at once, in MiB (password-hash-memory-kib each, 64 MiB by default; at most 2 per CPU run)", num(func(c *Config) *int { return &c.PasswordHashMemoryMB })},
 		{"password-hash-wait", "how long a login waits for a password hashing slot before 503", dur(func(c *Config) *Duration { return &c.PasswordHashWait })},
 		{"password-hash-memory-kib", "argon2id memory of a new password hash, in KiB (existing hashes verify at the cost they were made with)", num(func(c *Config) *int { return &c.PasswordHashMemoryKiB })},
 		{"password-hash-time", "argon2id passes of a new password hash", num(func(c *Config) *int { return &c.PasswordHashTime })},
