@@ -244,15 +244,6 @@ func rotatedToken(f RefreshFamily, hash string) RotatedToken {
 	return RotatedToken{}
 }
 
-// userGone reports whether a token's user no longer exists.
-func (s *Service) userGone(ctx context.Context, userID string) bool {
-	if userID == "" || s.ports.Users == nil {
-		return false
-	}
-	u, err := s.ports.Users.User(ctx, userID)
-	return err != nil || !u.Exists()
-}
-
 func sortedCopy(in []string) []string {
 	out := append([]string(nil), in...)
 	sortStrings(out)
