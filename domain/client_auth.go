@@ -51,3 +51,48 @@ func (s *Service) AuthenticateClient(ctx context.Context, cred ClientCredentials
 	}
 	return Client{}, err
 }
+
+// checkClient checks presented credentials against the clients read
+// model (RFC 6749 §2.3); AuthenticateClient limits it. See
+// decideClientAuthentication.
+func (s *Service) checkClient(ctx context.Context, cred ClientCredentials) (Client, error) {
+	if !ValidID(cred.ID) {
+		return decideClientAuthentication(Client{}, false, cred)
+	}
+	c, err := s.ports.Clients.Client(ctx, cred.ID)
+	if errors.Is(err, ErrNotFound) {
+		return decideClientAuthentication(Client{}, false, cred)
+	}
+	if err != nil {
+		return Client{}, err
+	}
+	return decideClientAuthentication(c, true, cred)
+}
+
+// decideClientAuthentication decides whether cred authenticates the
+// client c (found: the read model knows cred.ID): a confidential client
+// must present its secret; a public client presents its id alone. Any
+// failure is ErrInvalidClient with the same description, so an answer
+// never tells whether the client exists; an unknown client costs the
+// same secret comparison as a known one.
+func decideClientAuthentication(c Client, found bool, cred ClientCredentials) (Client, error) {
+	fail := ErrInvalidClient.WithDescription("client authentication failed")
+	if !ValidID(cred.ID) {
+		return Client{}, fail
+	}
+	if !found {
+		SecretMatches(cred.Secret, "") // spend the same time as a found client
+		return Client{}, fail
+	}
+	if !c.Exists() {
+		return Client{}, fail
+	}
+	if c.Confidential() {
+		if cred.Secret == "" || !SecretMatches(cred.Secret, c.SecretHash) {
+			return Client{}, fail
+		}
+	} else if cred.Secret != "" {
+		return Client{}, fail
+	}
+	return c, nil
+}

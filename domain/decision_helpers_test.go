@@ -3,14 +3,10 @@ package domain
 import (
 	"errors"
 	"testing"
-	"time"
 )
 
 // Helpers of the given-state / when-command / then-events-or-error tables
 // of the decisions (decide*).
-
-// decisionNow is the clock of the decision tables.
-func decisionNow() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
 
 // invalidField is a wanted error: a *ValidationError on that field.
 type invalidField string

@@ -3,7 +3,7 @@ package domain
 import (
 	"context"
 	"errors"
-	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -49,17 +49,9 @@ type DevTokenRequest struct {
 // client or user, a bad audience or lifetime; ErrInvalidScope;
 // *ValidationError for an email it cannot register.
 func (s *Service) MintDevToken(ctx context.Context, req DevTokenRequest) (TokenResponse, error) {
-	ttl := req.TTL
-	if ttl == 0 {
-		ttl = s.cfg.AccessToken
-	}
-	if ttl < time.Second || ttl > MaxDevTokenLifetime {
-		return TokenResponse{}, ErrInvalidRequest.WithDescription("the lifetime must be 1s to %s", MaxDevTokenLifetime)
-	}
-	for _, r := range req.Audience {
-		if !validResource(r) {
-			return TokenResponse{}, ErrInvalidRequest.WithDescription("the audience %q is not an absolute URI without a fragment", r)
-		}
+	cmd, err := checkDevTokenRequest(req, s.cfg.AccessToken)
+	if err != nil {
+		return TokenResponse{}, err
 	}
 	c, err := s.devClient(ctx, req.ClientID)
 	if err != nil {
@@ -69,18 +61,59 @@ func (s *Service) MintDevToken(ctx context.Context, req DevTokenRequest) (TokenR
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	scopes, err := s.cfg.Scopes.Resolve(req.Scopes, true, c.Scopes)
+	is, signer := s.issuerTerms()
+	d, err := decideDevToken(devTokenState{Client: c, UserID: userID, Scopes: s.cfg.Scopes, Issuer: is}, cmd, s.cfg.Now(), s.cfg.Random)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	resp, events, err := s.tokenSetFor(c, userID, GrantDev, scopes, dedupe(req.Audience), ttl, false)
+	return s.issue(ctx, signer, d)
+}
+
+// checkDevTokenRequest checks what a dev token request is refused for
+// before its client or user is looked up (or registered): a lifetime
+// outside 1s to MaxDevTokenLifetime, an audience that is not an absolute
+// URI without a fragment (ErrInvalidRequest). The lifetime defaults to
+// accessTTL.
+func checkDevTokenRequest(req DevTokenRequest, accessTTL time.Duration) (DevTokenRequest, error) {
+	if req.TTL == 0 {
+		req.TTL = accessTTL
+	}
+	if req.TTL < time.Second || req.TTL > MaxDevTokenLifetime {
+		return DevTokenRequest{}, ErrInvalidRequest.WithDescription("the lifetime must be 1s to %s", MaxDevTokenLifetime)
+	}
+	for _, r := range req.Audience {
+		if !validResource(r) {
+			return DevTokenRequest{}, ErrInvalidRequest.WithDescription("the audience %q is not an absolute URI without a fragment", r)
+		}
+	}
+	return req, nil
+}
+
+// devTokenState is what the dev token decision decides on: the client
+// and user (""  for a client token) the token is for, the scope
+// catalogue and the issuer's terms.
+type devTokenState struct {
+	Client Client
+	UserID string
+	Scopes *Scopes
+	Issuer issuerTerms
+}
+
+// decideDevToken decides a checked dev token request: its scopes are
+// resolved as any request's ("*" allowed; invalid_scope), its aud is the
+// audience asked for (need not be registered with the client), and it is
+// recorded as the user or the client.
+func decideDevToken(st devTokenState, cmd DevTokenRequest, now time.Time, rnd io.Reader) (tokenDecision, error) {
+	c := st.Client
+	scopes, err := st.Scopes.Resolve(cmd.Scopes, true, c.Scopes)
 	if err != nil {
-		return TokenResponse{}, err
+		return tokenDecision{}, err
 	}
-	if _, err := s.record(ctx, ExpectAny, actorFor(c.ID, userID), events...); err != nil {
-		return TokenResponse{}, fmt.Errorf("domain: record dev token: %w", err)
+	set, err := decideTokenSet(st.Issuer, accessTerms{Client: c, UserID: st.UserID, Grant: GrantDev, Scopes: scopes, Resources: dedupe(cmd.Audience), TTL: cmd.TTL}, false, now, rnd)
+	if err != nil {
+		return tokenDecision{}, err
 	}
-	return resp, nil
+	return tokenDecision{Events: set.events(), Expect: ExpectAny, Actor: actorFor(c.ID, st.UserID), Tokens: &set}, nil
 }
 
 // devClient returns the live client id, or the dev client, registered if

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // AuthorizeRequest is an authorization request (RFC 6749 §4.1.1 and
@@ -270,14 +272,22 @@ func (s *Service) Approve(ctx context.Context, req AuthorizeRequest, user User) 
 }
 
 // consentEvent returns ClientAuthorized widening the user's consent to
-// scopes, or nil when it already covers them.
+// scopes, or nil when it already covers them (widenConsent on the
+// consent the read model holds).
 func (s *Service) consentEvent(ctx context.Context, userID, clientID string, scopes []string) Event {
 	a, err := s.ports.Grants.Authorization(ctx, userID, clientID)
-	if err == nil && a.Covers(scopes) {
+	return widenConsent(userID, clientID, scopes, a, err == nil)
+}
+
+// widenConsent decides the ClientAuthorized that widens a, the user's
+// consent to the client (found: it exists), to scopes: nil when a covers
+// them; else the union with a's scopes unless a was revoked.
+func widenConsent(userID, clientID string, scopes []string, a Authorization, found bool) Event {
+	if found && a.Covers(scopes) {
 		return nil
 	}
 	union := append([]string(nil), scopes...)
-	if err == nil && !a.Revoked {
+	if found && !a.Revoked {
 		for _, sc := range a.Scopes {
 			if !contains(union, sc) {
 				union = append(union, sc)
@@ -298,95 +308,170 @@ func (s *Service) Deny(ctx context.Context, req AuthorizeRequest, user User) (st
 	return re.Location(s.cfg.Issuer), nil
 }
 
-// authorizationCode implements the code exchange (RFC 6749 §4.1.3, RFC
-// 7636 §4.5); a resource parameter (RFC 8707 §2.2) may narrow the
-// resources of the authorization request. A code is single-use: presenting it again is invalid_grant
-// and revokes every token it produced (§4.1.2); so does losing a race to
-// redeem it.
-func (s *Service) authorizationCode(ctx context.Context, req TokenRequest) (TokenResponse, error) {
-	c, err := s.AuthenticateClient(ctx, req.Client)
-	if err != nil {
-		return TokenResponse{}, err
-	}
+// The code exchange (RFC 6749 §4.1.3, RFC 7636 §4.5): the client that
+// the code was issued to presents it, with the redirect_uri of the
+// authorization request when that carried one, and the PKCE verifier of
+// its challenge; a resource parameter (RFC 8707 §2.2) may narrow the
+// resources of the authorization request. A code is single-use:
+// presenting it again is invalid_grant and revokes every token it
+// produced (§4.1.2, §10.5); so does losing a race to redeem it (this
+// request's append, expecting the code as read, conflicts: the code was
+// redeemed meanwhile).
+
+// errBadCode is the answer to a code that is unknown, another client's,
+// expired or used: one answer for all.
+var errBadCode = ErrInvalidGrant.WithDescription("the authorization code is invalid, expired or used")
+
+// codeState is what the code exchange decides on: the authenticated
+// client, the code the presented one's hash found (Found), whether its
+// user is gone, and the issuer's terms.
+type codeState struct {
+	Client Client
+	Code   AuthCode
+	Found  bool
+	// Reloaded is set when Code was reloaded from the log after this
+	// request's redemption conflicted: another request redeemed it.
+	Reloaded bool
+	UserGone bool
+	Issuer   issuerTerms
+}
+
+// codeCommand is a code exchange request: the hash of the presented code
+// ("" when none was), its redirect_uri, code_verifier and resource
+// parameters.
+type codeCommand struct {
+	CodeHash    string
+	RedirectURI string
+	Verifier    string
+	Resource    string
+}
+
+// codeDecision is a token decision that may instead name a reused code,
+// whose tokens the shell revokes before it answers invalid_grant.
+type codeDecision struct {
+	tokenDecision
+	// Reused is the code, used again or lost in a race, whose access
+	// token and refresh family are to be revoked.
+	Reused *AuthCode
+}
+
+// checkCodeRequest checks what a code exchange is refused for before any
+// code is looked up: a client without the grant (unauthorized_client), no
+// code parameter (invalid_request).
+func checkCodeRequest(c Client, cmd codeCommand) error {
 	if !c.HasGrant(GrantAuthorizationCode) {
-		return TokenResponse{}, ErrUnauthorizedClient.WithDescription("the client may not use the authorization_code grant")
+		return ErrUnauthorizedClient.WithDescription("the client may not use the authorization_code grant")
 	}
-	raw := req.Form["code"]
-	if raw == "" {
-		return TokenResponse{}, ErrInvalidRequest.WithDescription("the code parameter is missing")
+	if cmd.CodeHash == "" {
+		return ErrInvalidRequest.WithDescription("the code parameter is missing")
 	}
-	bad := ErrInvalidGrant.WithDescription("the authorization code is invalid, expired or used")
-	code, err := lookupFresh(ctx, s, func(ctx context.Context) (AuthCode, error) {
-		return s.ports.Grants.AuthCodeByHash(ctx, HashSecret(raw))
-	})
-	if errors.Is(err, ErrNotFound) {
-		return TokenResponse{}, bad
+	return nil
+}
+
+// decideAuthorizationCode decides a code exchange on the code read.
+// Errors: unauthorized_client, invalid_request (no code, or no
+// redirect_uri where the authorization request carried one);
+// invalid_grant for an unknown, another client's, expired or used code,
+// a redirect_uri or code_verifier that does not match, a deleted user;
+// invalid_target. A used code is a decision naming it (Reused).
+func decideAuthorizationCode(st codeState, cmd codeCommand, now time.Time, rnd io.Reader) (codeDecision, error) {
+	c, code := st.Client, st.Code
+	if err := checkCodeRequest(c, cmd); err != nil {
+		return codeDecision{}, err
 	}
-	if err != nil {
-		return TokenResponse{}, err
+	if !st.Found || code.ClientID != c.ID {
+		return codeDecision{}, errBadCode
 	}
-	if code.ClientID != c.ID {
-		return TokenResponse{}, bad
+	if code.Redeemed || st.Reloaded {
+		return codeDecision{tokenDecision: tokenDecision{Answer: errBadCode}, Reused: &code}, nil
 	}
-	if code.Redeemed {
-		if err := s.revokeCodeTokens(ctx, code); err != nil {
-			return TokenResponse{}, err
-		}
-		return TokenResponse{}, bad
-	}
-	if !s.cfg.Now().Before(code.ExpiresAt) {
-		return TokenResponse{}, bad
+	if !now.Before(code.ExpiresAt) {
+		return codeDecision{}, errBadCode
 	}
 	// RFC 6749 §4.1.3: redirect_uri is required, and identical, when the
 	// authorization request carried it; otherwise it may be left out.
-	switch r := req.Form["redirect_uri"]; {
+	switch r := cmd.RedirectURI; {
 	case r == "" && code.RedirectURIGiven:
-		return TokenResponse{}, ErrInvalidRequest.WithDescription("the redirect_uri parameter is required: the authorization request carried one")
+		return codeDecision{}, ErrInvalidRequest.WithDescription("the redirect_uri parameter is required: the authorization request carried one")
 	case r != code.RedirectURI && (r != "" || len(c.RedirectURIs) != 1):
-		return TokenResponse{}, ErrInvalidGrant.WithDescription("the redirect_uri does not match the authorization request")
+		return codeDecision{}, ErrInvalidGrant.WithDescription("the redirect_uri does not match the authorization request")
 	}
-	verifier := req.Form["code_verifier"]
 	switch {
-	case code.ChallengeS256 == "" && verifier != "":
-		return TokenResponse{}, ErrInvalidGrant.WithDescription("a code_verifier was sent but the authorization request had no code_challenge")
-	case code.ChallengeS256 != "" && !verifierMatches(verifier, code.ChallengeS256):
-		return TokenResponse{}, ErrInvalidGrant.WithDescription("the code_verifier does not match the code_challenge")
+	case code.ChallengeS256 == "" && cmd.Verifier != "":
+		return codeDecision{}, ErrInvalidGrant.WithDescription("a code_verifier was sent but the authorization request had no code_challenge")
+	case code.ChallengeS256 != "" && !verifierMatches(cmd.Verifier, code.ChallengeS256):
+		return codeDecision{}, ErrInvalidGrant.WithDescription("the code_verifier does not match the code_challenge")
 	}
-	if s.userGone(ctx, code.UserID) {
-		return TokenResponse{}, bad
+	if st.UserGone {
+		return codeDecision{}, errBadCode
 	}
-	resources, err := decideResources(c, req.Form["resource"], code.Resources)
+	resources, err := decideResources(c, cmd.Resource, code.Resources)
 	if err != nil {
-		return TokenResponse{}, err
+		return codeDecision{}, err
 	}
-	resp, events, err := s.tokenSetFor(c, code.UserID, GrantAuthorizationCode, code.Scopes, resources, s.cfg.AccessToken, c.HasGrant(GrantRefreshToken))
+	set, err := decideTokenSet(st.Issuer, accessTerms{Client: c, UserID: code.UserID, Grant: GrantAuthorizationCode, Scopes: code.Scopes, Resources: resources, TTL: st.Issuer.AccessToken}, c.HasGrant(GrantRefreshToken), now, rnd)
 	if err != nil {
-		return TokenResponse{}, err
+		return codeDecision{}, err
 	}
-	redeemed := AuthCodeRedeemed{CodeID: code.ID, ClientID: c.ID, UserID: code.UserID, AccessTokenID: events[0].(AccessTokenCreated).TokenID}
-	if len(events) > 1 {
-		rc := events[1].(RefreshTokenCreated)
+	redeemed := AuthCodeRedeemed{CodeID: code.ID, ClientID: c.ID, UserID: code.UserID, AccessTokenID: set.Access.TokenID}
+	if set.Refresh != nil {
 		if len(code.Resources) > 0 {
-			rc.Resources = code.Resources // a narrower token does not narrow the grant
-			events[1] = rc
+			set.Refresh.Resources = code.Resources // a narrower token does not narrow the grant
 		}
-		redeemed.FamilyID = rc.FamilyID
+		redeemed.FamilyID = set.Refresh.FamilyID
 	}
-	_, err = s.record(ctx, ExpectSeq(code.Seq), actorFor(c.ID, code.UserID), append([]Event{redeemed}, events...)...)
-	if errors.Is(err, ErrConflict) {
-		code, lerr := load(ctx, s.ports.Log, Aggregate{KindCode, code.ID}, ApplyAuthCode)
-		if lerr != nil {
-			return TokenResponse{}, lerr
+	return codeDecision{tokenDecision: tokenDecision{Events: append([]Event{redeemed}, set.events()...), Expect: ExpectSeq(code.Seq),
+		Actor: actorFor(c.ID, code.UserID), Tokens: &set}}, nil
+}
+
+// authorizationCode answers a code exchange of the authenticated client
+// c: it loads the code the presented one's hash names (from the read
+// model, caught up if it does not know it) and its user, decides
+// (decideAuthorizationCode) and issues; a redemption that conflicts
+// reloads the code from the log and decides again. A reused code's
+// tokens are revoked before the answer.
+func (s *Service) authorizationCode(ctx context.Context, call grantCall) (TokenResponse, error) {
+	c, req, is, signer := call.Client, call.Req, call.Issuer, call.Signer
+	cmd := codeCommand{RedirectURI: req.Form["redirect_uri"], Verifier: req.Form["code_verifier"], Resource: req.Form["resource"]}
+	if raw := req.Form["code"]; raw != "" {
+		cmd.CodeHash = HashSecret(raw)
+	}
+	if err := checkCodeRequest(c, cmd); err != nil {
+		return TokenResponse{}, err
+	}
+	st := codeState{Client: c, Issuer: is}
+	code, err := lookupFresh(ctx, s, func(ctx context.Context) (AuthCode, error) {
+		return s.ports.Grants.AuthCodeByHash(ctx, cmd.CodeHash)
+	})
+	switch {
+	case err == nil:
+		st.Code, st.Found = code, true
+		if code.ClientID == c.ID && !code.Redeemed {
+			st.UserGone = s.userGone(ctx, code.UserID)
 		}
-		if err := s.revokeCodeTokens(ctx, code); err != nil {
+	case !errors.Is(err, ErrNotFound):
+		return TokenResponse{}, err
+	}
+	for {
+		d, err := decideAuthorizationCode(st, cmd, s.cfg.Now(), s.cfg.Random)
+		if err != nil {
 			return TokenResponse{}, err
 		}
-		return TokenResponse{}, bad
+		if d.Reused != nil {
+			if err := s.revokeCodeTokens(ctx, *d.Reused); err != nil {
+				return TokenResponse{}, err
+			}
+			return TokenResponse{}, d.Answer
+		}
+		resp, err := s.issue(ctx, signer, d.tokenDecision)
+		if !errors.Is(err, ErrConflict) {
+			return resp, err
+		}
+		if st.Code, err = load(ctx, s.ports.Log, Aggregate{KindCode, st.Code.ID}, ApplyAuthCode); err != nil {
+			return TokenResponse{}, err
+		}
+		st.Reloaded = true
 	}
-	if err != nil {
-		return TokenResponse{}, err
-	}
-	return resp, nil
 }
 
 // revokeCodeTokens revokes what a redeemed code produced: its access

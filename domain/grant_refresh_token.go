@@ -3,177 +3,235 @@ package domain
 import (
 	"context"
 	"errors"
+	"io"
+	"time"
 )
 
-// refreshToken implements the refresh token grant (RFC 6749 §6) with
-// rotation (RFC 9700 §4.14.2): the presented token is replaced by a new
-// one in the same family, a new access token is issued and the old access
-// token revoked (as Passport does). A narrower scope may be asked for; a
-// broader one is invalid_scope. Likewise a resource parameter (RFC 8707
-// §2.2) may narrow the family's resources; another one is invalid_target.
+// The refresh token grant (RFC 6749 §6) with rotation (RFC 9700
+// §4.14.2): the presented token is replaced by a new one in the same
+// family, a new access token is issued and the old access token revoked
+// (as Passport does). A narrower scope may be asked for; a broader one is
+// invalid_scope (§6). Likewise a resource parameter (RFC 8707 §2.2) may
+// narrow the family's resources; another one is invalid_target.
 //
 // Reuse detection is decided on the family state this request read, at
 // sequence S, with no wall-clock window (RFC 9700 §4.14.2, §2.2.2):
 //
 //   - the presented token is the family's current one: the rotation is
 //     appended expecting S. When that conflicts, the family is reloaded
-//     from the log; if a commit after S rotated the token, this request
-//     read the family before the rotation was committed and lost a race
-//     with a concurrent use: invalid_grant, and the family lives on.
-//     Exactly one of many concurrent uses wins.
+//     from the log and decided on again (refreshState.Reloaded); if a
+//     commit after S rotated the token, this request read the family
+//     before the rotation was committed and lost a race with a
+//     concurrent use: invalid_grant, and the family lives on. Exactly one
+//     of many concurrent uses wins.
 //   - the presented token was already rotated out in the state read: the
 //     rotation was committed before this request looked, so this is reuse
 //     (RefreshTokenReuseDetected, then the revocations of the family and
 //     its live access token, one atomic append), and invalid_grant.
 //     Config.RefreshRotationGrace, when set, answers invalid_grant without
 //     revoking while the rotation is younger than the grace.
-func (s *Service) refreshToken(ctx context.Context, req TokenRequest) (TokenResponse, error) {
-	c, err := s.AuthenticateClient(ctx, req.Client)
-	if err != nil {
-		return TokenResponse{}, err
-	}
-	if !c.HasGrant(GrantRefreshToken) {
-		return TokenResponse{}, ErrUnauthorizedClient.WithDescription("the client may not use the refresh_token grant")
-	}
-	presented := req.Form["refresh_token"]
-	if presented == "" {
-		return TokenResponse{}, ErrInvalidRequest.WithDescription("the refresh_token parameter is missing")
-	}
-	hash := HashSecret(presented)
-	f, err := lookupFresh(ctx, s, func(ctx context.Context) (RefreshFamily, error) {
-		return s.ports.Grants.RefreshFamilyByTokenHash(ctx, hash)
-	})
-	if errors.Is(err, ErrNotFound) {
-		return TokenResponse{}, errBadRefresh
-	}
-	if err != nil {
-		return TokenResponse{}, err
-	}
-	if f.ClientID != c.ID {
-		return TokenResponse{}, errBadRefresh
-	}
-	if f.TokenHash != hash {
-		return TokenResponse{}, s.rotatedOut(ctx, f, hash)
-	}
-	var resp TokenResponse
-	err = retry(ctx, func() error {
-		if f.TokenHash != hash {
-			// Rotated by a commit after the state this request read.
-			return ErrInvalidGrant.WithDescription("the refresh token was used concurrently")
-		}
-		r, events, err := s.decideRefresh(ctx, c, f, req.Scope, req.Form["resource"])
-		if err != nil {
-			return err
-		}
-		_, err = s.record(ctx, ExpectSeq(f.Seq), actorFor(c.ID, f.UserID), events...)
-		if errors.Is(err, ErrConflict) {
-			var lerr error
-			if f, lerr = load(ctx, s.ports.Log, Aggregate{KindRefresh, f.ID}, ApplyRefreshFamily); lerr != nil {
-				return lerr
-			}
-		}
-		if err == nil {
-			resp = r
-		}
-		return err
-	})
-	if errors.Is(err, ErrConflict) {
-		return TokenResponse{}, ErrInvalidGrant.WithDescription("the refresh token was used concurrently")
-	}
-	if err != nil {
-		return TokenResponse{}, err
-	}
-	return resp, nil
-}
 
 // errBadRefresh is the answer to a refresh token that is unknown, another
 // client's, expired, revoked or reused: one answer for all, so nothing
 // about the token leaks.
 var errBadRefresh = ErrInvalidGrant.WithDescription("the refresh token is invalid, expired or revoked")
 
-// decideRefresh checks that f's current token may be used now, with the
-// scope asked for (empty: the family's), and mints its successor. It
-// returns the response and the events of the rotation: the new refresh
-// token, the new access token and the revocation of the one it replaces.
-func (s *Service) decideRefresh(ctx context.Context, c Client, f RefreshFamily, scope, resource string) (TokenResponse, []Event, error) {
-	if !f.Live(s.cfg.Now()) || !c.Exists() || s.userGone(ctx, f.UserID) {
-		return TokenResponse{}, nil, errBadRefresh
+// errRefreshRace answers a request that lost a race with a concurrent use
+// of the same refresh token.
+var errRefreshRace = ErrInvalidGrant.WithDescription("the refresh token was used concurrently")
+
+// refreshState is what the refresh decision decides on: the
+// authenticated client, the family the presented token's hash found
+// (Found), whether its user is gone, the scope catalogue, the issuer's
+// terms and the rotation grace.
+type refreshState struct {
+	Client Client
+	Family RefreshFamily
+	Found  bool
+	// Reloaded is set when Family was reloaded from the log after this
+	// request's append conflicted: the presented token was the current
+	// one in what this request first read.
+	Reloaded bool
+	UserGone bool
+	Scopes   *Scopes
+	Issuer   issuerTerms
+	Grace    time.Duration
+}
+
+// refreshCommand is a refresh request (RFC 6749 §6): the hash of the
+// presented token ("" when none was), the scope and resource parameters.
+type refreshCommand struct {
+	TokenHash string
+	Scope     string
+	Resource  string
+}
+
+// checkRefreshRequest checks what a refresh request is refused for before
+// any family is looked up: a client without the grant
+// (unauthorized_client), no refresh_token parameter (invalid_request).
+func checkRefreshRequest(c Client, cmd refreshCommand) error {
+	if !c.HasGrant(GrantRefreshToken) {
+		return ErrUnauthorizedClient.WithDescription("the client may not use the refresh_token grant")
 	}
-	scopes := f.Scopes
-	if scope != "" {
-		narrower := ParseScope(scope)
-		for _, sc := range narrower {
-			if contains(f.Scopes, sc) {
-				continue
-			}
-			if !contains(f.Scopes, WildcardScope) {
-				return TokenResponse{}, nil, ErrInvalidScope.WithDescription("the scope %q was not granted to this refresh token", sc)
-			}
-			// "*" covers the catalogue, not any word (RFC 6749 §3.3).
-			if _, err := s.cfg.Scopes.Resolve([]string{sc}, true, c.Scopes); err != nil {
-				return TokenResponse{}, nil, err
-			}
+	if cmd.TokenHash == "" {
+		return ErrInvalidRequest.WithDescription("the refresh_token parameter is missing")
+	}
+	return nil
+}
+
+// decideRefresh decides a refresh request on the family state read.
+// Errors: unauthorized_client for a client without the grant;
+// invalid_grant for an unknown token, another client's, a lost race, a
+// rotated-out token within the grace, an expired or revoked family or a
+// deleted user; invalid_scope, invalid_target. Reuse is a decision with
+// events (the reuse and the revocations) and Answer invalid_grant.
+func decideRefresh(st refreshState, cmd refreshCommand, now time.Time, rnd io.Reader) (tokenDecision, error) {
+	c, f := st.Client, st.Family
+	if err := checkRefreshRequest(c, cmd); err != nil {
+		return tokenDecision{}, err
+	}
+	if !st.Found || f.ClientID != c.ID {
+		return tokenDecision{}, errBadRefresh
+	}
+	if f.TokenHash != cmd.TokenHash {
+		if st.Reloaded {
+			// Rotated by a commit after the state this request read.
+			return tokenDecision{}, errRefreshRace
 		}
-		scopes = sortedCopy(narrower)
+		return decideRotatedOut(st, cmd.TokenHash, now)
 	}
-	resources, err := decideResources(c, resource, f.Resources)
-	if err != nil {
-		return TokenResponse{}, nil, err
+	if !f.Live(now) || !c.Exists() || st.UserGone {
+		return tokenDecision{}, errBadRefresh
 	}
-	raw, at, err := s.mintAccessFor(c, f.UserID, GrantRefreshToken, "", scopes, resources, s.cfg.AccessToken)
+	scopes, err := decideRefreshScopes(st, cmd.Scope)
 	if err != nil {
-		return TokenResponse{}, nil, err
+		return tokenDecision{}, err
 	}
-	rt, rc, err := s.mintRefresh(f.ID, f.TokenID, at)
+	resources, err := decideResources(c, cmd.Resource, f.Resources)
 	if err != nil {
-		return TokenResponse{}, nil, err
+		return tokenDecision{}, err
+	}
+	set, err := decideTokenSet(st.Issuer, accessTerms{Client: c, UserID: f.UserID, Grant: GrantRefreshToken, Scopes: scopes, Resources: resources, TTL: st.Issuer.AccessToken}, false, now, rnd)
+	if err != nil {
+		return tokenDecision{}, err
+	}
+	rt, rc, err := decideRefreshToken(f.ID, f.TokenID, set.Access, st.Issuer.RefreshToken, rnd)
+	if err != nil {
+		return tokenDecision{}, err
 	}
 	rc.Scopes = f.Scopes       // a narrower access token does not narrow the family
 	rc.Resources = f.Resources // nor do narrower resources (RFC 8707 §2.2)
-	events := []Event{rc, at}
+	set.Refresh, set.RefreshToken, set.Response.RefreshToken = &rc, rt, rt
+	events := []Event{rc, set.Access}
 	if f.AccessTokenID != "" {
-		events = append(events, AccessTokenRevoked{TokenID: f.AccessTokenID, ClientID: f.ClientID, UserID: f.UserID, ExpiresAt: f.IssuedAt.Add(s.cfg.AccessToken), Reason: ReasonRotated})
+		events = append(events, AccessTokenRevoked{TokenID: f.AccessTokenID, ClientID: f.ClientID, UserID: f.UserID, ExpiresAt: f.IssuedAt.Add(st.Issuer.AccessToken), Reason: ReasonRotated})
 	}
-	resp := TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessToken.Seconds()), RefreshToken: rt, Scope: FormatScope(scopes)}
-	return resp, events, nil
+	return tokenDecision{Events: events, Expect: ExpectSeq(f.Seq), Actor: actorFor(c.ID, f.UserID), Tokens: &set}, nil
 }
 
-// rotatedOut answers a token that f had already rotated out when it was
-// read: reuse, which revokes the family, unless the rotation is younger
-// than Config.RefreshRotationGrace. It returns the error to answer.
-func (s *Service) rotatedOut(ctx context.Context, f RefreshFamily, hash string) error {
-	if g := s.cfg.RefreshRotationGrace; g > 0 && s.cfg.Now().Sub(rotatedToken(f, hash).RotatedAt) < g {
-		return ErrInvalidGrant.WithDescription("the refresh token was rotated moments ago")
+// decideRefreshScopes returns the scopes of the new access token: the
+// family's when scope is empty, else scope, which must be within the
+// family's (invalid_scope); a "*" family covers the catalogue, not any
+// word (RFC 6749 §3.3).
+func decideRefreshScopes(st refreshState, scope string) ([]string, error) {
+	f := st.Family
+	if scope == "" {
+		return f.Scopes, nil
 	}
-	if err := s.revokeFamilyForReuse(ctx, f, hash); err != nil {
-		return err
+	narrower := ParseScope(scope)
+	for _, sc := range narrower {
+		if contains(f.Scopes, sc) {
+			continue
+		}
+		if !contains(f.Scopes, WildcardScope) {
+			return nil, ErrInvalidScope.WithDescription("the scope %q was not granted to this refresh token", sc)
+		}
+		if _, err := st.Scopes.Resolve([]string{sc}, true, st.Client.Scopes); err != nil {
+			return nil, err
+		}
 	}
-	return errBadRefresh
+	return sortedCopy(narrower), nil
 }
 
-// revokeFamilyForReuse records the reuse of a rotated-out token and revokes
-// the family with its live access token, in one append.
-func (s *Service) revokeFamilyForReuse(ctx context.Context, f RefreshFamily, hash string) error {
-	return retry(ctx, func() error {
-		if f.Revoked && f.ReuseDetected {
-			return nil
+// decideRotatedOut decides a token the family had already rotated out in
+// the state read: reuse, which records RefreshTokenReuseDetected and
+// revokes the family with its live access token in one append expecting
+// the state read, unless the rotation is younger than the grace
+// (invalid_grant, nothing recorded). A family already revoked records the
+// reuse only; one whose reuse was recorded records nothing more.
+func decideRotatedOut(st refreshState, hash string, now time.Time) (tokenDecision, error) {
+	f := st.Family
+	rotated := rotatedToken(f, hash)
+	if st.Grace > 0 && now.Sub(rotated.RotatedAt) < st.Grace {
+		return tokenDecision{}, ErrInvalidGrant.WithDescription("the refresh token was rotated moments ago")
+	}
+	d := tokenDecision{Expect: ExpectSeq(f.Seq), Actor: Actor{Kind: ActorSystem, ID: "reuse-detection"}, Answer: errBadRefresh}
+	if f.Revoked && f.ReuseDetected {
+		return d, nil
+	}
+	d.Events = []Event{RefreshTokenReuseDetected{FamilyID: f.ID, RefreshTokenID: rotated.ID, ClientID: f.ClientID, UserID: f.UserID}}
+	if !f.Revoked {
+		d.Events = append(d.Events, RefreshTokenRevoked{FamilyID: f.ID, RefreshTokenID: f.TokenID, ClientID: f.ClientID, UserID: f.UserID, Reason: ReasonReuseDetected})
+		if f.AccessTokenID != "" {
+			d.Events = append(d.Events, AccessTokenRevoked{TokenID: f.AccessTokenID, ClientID: f.ClientID, UserID: f.UserID, ExpiresAt: f.IssuedAt.Add(st.Issuer.AccessToken), Reason: ReasonReuseDetected})
 		}
-		events := []Event{RefreshTokenReuseDetected{FamilyID: f.ID, RefreshTokenID: rotatedToken(f, hash).ID, ClientID: f.ClientID, UserID: f.UserID}}
-		if !f.Revoked {
-			events = append(events, RefreshTokenRevoked{FamilyID: f.ID, RefreshTokenID: f.TokenID, ClientID: f.ClientID, UserID: f.UserID, Reason: ReasonReuseDetected})
-			if f.AccessTokenID != "" {
-				events = append(events, AccessTokenRevoked{TokenID: f.AccessTokenID, ClientID: f.ClientID, UserID: f.UserID, ExpiresAt: f.IssuedAt.Add(s.cfg.AccessToken), Reason: ReasonReuseDetected})
-			}
+	}
+	return d, nil
+}
+
+// refreshToken answers a refresh request of the authenticated client c:
+// it loads the family the presented token's hash names (from the read
+// model, caught up if it does not know it) and its user, decides
+// (decideRefresh) and issues. An append that conflicts reloads the family
+// from the log and decides again; one that still conflicts after
+// maxAttempts is a lost race.
+func (s *Service) refreshToken(ctx context.Context, call grantCall) (TokenResponse, error) {
+	c, req, is, signer := call.Client, call.Req, call.Issuer, call.Signer
+	cmd := refreshCommand{Scope: req.Scope, Resource: req.Form["resource"]}
+	if presented := req.Form["refresh_token"]; presented != "" {
+		cmd.TokenHash = HashSecret(presented)
+	}
+	if err := checkRefreshRequest(c, cmd); err != nil {
+		return TokenResponse{}, err
+	}
+	st := refreshState{Client: c, Scopes: s.cfg.Scopes, Issuer: is, Grace: s.cfg.RefreshRotationGrace}
+	f, err := lookupFresh(ctx, s, func(ctx context.Context) (RefreshFamily, error) {
+		return s.ports.Grants.RefreshFamilyByTokenHash(ctx, cmd.TokenHash)
+	})
+	switch {
+	case err == nil:
+		st.Family, st.Found = f, true
+	case !errors.Is(err, ErrNotFound):
+		return TokenResponse{}, err
+	}
+	var resp TokenResponse
+	err = retry(ctx, func() error {
+		if st.Found && st.Family.ClientID == c.ID && st.Family.TokenHash == cmd.TokenHash {
+			st.UserGone = s.userGone(ctx, st.Family.UserID)
 		}
-		_, err := s.record(ctx, ExpectSeq(f.Seq), Actor{Kind: ActorSystem, ID: "reuse-detection"}, events...)
+		d, err := decideRefresh(st, cmd, s.cfg.Now(), s.cfg.Random)
+		if err != nil {
+			return err
+		}
+		resp, err = s.issue(ctx, signer, d)
 		if errors.Is(err, ErrConflict) {
-			var lerr error
-			if f, lerr = load(ctx, s.ports.Log, Aggregate{KindRefresh, f.ID}, ApplyRefreshFamily); lerr != nil {
+			f, lerr := load(ctx, s.ports.Log, Aggregate{KindRefresh, st.Family.ID}, ApplyRefreshFamily)
+			if lerr != nil {
 				return lerr
 			}
+			// A rotation that conflicted decides again on the reloaded
+			// family; a reuse detection decides reuse again.
+			st.Family, st.Reloaded = f, st.Reloaded || d.Tokens != nil
 		}
 		return err
 	})
+	if errors.Is(err, ErrConflict) {
+		return TokenResponse{}, errRefreshRace
+	}
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	return resp, nil
 }
 
 // rotatedToken returns the rotated-out token whose hash came back.
@@ -184,15 +242,6 @@ func rotatedToken(f RefreshFamily, hash string) RotatedToken {
 		}
 	}
 	return RotatedToken{}
-}
-
-// userGone reports whether a token's user no longer exists.
-func (s *Service) userGone(ctx context.Context, userID string) bool {
-	if userID == "" || s.ports.Users == nil {
-		return false
-	}
-	u, err := s.ports.Users.User(ctx, userID)
-	return err != nil || !u.Exists()
 }
 
 func sortedCopy(in []string) []string {

@@ -1,9 +1,51 @@
 package domain
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"time"
 )
+
+// The issuer: it signs what a decision decided to issue (token_set.go),
+// records the decision's events and hands the tokens out. Every token
+// stamp issues goes through here.
+
+// issue carries out a token decision: it signs the access token d
+// decided with signer (the one d's issuerTerms named), records d's
+// events and waits for the projection, and returns the response. The
+// token reaches the caller only after the log has acknowledged its
+// event. A decision without tokens answers d.Answer once its events are
+// recorded. Errors: d.Answer; the recording's (ErrConflict for an
+// append whose expectation failed: the caller reloads and decides again).
+func (s *Service) issue(ctx context.Context, signer *TokenSigner, d tokenDecision) (TokenResponse, error) {
+	var resp TokenResponse
+	if d.Tokens != nil {
+		raw, err := sign(signer, d.Tokens.Claims)
+		if err != nil {
+			return TokenResponse{}, err
+		}
+		resp = d.Tokens.Response
+		resp.AccessToken = raw
+	}
+	if len(d.Events) > 0 {
+		if _, err := s.record(ctx, d.Expect, d.Actor, d.Events...); err != nil {
+			return TokenResponse{}, fmt.Errorf("domain: record tokens: %w", err)
+		}
+	}
+	if d.Tokens == nil {
+		return TokenResponse{}, d.Answer
+	}
+	return resp, nil
+}
+
+// sign signs claims with signer. Errors: a service without a signing key.
+func sign(signer *TokenSigner, claims Claims) (string, error) {
+	if signer == nil {
+		return "", errors.New("domain: this service has no signing key")
+	}
+	return signer.Sign(claims)
+}
 
 // mintAccess signs a new access token for no particular resource (its aud
 // is the client id); see mintAccessFor.
@@ -17,53 +59,19 @@ func (s *Service) mintAccess(c Client, userID, grant, name string, scopes []stri
 // appends the event, with whatever else its decision produced, before the
 // token leaves.
 func (s *Service) mintAccessFor(c Client, userID, grant, name string, scopes, resources []string, ttl time.Duration) (string, AccessTokenCreated, error) {
-	signer := s.signer.Load()
+	is, signer := s.issuerTerms()
 	if signer == nil {
 		return "", AccessTokenCreated{}, errors.New("domain: this service has no signing key")
 	}
-	now := s.cfg.Now().UTC().Truncate(time.Second)
-	jti, err := NewID(s.cfg.Random)
+	claims, at, err := decideAccessToken(is, accessTerms{Client: c, UserID: userID, Grant: grant, Name: name, Scopes: scopes, Resources: resources, TTL: ttl}, s.cfg.Now(), s.cfg.Random)
 	if err != nil {
 		return "", AccessTokenCreated{}, err
 	}
-	sub := userID
-	if sub == "" {
-		sub = c.ID
-	}
-	exp := now.Add(ttl)
-	raw, err := signer.Sign(Claims{
-		Issuer: s.cfg.Issuer, Audience: audienceOf(c, resources), Subject: sub, ClientID: c.ID, ID: jti,
-		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: exp.Unix(),
-		Scopes: scopes, Scope: FormatScope(scopes),
-	})
+	raw, err := sign(signer, claims)
 	if err != nil {
 		return "", AccessTokenCreated{}, err
 	}
-	return raw, AccessTokenCreated{
-		TokenID: jti, ClientID: c.ID, UserID: userID, Scopes: scopes, GrantType: grant, Name: name,
-		KeyID: signer.KeyID(), IssuedAt: now, ExpiresAt: exp, Audience: resources,
-	}, nil
-}
-
-// mintRefresh makes a refresh token for access: a new family when
-// family is empty, else the family's next token replacing parentID.
-func (s *Service) mintRefresh(family, parentID string, access AccessTokenCreated) (string, RefreshTokenCreated, error) {
-	raw, err := NewSecret(s.cfg.Random)
-	if err != nil {
-		return "", RefreshTokenCreated{}, err
-	}
-	id, err := NewID(s.cfg.Random)
-	if err != nil {
-		return "", RefreshTokenCreated{}, err
-	}
-	if family == "" {
-		family = id
-	}
-	return raw, RefreshTokenCreated{
-		FamilyID: family, RefreshTokenID: id, ParentID: parentID, TokenHash: HashSecret(raw),
-		AccessTokenID: access.TokenID, ClientID: access.ClientID, UserID: access.UserID, Scopes: access.Scopes,
-		Resources: access.Audience, IssuedAt: access.IssuedAt, ExpiresAt: access.IssuedAt.Add(s.cfg.RefreshToken),
-	}, nil
+	return raw, at, nil
 }
 
 // tokenSet is tokenSetFor with no resource.
@@ -75,21 +83,21 @@ func (s *Service) tokenSet(c Client, userID, grant string, scopes []string, ttl 
 // a new refresh family for it (bound to the same resources), and returns
 // the response and the events to record.
 func (s *Service) tokenSetFor(c Client, userID, grant string, scopes, resources []string, ttl time.Duration, withRefresh bool) (TokenResponse, []Event, error) {
-	raw, at, err := s.mintAccessFor(c, userID, grant, "", scopes, resources, ttl)
+	is, signer := s.issuerTerms()
+	if signer == nil {
+		return TokenResponse{}, nil, errors.New("domain: this service has no signing key")
+	}
+	set, err := decideTokenSet(is, accessTerms{Client: c, UserID: userID, Grant: grant, Scopes: scopes, Resources: resources, TTL: ttl}, withRefresh, s.cfg.Now(), s.cfg.Random)
 	if err != nil {
 		return TokenResponse{}, nil, err
 	}
-	resp := TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: FormatScope(scopes)}
-	events := []Event{at}
-	if withRefresh {
-		rt, rc, err := s.mintRefresh("", "", at)
-		if err != nil {
-			return TokenResponse{}, nil, err
-		}
-		resp.RefreshToken = rt
-		events = append(events, rc)
+	raw, err := sign(signer, set.Claims)
+	if err != nil {
+		return TokenResponse{}, nil, err
 	}
-	return resp, events, nil
+	resp := set.Response
+	resp.AccessToken = raw
+	return resp, set.events(), nil
 }
 
 // actorFor names who a token request acts for.

@@ -15,8 +15,9 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// Argon2id parameters (RFC 9106 §4, second recommended option: 64 MiB,
-// 3 passes), stored in each hash so they can be raised later.
+// Argon2id parameters: the production cost (RFC 9106 §4, second
+// recommended option: 64 MiB, 3 passes; see DefaultPasswordHashing),
+// stored in each hash so they can be changed later.
 const (
 	argonTime    = 3
 	argonMemory  = 64 * 1024
@@ -28,16 +29,11 @@ const (
 // MinPasswordLength is the shortest password accepted.
 const MinPasswordLength = 8
 
-// HashPassword returns the argon2id hash of password in the PHC string
-// format ($argon2id$v=19$m=…,t=…,p=…$salt$hash).
+// HashPassword returns the argon2id hash of password at the production
+// cost (DefaultPasswordHashing) in the PHC string format
+// ($argon2id$v=19$m=…,t=…,p=…$salt$hash); see PasswordHashing.Hash.
 func HashPassword(password string, random io.Reader) (string, error) {
-	salt := make([]byte, argonSaltLen)
-	if _, err := io.ReadFull(random, salt); err != nil {
-		return "", fmt.Errorf("domain: read random: %w", err)
-	}
-	sum := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	enc := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads, enc.EncodeToString(salt), enc.EncodeToString(sum)), nil
+	return DefaultPasswordHashing().Hash(password, random)
 }
 
 // PasswordMatches reports, in constant time, whether password hashes to
@@ -51,7 +47,7 @@ func PasswordMatches(password, hash string) bool {
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
 		return false
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &time, &threads); err != nil || memory <= 0 || memory > 1<<22 || time <= 0 || time > 100 || threads <= 0 || threads > 255 {
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &time, &threads); err != nil || memory <= 0 || memory > MaxPasswordHashMemoryKiB || time <= 0 || time > MaxPasswordHashTime || threads <= 0 || threads > 255 {
 		return false
 	}
 	enc := base64.RawStdEncoding

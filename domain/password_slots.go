@@ -2,12 +2,12 @@ package domain
 
 import (
 	"context"
-	"runtime"
 	"time"
 )
 
-// PasswordHashMemory is the memory one argon2id hash takes, in bytes
-// (argonMemory KiB): what a password hashing slot stands for.
+// PasswordHashMemory is the memory one argon2id hash takes at the
+// production cost, in bytes (argonMemory KiB): what a password hashing
+// slot stands for unless Config.PasswordHashing says otherwise.
 const PasswordHashMemory = argonMemory * 1024
 
 // DefaultPasswordHashBudget is the memory concurrent password hashes may
@@ -22,9 +22,9 @@ const DefaultPasswordHashWait = 2 * time.Second
 // within budget bytes: min(2 × GOMAXPROCS, budget / PasswordHashMemory),
 // at least 1. More than twice the processors would only queue on the CPU
 // while holding their memory.
+// It is DefaultPasswordHashing().Slots(budget).
 func PasswordHashSlots(budget int64) int {
-	n := min(int64(2*runtime.GOMAXPROCS(0)), budget/PasswordHashMemory)
-	return int(max(n, 1))
+	return DefaultPasswordHashing().Slots(budget)
 }
 
 // hashSlot takes one of the password hashing slots, waiting at most

@@ -115,9 +115,13 @@ type Config struct {
 	// Limits are the rates of failed attempts the Limiter allows; zero
 	// rates take DefaultLimits'.
 	Limits Limits
+	// PasswordHashing is the argon2id cost of new password hashes; the
+	// zero value means DefaultPasswordHashing(). Validate refuses a cost
+	// PasswordHashing.Validate refuses.
+	PasswordHashing PasswordHashing
 	// PasswordHashes bounds the argon2id hashes running at once (each
-	// takes PasswordHashMemory); 0 means
-	// PasswordHashSlots(DefaultPasswordHashBudget).
+	// takes PasswordHashing.MemoryBytes); 0 means
+	// PasswordHashing.Slots(DefaultPasswordHashBudget).
 	PasswordHashes int
 	// PasswordHashWait is how long a password check waits for a free
 	// slot before it is refused as temporarily unavailable; 0 means
@@ -167,8 +171,14 @@ func (c *Config) Validate() error {
 			*d.d = d.def
 		}
 	}
+	if c.PasswordHashing == (PasswordHashing{}) {
+		c.PasswordHashing = DefaultPasswordHashing()
+	}
+	if err := c.PasswordHashing.Validate(); err != nil {
+		return err
+	}
 	if c.PasswordHashes <= 0 {
-		c.PasswordHashes = PasswordHashSlots(DefaultPasswordHashBudget)
+		c.PasswordHashes = c.PasswordHashing.Slots(DefaultPasswordHashBudget)
 	}
 	c.Limits = c.Limits.withDefaults()
 	if c.RefreshRotationGrace < 0 || c.RefreshRotationGrace > MaxRefreshRotationGrace {

@@ -1,11 +1,6 @@
 package domain
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"time"
-)
+import "context"
 
 // ClientCredentials are the client authentication a request presented
 // (RFC 6749 §2.3.1): by HTTP Basic, by form fields, or a client id alone
@@ -43,68 +38,67 @@ type TokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 }
 
-// Token answers a token request by its grant type. Errors are *OAuthError
-// (errors.Is with the package sentinels) or infrastructure errors.
+// Token answers a token request (RFC 6749 §3.2) by its grant type: it
+// refuses a missing, unknown or disabled grant type, authenticates the
+// client once (AuthenticateClient), and hands the request to its grant
+// (grant_*.go) with the issuer's terms, which decides and issues through
+// the issuer (mint.go). Errors are *OAuthError (errors.Is with the
+// package sentinels) or infrastructure errors.
 func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, error) {
-	switch req.GrantType {
-	case "":
-		return TokenResponse{}, ErrInvalidRequest.WithDescription("the grant_type parameter is missing")
-	case GrantClientCredentials:
-		return s.clientCredentials(ctx, req)
-	case GrantPassword:
-		return s.password(ctx, req)
-	case GrantRefreshToken:
-		return s.refreshToken(ctx, req)
-	case GrantAuthorizationCode:
-		return s.authorizationCode(ctx, req)
-	case GrantDeviceCode:
-		return s.deviceCode(ctx, req)
-	}
-	return TokenResponse{}, ErrUnsupportedGrantType.WithDescription("the grant type %q is not supported", req.GrantType)
-}
-
-// checkClient checks presented credentials against the clients read
-// model (RFC 6749 §2.3); AuthenticateClient limits it. A confidential client must present its secret; a
-// public client presents its id alone. Any failure is ErrInvalidClient
-// with the same description, so an answer never tells whether the client
-// exists.
-func (s *Service) checkClient(ctx context.Context, cred ClientCredentials) (Client, error) {
-	fail := ErrInvalidClient.WithDescription("client authentication failed")
-	if !ValidID(cred.ID) {
-		return Client{}, fail
-	}
-	c, err := s.ports.Clients.Client(ctx, cred.ID)
-	if errors.Is(err, ErrNotFound) {
-		SecretMatches(cred.Secret, "") // spend the same time as a found client
-		return Client{}, fail
-	}
-	if err != nil {
-		return Client{}, err
-	}
-	if !c.Exists() {
-		return Client{}, fail
-	}
-	if c.Confidential() {
-		if cred.Secret == "" || !SecretMatches(cred.Secret, c.SecretHash) {
-			return Client{}, fail
-		}
-	} else if cred.Secret != "" {
-		return Client{}, fail
-	}
-	return c, nil
-}
-
-// issueAccessToken signs a new access token for resources (nil: its aud is
-// the client id), records AccessTokenCreated and
-// waits for the projection. The token reaches the caller only after the
-// log has acknowledged its event.
-func (s *Service) issueAccessToken(ctx context.Context, c Client, userID, grant string, scopes, resources []string, ttl time.Duration) (TokenResponse, error) {
-	resp, events, err := s.tokenSetFor(c, userID, grant, scopes, resources, ttl, false)
+	grant, err := s.tokenGrant(req.GrantType)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	if _, err := s.record(ctx, ExpectAny, actorFor(c.ID, userID), events...); err != nil {
-		return TokenResponse{}, fmt.Errorf("domain: record access token: %w", err)
+	c, err := s.AuthenticateClient(ctx, req.Client)
+	if err != nil {
+		return TokenResponse{}, err
 	}
-	return resp, nil
+	call := grantCall{Client: c, Req: req}
+	call.Issuer, call.Signer = s.issuerTerms()
+	return grant(ctx, call)
+}
+
+// grantCall is a token request on its way to its grant: the
+// authenticated client, the request, and the terms tokens are issued on
+// with the signer they name, loaded once per request.
+type grantCall struct {
+	Client Client
+	Req    TokenRequest
+	Issuer issuerTerms
+	Signer *TokenSigner
+}
+
+// tokenGrant returns the grant answering grant type t: invalid_request
+// when there is none, unsupported_grant_type when t is unknown or not
+// enabled.
+func (s *Service) tokenGrant(t string) (func(context.Context, grantCall) (TokenResponse, error), error) {
+	switch t {
+	case "":
+		return nil, ErrInvalidRequest.WithDescription("the grant_type parameter is missing")
+	case GrantClientCredentials:
+		return s.clientCredentials, nil
+	case GrantPassword:
+		if err := passwordEnabled(s.cfg.Grants); err != nil {
+			return nil, err
+		}
+		return s.password, nil
+	case GrantRefreshToken:
+		return s.refreshToken, nil
+	case GrantAuthorizationCode:
+		return s.authorizationCode, nil
+	case GrantDeviceCode:
+		return s.deviceCode, nil
+	}
+	return nil, ErrUnsupportedGrantType.WithDescription("the grant type %q is not supported", t)
+}
+
+// issuerTerms returns the terms tokens are issued on now, with the
+// signer they will be signed with (nil when the service has none).
+func (s *Service) issuerTerms() (issuerTerms, *TokenSigner) {
+	signer := s.signer.Load()
+	is := issuerTerms{Issuer: s.cfg.Issuer, AccessToken: s.cfg.AccessToken, RefreshToken: s.cfg.RefreshToken}
+	if signer != nil {
+		is.KeyID = signer.KeyID()
+	}
+	return is, signer
 }

@@ -40,7 +40,7 @@ func (s *Service) sealPassword(ctx context.Context, userID, password string) (st
 	if err != nil {
 		return "", err
 	}
-	hash, err := HashPassword(password, s.cfg.Random)
+	hash, err := s.cfg.PasswordHashing.Hash(password, s.cfg.Random)
 	release()
 	if err != nil {
 		return "", err
@@ -261,10 +261,6 @@ func decideDeleteUser(state User, userID string, _ time.Time, _ io.Reader) ([]Ev
 	return []Event{UserDeleted{UserID: state.ID}, UserEmailReleased{EmailKey: state.EmailKey, UserID: state.ID}}, nil
 }
 
-// dummyHash is checked against when no user matches, so a failure takes
-// as long whether or not the account exists.
-const dummyHash = "$argon2id$v=19$m=65536,t=3,p=2$c3RhbXAtZHVtbXktc2FsdA$2x4E1d3wJxXzK1p2U3r8l2yQ4g3v8kqv1m0n5b6c7d8"
-
 // AuthenticateUser checks an email and password. remote is the client
 // address. Any failure is ErrAccessDenied with one description, so an
 // answer never tells whether the account exists.
@@ -291,7 +287,7 @@ func (s *Service) AuthenticateUser(ctx context.Context, email, password, remote 
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return User{}, err
 	}
-	hash := dummyHash
+	hash := s.cfg.PasswordHashing.dummy() // as long as a real check, at the configured cost
 	if err == nil && u.Exists() {
 		sealer, serr := s.sealer()
 		if serr != nil {

@@ -140,7 +140,7 @@ func (s *server) deviceDecide(approve bool) httprouter.Handle {
 			s.forbidden(w, r, v)
 			return
 		}
-		err := s.web.DecideDevice(r.Context(), *v.user, code, approve)
+		err := s.web.AnswerDevice(r.Context(), *v.user, code, approve)
 		switch {
 		case errors.Is(err, domain.ErrInvalidGrant):
 			s.deviceRetry(w, r, v, "", msgBadCode)

@@ -97,9 +97,9 @@ type DeviceFlow interface {
 	// used or expired code, domain.ErrRateLimited (in a
 	// *domain.RetryError) after too many wrong codes.
 	LookupUserCode(ctx context.Context, user domain.User, userCode, remote string) (domain.DevicePrompt, error)
-	// DecideDevice records the user's answer; domain.ErrInvalidGrant when
+	// AnswerDevice records the user's answer; domain.ErrInvalidGrant when
 	// the code is no longer pending.
-	DecideDevice(ctx context.Context, user domain.User, userCode string, approve bool) error
+	AnswerDevice(ctx context.Context, user domain.User, userCode string, approve bool) error
 }
 
 // Sessions ends web sessions for everyone holding a copy of their

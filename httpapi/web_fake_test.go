@@ -40,7 +40,7 @@ func (f *fakeUsers) User(_ context.Context, id string) (domain.User, error) {
 	return u, nil
 }
 
-// deviceDecision is one recorded DecideDevice call.
+// deviceDecision is one recorded AnswerDevice call.
 type deviceDecision struct {
 	UserID, UserCode string
 	Approve          bool
@@ -73,7 +73,7 @@ type fakeWeb struct {
 	decidedBy    []string
 
 	// Device flow: DeviceAuthorize answers deviceAuth or deviceErr;
-	// LookupUserCode and DecideDevice know the one code userCode.
+	// LookupUserCode and AnswerDevice know the one code userCode.
 	deviceAuth     domain.DeviceAuthorization
 	deviceErr      error
 	deviceCred     domain.ClientCredentials
@@ -148,7 +148,7 @@ func (f *fakeWeb) LookupUserCode(_ context.Context, user domain.User, userCode, 
 	return f.devicePrompt, nil
 }
 
-func (f *fakeWeb) DecideDevice(_ context.Context, user domain.User, userCode string, approve bool) error {
+func (f *fakeWeb) AnswerDevice(_ context.Context, user domain.User, userCode string, approve bool) error {
 	f.deviceDecision = append(f.deviceDecision, deviceDecision{user.ID, userCode, approve})
 	if f.decideDevErr != nil {
 		return f.decideDevErr

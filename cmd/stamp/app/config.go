@@ -68,6 +68,12 @@ type Config struct {
 	TrustedProxies       []string `json:"trusted_proxies"`
 	PasswordHashMemoryMB int      `json:"password_hash_memory_mb"`
 	PasswordHashWait     Duration `json:"password_hash_wait"`
+	// PasswordHashMemoryKiB, PasswordHashTime and PasswordHashThreads
+	// are the argon2id cost of new password hashes (see
+	// domain.PasswordHashing).
+	PasswordHashMemoryKiB int `json:"password_hash_memory_kib"`
+	PasswordHashTime      int `json:"password_hash_time"`
+	PasswordHashThreads   int `json:"password_hash_threads"`
 
 	// ReadConsistency is "strong" (catch up with the log before answers
 	// that depend on it, see cmd/stamp/internal/freshness) or "local".
@@ -121,26 +127,29 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 // durable appends, HTTP on 127.0.0.1:8080, RS256, one-hour tokens.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:              "stamp-data",
-		HTTPAddr:             "127.0.0.1:8080",
-		NATSHost:             "127.0.0.1",
-		NATSPort:             4222,
-		Sync:                 "always",
-		SigningAlgorithm:     domain.RS256,
-		AccessTokenTTL:       Duration(time.Hour),
-		RefreshTokenTTL:      Duration(30 * 24 * time.Hour),
-		PersonalAccessTTL:    Duration(365 * 24 * time.Hour),
-		SessionTTL:           Duration(2 * time.Hour),
-		PasswordHashMemoryMB: domain.DefaultPasswordHashBudget >> 20,
-		PasswordHashWait:     Duration(domain.DefaultPasswordHashWait),
-		ReadConsistency:      consistencyStrong,
-		FreshnessTimeout:     Duration(defaultFreshnessTimeout),
-		LogLevel:             "info",
-		LogFormat:            "text",
-		AccessLog:            true,
-		ShutdownTimeout:      Duration(15 * time.Second),
-		HealthConfig:         defaultHealthConfig(),
-		ObserveConfig:        defaultObserveConfig(),
+		DataDir:               "stamp-data",
+		HTTPAddr:              "127.0.0.1:8080",
+		NATSHost:              "127.0.0.1",
+		NATSPort:              4222,
+		Sync:                  "always",
+		SigningAlgorithm:      domain.RS256,
+		AccessTokenTTL:        Duration(time.Hour),
+		RefreshTokenTTL:       Duration(30 * 24 * time.Hour),
+		PersonalAccessTTL:     Duration(365 * 24 * time.Hour),
+		SessionTTL:            Duration(2 * time.Hour),
+		PasswordHashMemoryMB:  domain.DefaultPasswordHashBudget >> 20,
+		PasswordHashWait:      Duration(domain.DefaultPasswordHashWait),
+		PasswordHashMemoryKiB: int(domain.DefaultPasswordHashing().MemoryKiB),
+		PasswordHashTime:      int(domain.DefaultPasswordHashing().Time),
+		PasswordHashThreads:   int(domain.DefaultPasswordHashing().Threads),
+		ReadConsistency:       consistencyStrong,
+		FreshnessTimeout:      Duration(defaultFreshnessTimeout),
+		LogLevel:              "info",
+		LogFormat:             "text",
+		AccessLog:             true,
+		ShutdownTimeout:       Duration(15 * time.Second),
+		HealthConfig:          defaultHealthConfig(),
+		ObserveConfig:         defaultObserveConfig(),
 	}
 }
 
@@ -232,8 +241,11 @@ func settings() []setting {
 		{"session-ttl", "lifetime of a web login", dur(func(c *Config) *Duration { return &c.SessionTTL })},
 		{"verify-accepts-cookie", "let /auth/verify accept, without a bearer token, the dashboard's cookie token (stamp_token) with its CSRF value (the XSRF-TOKEN cookie's) in X-CSRF-TOKEN or X-XSRF-TOKEN, for a first-party single-page app calling its own API through the proxy (off: the cookie alone is 401)", boolean(func(c *Config) *bool { return &c.VerifyAcceptsCookie })},
 		{"trusted-proxies", "CIDRs of the reverse proxies in front of stamp, comma-separated: their X-Forwarded-For/Forwarded name the client address rate limits count (default: none, the headers are ignored)", list(func(c *Config) *[]string { return &c.TrustedProxies })},
-		{"password-hash-memory-mb", "memory argon2id password checks may take at once, in MiB (64 each; at most 2 per CPU run)", num(func(c *Config) *int { return &c.PasswordHashMemoryMB })},
+		{"password-hash-memory-mb", "memory argon2id password checks may take at once, in MiB (password-hash-memory-kib each, 64 MiB by default; at most 2 per CPU run)", num(func(c *Config) *int { return &c.PasswordHashMemoryMB })},
 		{"password-hash-wait", "how long a login waits for a password hashing slot before 503", dur(func(c *Config) *Duration { return &c.PasswordHashWait })},
+		{"password-hash-memory-kib", "argon2id memory of a new password hash, in KiB (existing hashes verify at the cost they were made with)", num(func(c *Config) *int { return &c.PasswordHashMemoryKiB })},
+		{"password-hash-time", "argon2id passes of a new password hash", num(func(c *Config) *int { return &c.PasswordHashTime })},
+		{"password-hash-threads", "argon2id lanes of a new password hash", num(func(c *Config) *int { return &c.PasswordHashThreads })},
 		{"read-consistency", "strong: before introspection, bearer and /auth/verify validation, the JSON API's listings and any \"unknown token/code\" answer, catch up with the stream's last sequence (one coalesced JetStream request), so what any instance acknowledged is honoured; local: answer from this instance's read models as they are (eventually consistent across instances)", str(func(c *Config) *string { return &c.ReadConsistency })},
 		{"freshness-timeout", "how long a strong read may wait to catch up with the log before it answers 503 temporarily_unavailable with Retry-After", dur(func(c *Config) *Duration { return &c.FreshnessTimeout })},
 		{"listeners", "listeners to run, JSON: {\"revoke_old_tokens\":true,\"prune_old_tokens\":3,\"webhooks\":[{\"name\":\"app\",\"url\":\"https://…\",\"secret\":\"…\",\"types\":[\"AccessTokenRevoked\"]}]}", func(c *Config, v string) error {
@@ -407,8 +419,12 @@ func (c Config) Validate() error {
 	if _, err := c.trustedProxies(); err != nil {
 		return bad("trusted_proxies", "%v", err)
 	}
-	if c.PasswordHashMemoryMB < domain.PasswordHashMemory>>20 {
-		return bad("password_hash_memory_mb", "want at least %d (one hash), got %d", domain.PasswordHashMemory>>20, c.PasswordHashMemoryMB)
+	cost, err := c.passwordHashing()
+	if err != nil {
+		return err
+	}
+	if one := cost.MemoryBytes(); int64(c.PasswordHashMemoryMB)<<20 < one {
+		return bad("password_hash_memory_mb", "want at least %d (one hash), got %d", (one+1<<20-1)>>20, c.PasswordHashMemoryMB)
 	}
 	if c.PasswordHashWait <= 0 {
 		return bad("password_hash_wait", "must be positive")
@@ -471,4 +487,26 @@ func (c *Config) trustedProxies() ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// passwordHashing returns the argon2id cost of new password hashes, or
+// an error naming the setting that is out of bounds.
+func (c *Config) passwordHashing() (domain.PasswordHashing, error) {
+	const maxThreads = 255
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("config: %s: %s", name, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.PasswordHashThreads < 1 || c.PasswordHashThreads > maxThreads:
+		return domain.PasswordHashing{}, bad("password_hash_threads", "want 1 to %d, got %d", maxThreads, c.PasswordHashThreads)
+	case c.PasswordHashMemoryKiB < 8*c.PasswordHashThreads || c.PasswordHashMemoryKiB > domain.MaxPasswordHashMemoryKiB:
+		return domain.PasswordHashing{}, bad("password_hash_memory_kib", "want %d (8 per thread) to %d, got %d", 8*c.PasswordHashThreads, domain.MaxPasswordHashMemoryKiB, c.PasswordHashMemoryKiB)
+	case c.PasswordHashTime < 1 || c.PasswordHashTime > domain.MaxPasswordHashTime:
+		return domain.PasswordHashing{}, bad("password_hash_time", "want 1 to %d, got %d", domain.MaxPasswordHashTime, c.PasswordHashTime)
+	}
+	p := domain.PasswordHashing{MemoryKiB: uint32(c.PasswordHashMemoryKiB), Time: uint32(c.PasswordHashTime), Threads: uint8(c.PasswordHashThreads)}
+	if err := p.Validate(); err != nil {
+		return domain.PasswordHashing{}, fmt.Errorf("config: password hashing: %w", err)
+	}
+	return p, nil
 }

@@ -410,6 +410,10 @@ func newService(c Config, ports domain.Ports, signer *domain.TokenSigner) (*doma
 	if err != nil {
 		return nil, err
 	}
+	cost, err := c.passwordHashing()
+	if err != nil {
+		return nil, err
+	}
 	return domain.NewService(domain.Config{
 		Issuer: c.Issuer,
 		Scopes: scopes,
@@ -422,7 +426,8 @@ func newService(c Config, ports domain.Ports, signer *domain.TokenSigner) (*doma
 		Grants:           domain.Grants{Password: c.PasswordGrant, Implicit: c.ImplicitGrant},
 		Leeway:           5 * time.Second,
 		Sealer:           sealer,
-		PasswordHashes:   domain.PasswordHashSlots(int64(c.PasswordHashMemoryMB) << 20),
+		PasswordHashing:  cost,
+		PasswordHashes:   cost.Slots(int64(c.PasswordHashMemoryMB) << 20),
 		PasswordHashWait: time.Duration(c.PasswordHashWait),
 		ProjectionWait:   time.Duration(c.ProjectionWaitTimeout),
 
