@@ -129,7 +129,11 @@ func TestRefreshTokenRules(t *testing.T) {
 	}, {
 		name:  "a * family may narrow to a catalogue scope",
 		given: func(f *refreshFixture) []Event { return f.issued(WildcardScope) },
-		token: rt1, scope: "admin", want: rotation, scopeIs: "admin",
+		token: rt1, scope: "write", want: rotation, scopeIs: "write",
+	}, {
+		name:  "a * family may not narrow to the admin scope, which * does not cover",
+		given: func(f *refreshFixture) []Event { return f.issued(WildcardScope) },
+		token: rt1, scope: "admin", wantErr: ErrInvalidScope,
 	}, {
 		name:  "a * family may not mint a scope outside the catalogue",
 		given: func(f *refreshFixture) []Event { return f.issued(WildcardScope) },

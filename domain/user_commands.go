@@ -53,6 +53,15 @@ func (s *Service) sealPassword(ctx context.Context, userID, password string) (st
 // key store before anything is appended (see personal.go). Errors:
 // *ValidationError.
 func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, password string) (User, error) {
+	id, err := NewID(s.cfg.Random)
+	if err != nil {
+		return User{}, err
+	}
+	return s.registerUser(ctx, actor, id, email, name, password)
+}
+
+// registerUser is RegisterUser with the new user's id given.
+func (s *Service) registerUser(ctx context.Context, actor Actor, id, email, name, password string) (User, error) {
 	email = NormalizeEmail(email)
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
 		return User{}, invalid("email", "%q is not an email address", email)
@@ -68,10 +77,6 @@ func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, pa
 		return User{}, errors.New("domain: no user key store: users need one")
 	}
 	sealer, err := s.sealer()
-	if err != nil {
-		return User{}, err
-	}
-	id, err := NewID(s.cfg.Random)
 	if err != nil {
 		return User{}, err
 	}
@@ -208,12 +213,16 @@ const dummyHash = "$argon2id$v=19$m=65536,t=3,p=2$c3RhbXAtZHVtbXktc2FsdA$2x4E1d3
 // answer is a *RetryError wrapping ErrTemporarilyUnavailable.
 func (s *Service) AuthenticateUser(ctx context.Context, email, password, remote string) (User, error) {
 	fail := ErrAccessDenied.WithDescription("the email or password is wrong")
+	username := strings.TrimSpace(email)
 	email = NormalizeEmail(email)
 	acct, addr := accountKey(email), addressKey(remote)
 	pair := limitKey{s.cfg.Limits.LoginPair, acct + " " + addr}
 	keys := []limitKey{pair, {s.cfg.Limits.LoginAccount, acct}, {s.cfg.Limits.LoginAddress, addr}}
 	if err := s.limited(ctx, keys...); err != nil {
 		return User{}, err
+	}
+	if s.ports.PasswordHook != nil { // see password_hook.go
+		return s.authenticateByHook(ctx, username, password, fail, keys)
 	}
 	if s.ports.Users == nil {
 		return User{}, errors.New("domain: no user reader")

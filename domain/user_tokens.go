@@ -128,6 +128,11 @@ func (s *Service) PersonalAccessTokens(ctx context.Context, userID string) ([]Us
 // DELETE /oauth/personal-access-tokens/{id}). Someone else's token, or an
 // unknown one, is ErrNotFound.
 func (s *Service) RevokeUserToken(ctx context.Context, userID, jti string) error {
+	return s.revokeUserToken(ctx, Actor{Kind: ActorUser, ID: userID}, userID, jti)
+}
+
+// revokeUserToken is RevokeUserToken on behalf of actor.
+func (s *Service) revokeUserToken(ctx context.Context, actor Actor, userID, jti string) error {
 	if !ValidID(jti) {
 		return fmt.Errorf("domain: token %q: %w", jti, ErrNotFound)
 	}
@@ -138,7 +143,6 @@ func (s *Service) RevokeUserToken(ctx context.Context, userID, jti string) error
 	if t.UserID != userID || userID == "" {
 		return fmt.Errorf("domain: token %q: %w", jti, ErrNotFound)
 	}
-	actor := Actor{Kind: ActorUser, ID: userID}
 	if err := s.RevokeAccessToken(ctx, actor, jti, ReasonRevokedByUser); err != nil {
 		return err
 	}
@@ -164,7 +168,12 @@ func (s *Service) RevokeUserToken(ctx context.Context, userID, jti string) error
 // consent goes (the next authorization asks again) and so do every access
 // token and refresh family the client holds for the user.
 func (s *Service) RevokeClientAuthorization(ctx context.Context, userID, clientID string) error {
-	actor := Actor{Kind: ActorUser, ID: userID}
+	return s.revokeClientAuthorization(ctx, Actor{Kind: ActorUser, ID: userID}, userID, clientID)
+}
+
+// revokeClientAuthorization is RevokeClientAuthorization on behalf of
+// actor.
+func (s *Service) revokeClientAuthorization(ctx context.Context, actor Actor, userID, clientID string) error {
 	a, err := s.ports.Grants.Authorization(ctx, userID, clientID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
