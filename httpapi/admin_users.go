@@ -97,14 +97,10 @@ func (s *server) adminUpdateUser(w http.ResponseWriter, r *http.Request, ps http
 
 // adminDeleteUser answers DELETE /admin/users/{id}: 204; the user's tokens
 // stop validating and its personal fields are erased (see
-// domain.Service.DeleteUser).
+// domain.Service.DeleteUser). Deleting a deleted user again is 204 (it
+// retries destroying the user's key); an unknown user is 404.
 func (s *server) adminDeleteUser(w http.ResponseWriter, r *http.Request, ps httprouter.Params, actor domain.Actor) {
-	id := ps.ByName("id")
-	if _, err := s.admin.UserByID(r.Context(), id); err != nil {
-		s.renderAdminError(w, r, err)
-		return
-	}
-	if err := s.admin.DeleteUser(r.Context(), actor, id); err != nil {
+	if err := s.admin.DeleteUser(r.Context(), actor, ps.ByName("id")); err != nil {
 		s.renderAdminError(w, r, err)
 		return
 	}

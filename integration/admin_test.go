@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -295,5 +296,46 @@ func TestAdminAPI(t *testing.T) {
 	}
 	if len(missed) > 0 {
 		t.Errorf("admin operations of openapi.json not driven: %v", missed)
+	}
+}
+
+// TestAdminAPIExpiredToken checks that an admin token is refused once it
+// expires: 401 invalid_token, as a revoked one.
+func TestAdminAPIExpiredToken(t *testing.T) {
+	e := newEnv(t, "STAMP_CLIENT_CREDENTIALS_TTL", "1s")
+	n := e.start()
+	id, secret := e.createClient(n, "Backend", "--scopes", "admin")
+	st, _, b := postForm(t, n.HTTPURL()+"/oauth/token", id, secret, url.Values{"grant_type": {"client_credentials"}, "scope": {"admin"}})
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(b, &tok); err != nil || st != http.StatusOK {
+		t.Fatalf("token: %d %s", st, b)
+	}
+	call := func() (int, string) {
+		st, _, b := send(t, http.DefaultClient, "GET", n.HTTPURL()+"/admin/users/nobody", nil, "", "Authorization", "Bearer "+tok.AccessToken)
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.Unmarshal(b, &e)
+		return st, e.Error
+	}
+	issued := time.Now()
+	if st, code := call(); st != http.StatusNotFound {
+		t.Fatalf("a fresh admin token: %d %s; want 404 (no such user)", st, code)
+	}
+	// Expiry is judged with the server's clock skew leeway: poll with a
+	// deadline until it passes.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, code := call()
+		if st == http.StatusUnauthorized && code == "invalid_token" {
+			t.Logf("refused %s after the token was issued", time.Since(issued))
+			return
+		}
+		if st != http.StatusNotFound || time.Now().After(deadline) {
+			t.Fatalf("an expiring admin token: %d %s; want 404 until it expires, then 401 invalid_token", st, code)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
