@@ -119,6 +119,36 @@ func (s *Service) RevokeAuthorizationAs(ctx context.Context, actor Actor, userID
 	return s.revokeClientAuthorization(ctx, actor, userID, clientID)
 }
 
+// AuthorizationLister lists a user's consents, revoked ones included,
+// sorted by client id (the grants read model has it).
+type AuthorizationLister interface {
+	AuthorizationsByUser(ctx context.Context, userID string) ([]Authorization, error)
+}
+
+// UserAuthorizations returns the live consents of a live user (the
+// clients it approved and the scopes it granted them), by client id.
+// ErrNotFound for an unknown or deleted user.
+func (s *Service) UserAuthorizations(ctx context.Context, userID string) ([]Authorization, error) {
+	if _, err := s.UserByID(ctx, userID); err != nil {
+		return nil, err
+	}
+	l, ok := s.ports.Grants.(AuthorizationLister)
+	if !ok {
+		return nil, errors.New("domain: cannot list a user's authorizations")
+	}
+	all, err := l.AuthorizationsByUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := []Authorization{}
+	for _, a := range all {
+		if !a.Revoked {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 // LoggedOut counts what LogOutEverywhere revoked.
 type LoggedOut struct {
 	Clients []string `json:"clients"` // the clients whose consent and tokens went
@@ -126,10 +156,11 @@ type LoggedOut struct {
 
 // LogOutEverywhere revokes, on behalf of actor, every consent userID gave
 // and every access token and refresh token family the user holds, with
-// any client: "log out everywhere". The consents found are those of the
-// clients the user holds or held tokens from. Web sessions of the built-in
-// login are not ended (they end with their lifetime). ErrNotFound for an
-// unknown or deleted user.
+// any client: "log out everywhere": the consents the grants read model
+// lists (when it can list them) and those of every client the user holds
+// or held tokens from. Web sessions of the built-in login are not ended
+// (they end with their lifetime). ErrNotFound for an unknown or deleted
+// user.
 func (s *Service) LogOutEverywhere(ctx context.Context, actor Actor, userID string) (LoggedOut, error) {
 	if _, err := s.UserByID(ctx, userID); err != nil {
 		return LoggedOut{}, err
@@ -155,6 +186,17 @@ func (s *Service) LogOutEverywhere(ctx context.Context, actor Actor, userID stri
 	for _, f := range fams {
 		if !slices.Contains(out.Clients, f.ClientID) {
 			out.Clients = append(out.Clients, f.ClientID)
+		}
+	}
+	if l, ok := s.ports.Grants.(AuthorizationLister); ok {
+		consents, err := l.AuthorizationsByUser(ctx, userID)
+		if err != nil {
+			return LoggedOut{}, err
+		}
+		for _, a := range consents {
+			if !a.Revoked && !slices.Contains(out.Clients, a.ClientID) {
+				out.Clients = append(out.Clients, a.ClientID)
+			}
 		}
 	}
 	slices.Sort(out.Clients)

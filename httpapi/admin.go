@@ -26,6 +26,7 @@ const (
 	pathAdminUser          = "/admin/users/:id"
 	pathAdminUserTokens    = "/admin/users/:id/tokens"
 	pathAdminUserToken     = "/admin/users/:id/tokens/:token"
+	pathAdminUserAuthzs    = "/admin/users/:id/authorizations"
 	pathAdminUserAuthz     = "/admin/users/:id/authorizations/:client"
 	pathAdminUserAudit     = "/admin/users/:id/audit"
 	pathAdminClients       = "/admin/clients"
@@ -63,6 +64,7 @@ type Admin interface {
 	CreatePersonalAccessToken(ctx context.Context, actor domain.Actor, userID, name string, scopes []string) (domain.PersonalAccessToken, error)
 	AllUserTokens(ctx context.Context, userID string) ([]domain.UserToken, error)
 	RevokeUserTokenAs(ctx context.Context, actor domain.Actor, userID, jti string) error
+	UserAuthorizations(ctx context.Context, userID string) ([]domain.Authorization, error)
 	RevokeAuthorizationAs(ctx context.Context, actor domain.Actor, userID, clientID string) error
 	LogOutEverywhere(ctx context.Context, actor domain.Actor, userID string) (domain.LoggedOut, error)
 
@@ -86,6 +88,7 @@ func (s *server) registerAdmin(r *routeTable) {
 	r.POST(pathAdminUserTokens, s.adminAuthed(s.adminCreateToken))
 	r.DELETE(pathAdminUserTokens, s.adminAuthed(s.adminLogOutEverywhere))
 	r.DELETE(pathAdminUserToken, s.adminAuthed(s.adminRevokeToken))
+	r.GET(pathAdminUserAuthzs, s.adminAuthed(s.adminListAuthorizations))
 	r.DELETE(pathAdminUserAuthz, s.adminAuthed(s.adminRevokeAuthorization))
 	r.GET(pathAdminUserAudit, s.adminAuthed(s.adminAudit(domain.KindUser)))
 	r.POST(pathAdminClients, s.adminAuthed(s.adminCreateClient))

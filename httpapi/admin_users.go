@@ -167,6 +167,29 @@ func (s *server) adminRevokeToken(w http.ResponseWriter, r *http.Request, ps htt
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// adminAuthorizationJSON is one of a user's consents: the client and the
+// scopes the user granted it.
+type adminAuthorizationJSON struct {
+	ClientID  string    `json:"client_id"`
+	Scopes    []string  `json:"scopes"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// adminListAuthorizations answers GET /admin/users/{id}/authorizations:
+// the user's live consents, by client id.
+func (s *server) adminListAuthorizations(w http.ResponseWriter, r *http.Request, ps httprouter.Params, _ domain.Actor) {
+	list, err := s.admin.UserAuthorizations(r.Context(), ps.ByName("id"))
+	if err != nil {
+		s.renderAdminError(w, r, err)
+		return
+	}
+	out := make([]adminAuthorizationJSON, 0, len(list))
+	for _, a := range list {
+		out = append(out, adminAuthorizationJSON{ClientID: a.ClientID, Scopes: orEmpty(a.Scopes), UpdatedAt: a.UpdatedAt})
+	}
+	s.respond(w, r, http.StatusOK, out)
+}
+
 // adminRevokeAuthorization answers DELETE
 // /admin/users/{id}/authorizations/{client}: 204; the user's consent to
 // the client and every token the client holds for the user are revoked.

@@ -50,7 +50,8 @@ func adminCall(t *testing.T, client *http.Client, n *app.Node, method, path, bod
 // drives stamp from its backend: through x/oauth2's clientcredentials
 // with the admin scope it creates a user with its own id, mints a
 // personal access token that /auth/verify accepts with that id as the
-// user, logs the user out everywhere and the token is refused; it manages
+// user, lists and revokes the user's consent to an application, logs the
+// user out everywhere and the token is refused; it manages
 // clients of every kind, regenerates a secret (the old one stops working),
 // reads the audit, whose events name the application's client as their
 // actor; and every refusal is JSON with the right status. Every request
@@ -91,6 +92,35 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("change the password: %d; want 200", st)
 	}
 
+	// A consent, given the way a user gives one: the built-in login and
+	// the approval screen.
+	var ledger struct {
+		ID string `json:"id"`
+	}
+	if st := adminCall(t, admin, n, "POST", "/admin/clients", `{"name":"Ledger","redirect_uris":["https://ledger.example/cb"]}`, &ledger); st != http.StatusCreated {
+		t.Fatalf("create an authorization code client: %d", st)
+	}
+	browser := loggedIn(t, n, "ada@example.com", "a new long password")
+	web := oauth2.Config{ClientID: ledger.ID, RedirectURL: "https://ledger.example/cb", Scopes: []string{"read"},
+		Endpoint: oauth2.Endpoint{AuthURL: n.HTTPURL() + "/oauth/authorize"}}
+	screen := browser.get(web.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	approve := screen.form(t, "/oauth/authorize", "")
+	browser.post(approve.action, approve.fields).redirectTo(t, http.StatusSeeOther, "https://ledger.example/cb?", false)
+	var consents []struct {
+		ClientID string   `json:"client_id"`
+		Scopes   []string `json:"scopes"`
+	}
+	if st := adminCall(t, admin, n, "GET", "/admin/users/app-user-42/authorizations", "", &consents); st != http.StatusOK || len(consents) != 1 || consents[0].ClientID != ledger.ID || fmt.Sprint(consents[0].Scopes) != "[read]" {
+		t.Errorf("list the consents: %d %+v; want Ledger's, for read", st, consents)
+	}
+	if st := adminCall(t, admin, n, "DELETE", "/admin/users/app-user-42/authorizations/"+ledger.ID, "", nil); st != http.StatusNoContent {
+		t.Errorf("revoke an authorization: %d; want 204", st)
+	}
+	consents = nil
+	if st := adminCall(t, admin, n, "GET", "/admin/users/app-user-42/authorizations", "", &consents); st != http.StatusOK || len(consents) != 0 {
+		t.Errorf("the consents after the revocation: %d %+v; want none", st, consents)
+	}
+
 	// Passport's createToken: the token works at /auth/verify as the user.
 	var pat struct {
 		AccessToken string `json:"accessToken"`
@@ -121,17 +151,20 @@ func TestAdminAPI(t *testing.T) {
 		ID        string `json:"id"`
 		GrantType string `json:"grant_type"`
 	}
-	if st := adminCall(t, admin, n, "GET", "/admin/users/app-user-42/tokens", "", &tokens); st != http.StatusOK || len(tokens) != 2 || tokens[0].GrantType != "personal_access" {
-		t.Errorf("list the tokens: %d %+v; want 2 personal access tokens", st, tokens)
+	kinds := map[string]int{}
+	if st := adminCall(t, admin, n, "GET", "/admin/users/app-user-42/tokens", "", &tokens); st == http.StatusOK {
+		for _, tk := range tokens {
+			kinds[tk.GrantType]++
+		}
+	}
+	if len(tokens) != 3 || kinds["personal_access"] != 2 || kinds["session"] != 1 {
+		t.Errorf("list the tokens: %+v; want the 2 personal access tokens and the login's cookie token", tokens)
 	}
 	if st := adminCall(t, admin, n, "DELETE", "/admin/users/app-user-42/tokens/"+second.Token.ID, "", nil); st != http.StatusNoContent {
 		t.Errorf("revoke one token: %d; want 204", st)
 	}
 	if st, _ := verify(second.AccessToken); st != http.StatusUnauthorized {
 		t.Errorf("/auth/verify with the revoked token: %d; want 401", st)
-	}
-	if st := adminCall(t, admin, n, "DELETE", "/admin/users/app-user-42/authorizations/"+readerID, "", nil); st != http.StatusNoContent {
-		t.Errorf("revoke an authorization: %d; want 204", st)
 	}
 	var logout struct{ Clients []string }
 	if st := adminCall(t, admin, n, "DELETE", "/admin/users/app-user-42/tokens", "", &logout); st != http.StatusOK || fmt.Sprint(logout.Clients) != fmt.Sprint([]string{personalID}) {
