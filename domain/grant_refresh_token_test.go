@@ -62,7 +62,10 @@ func TestDecideRefresh(t *testing.T) {
 		cmd: refreshCommand{TokenHash: HashSecret("rt1"), Scope: "read admin"}, wantErr: ErrInvalidScope,
 	}, {
 		name: "§3.3: a * family may narrow to a catalogue scope", st: refreshState{Client: app, Family: family([]string{WildcardScope}, nil), Found: true},
-		cmd: refreshCommand{TokenHash: HashSecret("rt1"), Scope: "admin"}, want: rotationEvents, wantScope: "admin", wantAud: []string{"app"},
+		cmd: refreshCommand{TokenHash: HashSecret("rt1"), Scope: "write"}, want: rotationEvents, wantScope: "write", wantAud: []string{"app"},
+	}, {
+		name: "§3.3: a * family may not narrow to the admin scope, which * does not cover", st: refreshState{Client: app, Family: family([]string{WildcardScope}, nil), Found: true},
+		cmd: refreshCommand{TokenHash: HashSecret("rt1"), Scope: "admin"}, wantErr: ErrInvalidScope,
 	}, {
 		name: "§3.3: a * family may not mint a scope outside the catalogue", st: refreshState{Client: app, Family: family([]string{WildcardScope}, nil), Found: true},
 		cmd: refreshCommand{TokenHash: HashSecret("rt1"), Scope: "read root"}, wantErr: ErrInvalidScope,
@@ -295,7 +298,11 @@ func TestRefreshTokenRules(t *testing.T) {
 	}, {
 		name:  "a * family may narrow to a catalogue scope",
 		given: func(f *refreshFixture) []Event { return f.issued(WildcardScope) },
-		token: rt1, scope: "admin", want: rotation, scopeIs: "admin",
+		token: rt1, scope: "write", want: rotation, scopeIs: "write",
+	}, {
+		name:  "a * family may not narrow to the admin scope, which * does not cover",
+		given: func(f *refreshFixture) []Event { return f.issued(WildcardScope) },
+		token: rt1, scope: "admin", wantErr: ErrInvalidScope,
 	}, {
 		name:  "a * family may not mint a scope outside the catalogue",
 		given: func(f *refreshFixture) []Event { return f.issued(WildcardScope) },

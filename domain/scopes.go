@@ -16,6 +16,12 @@ type Scope struct {
 // password and personal-access tokens may carry it.
 const WildcardScope = "*"
 
+// AdminScope grants the admin API (server to server). It is in every
+// catalogue (see WithAdminScope) but never given implicitly: it is no
+// default scope, "*" does not cover it, and a client gets it only when its
+// allowed scopes list it (`stamp client create --client --scopes admin`).
+const AdminScope = "admin"
+
 // Scopes is the catalogue of scopes tokens may carry and the default scopes
 // a request that names none receives. It is immutable and safe for
 // concurrent use.
@@ -42,6 +48,9 @@ func NewScopes(list []Scope, defaults []string) (*Scopes, error) {
 	for _, d := range defaults {
 		if _, ok := c.byID[d]; !ok {
 			return nil, fmt.Errorf("domain: default scope %q is not in the catalogue", d)
+		}
+		if d == AdminScope {
+			return nil, fmt.Errorf("domain: default scope %q: the admin scope is never granted by default", d)
 		}
 	}
 	c.defaults = append([]string(nil), defaults...)
@@ -92,7 +101,8 @@ func FormatScope(scopes []string) string { return strings.Join(scopes, " ") }
 // An empty request gets the defaults. Every requested scope must be in the
 // catalogue and, when the client lists allowed scopes, among them; "*" is
 // accepted only when wildcard is true (the grant allows it) and the client
-// has no restriction. It returns a sorted copy, or ErrInvalidScope.
+// has no restriction; AdminScope only when allowed lists it. It returns a
+// sorted copy, or ErrInvalidScope.
 func (c *Scopes) Resolve(requested []string, wildcard bool, allowed []string) ([]string, error) {
 	if len(requested) == 0 {
 		requested = c.defaults
@@ -109,6 +119,8 @@ func (c *Scopes) Resolve(requested []string, wildcard bool, allowed []string) ([
 			}
 		case !c.Has(s):
 			return nil, ErrInvalidScope.WithDescription("the scope %q is unknown", s)
+		case s == AdminScope && !contains(allowed, s):
+			return nil, ErrInvalidScope.WithDescription("the scope %q is granted only to a client whose allowed scopes list it", s)
 		case len(allowed) > 0 && !contains(allowed, s):
 			return nil, ErrInvalidScope.WithDescription("the client may not request the scope %q", s)
 		}
@@ -121,9 +133,9 @@ func (c *Scopes) Resolve(requested []string, wildcard bool, allowed []string) ([
 func sortStrings(s []string) { sort.Strings(s) }
 
 // ScopesAllow reports whether granted (a token's scopes) covers want: "*"
-// covers everything.
+// covers everything but AdminScope, which must be granted by name.
 func ScopesAllow(granted []string, want string) bool {
-	return contains(granted, WildcardScope) || contains(granted, want)
+	return (want != AdminScope && contains(granted, WildcardScope)) || contains(granted, want)
 }
 
 func contains(list []string, s string) bool {

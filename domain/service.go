@@ -74,6 +74,9 @@ type Ports struct {
 	// (see Freshness); nil answers from the read models as they are
 	// (read_consistency local).
 	Freshness Freshness
+	// PasswordHook, when set, checks users' passwords in place of the
+	// stored hashes (see password_hook.go); nil checks them here.
+	PasswordHook PasswordHook
 }
 
 // Lifetimes of issued tokens and codes.

@@ -54,6 +54,15 @@ func (s *Service) sealPassword(ctx context.Context, userID, password string) (st
 // key store before anything is appended (see personal.go). Errors:
 // *ValidationError.
 func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, password string) (User, error) {
+	id, err := NewID(s.cfg.Random)
+	if err != nil {
+		return User{}, err
+	}
+	return s.registerUser(ctx, actor, id, email, name, password)
+}
+
+// registerUser is RegisterUser with the new user's id given.
+func (s *Service) registerUser(ctx context.Context, actor Actor, id, email, name, password string) (User, error) {
 	email, name, err := validateNewUser(email, name)
 	if err != nil {
 		return User{}, err
@@ -62,10 +71,6 @@ func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, pa
 		return User{}, errors.New("domain: no user key store: users need one")
 	}
 	sealer, err := s.sealer()
-	if err != nil {
-		return User{}, err
-	}
-	id, err := NewID(s.cfg.Random)
 	if err != nil {
 		return User{}, err
 	}
@@ -123,6 +128,10 @@ func (s *Service) RegisterUser(ctx context.Context, actor Actor, email, name, pa
 	e.Email, e.Name = email, name
 	return ApplyUser(User{}, e, seq, e.RegisteredAt), nil
 }
+
+// errWrongLogin is the one answer to a failed login, so it never tells
+// whether the account exists.
+var errWrongLogin = ErrAccessDenied.WithDescription("the email or password is wrong")
 
 // errEmailTaken refuses a registration whose email a live user holds.
 var errEmailTaken = invalid("email", "a user with this email exists")
@@ -273,12 +282,17 @@ func decideDeleteUser(state User, userID string, _ time.Time, _ io.Reader) ([]Ev
 // check runs in a password hashing slot: when none frees in time the
 // answer is a *RetryError wrapping ErrTemporarilyUnavailable.
 func (s *Service) AuthenticateUser(ctx context.Context, email, password, remote string) (User, error) {
+	fail := errWrongLogin
+	username := strings.TrimSpace(email)
 	email = NormalizeEmail(email)
 	acct, addr := accountKey(email), addressKey(remote)
 	pair := limitKey{s.cfg.Limits.LoginPair, acct + " " + addr}
 	keys := []limitKey{pair, {s.cfg.Limits.LoginAccount, acct}, {s.cfg.Limits.LoginAddress, addr}}
 	if err := s.limited(ctx, keys...); err != nil {
 		return User{}, err
+	}
+	if s.ports.PasswordHook != nil { // see password_hook.go
+		return s.authenticateByHook(ctx, username, password, fail, keys)
 	}
 	if s.ports.Users == nil {
 		return User{}, errors.New("domain: no user reader")
@@ -330,7 +344,7 @@ type loginState struct {
 // the account exists; the shell counts it against the login limits.
 func decideLogin(state loginState, _ string, _ time.Time, _ io.Reader) (User, error) {
 	if !state.PasswordMatches || !state.User.Exists() {
-		return User{}, ErrAccessDenied.WithDescription("the email or password is wrong")
+		return User{}, errWrongLogin
 	}
 	return state.User, nil
 }

@@ -130,6 +130,11 @@ func (s *Service) PersonalAccessTokens(ctx context.Context, userID string) ([]Us
 // DELETE /oauth/personal-access-tokens/{id}). Someone else's token, or an
 // unknown one, is ErrNotFound.
 func (s *Service) RevokeUserToken(ctx context.Context, userID, jti string) error {
+	return s.revokeUserToken(ctx, Actor{Kind: ActorUser, ID: userID}, userID, jti)
+}
+
+// revokeUserToken is RevokeUserToken on behalf of actor.
+func (s *Service) revokeUserToken(ctx context.Context, actor Actor, userID, jti string) error {
 	var state userTokenState
 	if ValidID(jti) {
 		t, err := s.accessToken(ctx, jti, false)
@@ -149,7 +154,6 @@ func (s *Service) RevokeUserToken(ctx context.Context, userID, jti string) error
 	if err != nil {
 		return err
 	}
-	actor := Actor{Kind: ActorUser, ID: userID}
 	for _, id := range d.AccessTokens {
 		if err := s.RevokeAccessToken(ctx, actor, id, ReasonRevokedByUser); err != nil {
 			return err
@@ -206,7 +210,12 @@ func decideRevokeUserToken(state userTokenState, cmd userTokenRef, _ time.Time, 
 // consent goes (the next authorization asks again) and so do every access
 // token and refresh family the client holds for the user.
 func (s *Service) RevokeClientAuthorization(ctx context.Context, userID, clientID string) error {
-	actor := Actor{Kind: ActorUser, ID: userID}
+	return s.revokeClientAuthorization(ctx, Actor{Kind: ActorUser, ID: userID}, userID, clientID)
+}
+
+// revokeClientAuthorization is RevokeClientAuthorization on behalf of
+// actor.
+func (s *Service) revokeClientAuthorization(ctx context.Context, actor Actor, userID, clientID string) error {
 	var state clientAuthorizationState
 	a, err := s.ports.Grants.Authorization(ctx, userID, clientID)
 	if err != nil && !errors.Is(err, ErrNotFound) {

@@ -39,6 +39,9 @@ type Deps struct {
 	// Dev, optional, serves POST /dev/tokens (see dev.go): set only by
 	// `stamp serve --dev`; nil serves no such route.
 	Dev DevMinter
+	// Admin, optional, serves the admin API under /admin (see admin.go);
+	// nil serves no such route.
+	Admin Admin
 }
 
 // Service is the application service as the OAuth endpoints use it.

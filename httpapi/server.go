@@ -183,6 +183,7 @@ type server struct {
 	api       API
 	validator Validator
 	dev       DevMinter // nil but in development mode
+	admin     Admin     // nil: no admin API
 	scopes    *domain.Scopes
 	opts      Options
 	log       *slog.Logger
@@ -237,7 +238,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	issuer, _ := url.Parse(opts.Issuer) // validated
 	s := &server{
 		svc: deps.Service, keys: deps.Keys, web: deps.Web, users: deps.Users,
-		api: deps.API, validator: deps.Validator, dev: deps.Dev, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
+		api: deps.API, validator: deps.Validator, dev: deps.Dev, admin: deps.Admin, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
 		base: strings.TrimSuffix(issuer.Path, "/"),
 	}
 	s.sessions = newSessions(opts.SessionKey, opts.SessionLifetime, opts.Now, issuer.Scheme == "https", s.fromTrustedProxy)
@@ -288,6 +289,9 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	s.registerDashboard(r)
 	if s.dev != nil {
 		r.POST(pathDevTokens, s.devToken)
+	}
+	if s.admin != nil {
+		s.registerAdmin(r)
 	}
 
 	r.NotFound = http.HandlerFunc(s.notFound)

@@ -2,16 +2,18 @@ package listeners
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stamp-oauth/stamp/domain"
 )
 
-// Webhook signatures follow Stripe's scheme. The X-Stamp-Signature header
+// Webhook signatures follow Stripe's scheme (domain.SignPayload, which the
+// password hook signs with too). The X-Stamp-Signature header
 // reads "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>": the
 // signed timestamp lets a receiver refuse a replayed request, and further
 // v1 values may follow (a receiver accepts any that matches).
@@ -26,8 +28,7 @@ var ErrWebhookSignature = errors.New("listeners: invalid webhook signature")
 // SignWebhook returns the X-Stamp-Signature header value for body sent at
 // t.
 func SignWebhook(secret []byte, t time.Time, body []byte) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(webhookMAC(secret, ts, body))
+	return domain.SignPayload(secret, t, body)
 }
 
 // VerifyWebhook checks header, an X-Stamp-Signature value, against body
@@ -82,11 +83,8 @@ func VerifyWebhook(secret []byte, header string, body []byte, now time.Time, tol
 	return nil
 }
 
-// webhookMAC returns HMAC-SHA256(secret, ts + "." + body).
+// webhookMAC returns HMAC-SHA256(secret, ts + "." + body): the scheme
+// domain.SignPayload signs with, shared with the password hook.
 func webhookMAC(secret []byte, ts string, body []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(ts))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return m.Sum(nil)
+	return domain.SignatureMAC(secret, ts, body)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stamp-oauth/stamp/domain"
+	"github.com/stamp-oauth/stamp/httpapi"
 )
 
 // Config is every setting of stamp. Each is filled from, in rising order of
@@ -64,6 +65,11 @@ type Config struct {
 
 	// VerifyAcceptsCookie: see httpapi.Options.VerifyAcceptsCookie.
 	VerifyAcceptsCookie bool `json:"verify_accepts_cookie"`
+
+	// The external password check (see password_hook.go).
+	PasswordHookURL     string   `json:"password_hook_url"`
+	PasswordHookSecret  string   `json:"password_hook_secret"`
+	PasswordHookTimeout Duration `json:"password_hook_timeout"`
 
 	TrustedProxies       []string `json:"trusted_proxies"`
 	PasswordHashMemoryMB int      `json:"password_hash_memory_mb"`
@@ -142,6 +148,7 @@ func DefaultConfig() Config {
 		PasswordHashMemoryKiB: int(domain.DefaultPasswordHashing().MemoryKiB),
 		PasswordHashTime:      int(domain.DefaultPasswordHashing().Time),
 		PasswordHashThreads:   int(domain.DefaultPasswordHashing().Threads),
+		PasswordHookTimeout:   Duration(httpapi.DefaultPasswordHookTimeout),
 		ReadConsistency:       consistencyStrong,
 		FreshnessTimeout:      Duration(defaultFreshnessTimeout),
 		LogLevel:              "info",
@@ -240,6 +247,9 @@ func settings() []setting {
 		{"personal-access-token-ttl", "lifetime of personal access tokens", dur(func(c *Config) *Duration { return &c.PersonalAccessTTL })},
 		{"session-ttl", "lifetime of a web login", dur(func(c *Config) *Duration { return &c.SessionTTL })},
 		{"verify-accepts-cookie", "let /auth/verify accept, without a bearer token, the dashboard's cookie token (stamp_token) with its CSRF value (the XSRF-TOKEN cookie's) in X-CSRF-TOKEN or X-XSRF-TOKEN, for a first-party single-page app calling its own API through the proxy (off: the cookie alone is 401)", boolean(func(c *Config) *bool { return &c.VerifyAcceptsCookie })},
+		{"password-hook-url", "check passwords (password grant and built-in login) by POSTing {username, password}, signed in X-Stamp-Signature, to this URL of your app, which answers 200 {subject} or 401; down or slow fails closed (503) (default: none, stamp checks its own users' passwords)", str(func(c *Config) *string { return &c.PasswordHookURL })},
+		{"password-hook-secret", "the secret the password hook's requests are signed with (HMAC-SHA256, as the webhooks; at least 16 bytes); required with password-hook-url", str(func(c *Config) *string { return &c.PasswordHookSecret })},
+		{"password-hook-timeout", "how long a password check may take before it fails closed (503 with Retry-After)", dur(func(c *Config) *Duration { return &c.PasswordHookTimeout })},
 		{"trusted-proxies", "CIDRs of the reverse proxies in front of stamp, comma-separated: their X-Forwarded-For/Forwarded name the client address rate limits count (default: none, the headers are ignored)", list(func(c *Config) *[]string { return &c.TrustedProxies })},
 		{"password-hash-memory-mb", "memory argon2id password checks may take at once, in MiB (password-hash-memory-kib each, 64 MiB by default; at most 2 per CPU run)", num(func(c *Config) *int { return &c.PasswordHashMemoryMB })},
 		{"password-hash-wait", "how long a login waits for a password hashing slot before 503", dur(func(c *Config) *Duration { return &c.PasswordHashWait })},
@@ -395,7 +405,7 @@ func (c Config) Validate() error {
 			return bad("log_signing_key", "want an Ed25519 seed: 32 bytes in base64")
 		}
 	}
-	if _, err := domain.NewScopes(c.Scopes, c.DefaultScopes); err != nil {
+	if _, err := domain.NewScopes(domain.WithAdminScope(c.Scopes), c.DefaultScopes); err != nil {
 		name := "scopes"
 		if strings.Contains(err.Error(), "default") {
 			name = "default_scopes"
@@ -437,6 +447,9 @@ func (c Config) Validate() error {
 	}
 	if c.RefreshRotationGrace < 0 || time.Duration(c.RefreshRotationGrace) > domain.MaxRefreshRotationGrace {
 		return bad("refresh_rotation_grace", "want 0 to %s, got %s", domain.MaxRefreshRotationGrace, time.Duration(c.RefreshRotationGrace))
+	}
+	if err := c.validatePasswordHook(); err != nil {
+		return err
 	}
 	if err := c.Listeners.validate(); err != nil {
 		return bad("listeners", "%v", err)

@@ -24,6 +24,7 @@ import (
 func TestObservedLogCountsAppends(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.DataDir, cfg.NATSPort = t.TempDir(), -1
+	cfg = cfg.withDerived()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

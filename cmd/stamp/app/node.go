@@ -148,6 +148,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if cfg.ReadConsistency != consistencyLocal {
 		ports.Freshness = freshness.New(n.store, n.runner, time.Duration(cfg.FreshnessTimeout), logger)
 	}
+	if ports.PasswordHook, err = cfg.passwordHook(); err != nil { // see password_hook.go
+		return nil, err
+	}
 	if n.svc, err = newService(cfg, n.obs.wrapPorts(ports), signer); err != nil {
 		return nil, err
 	}
@@ -190,6 +193,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if cfg.Dev {
 		deps.Dev = n.svc // see dev.go
 	}
+	deps.Admin = nodeAdmin{Service: n.svc, store: n.store, keys: n.keys} // see admin.go
 	handler, err := httpapi.New(deps, n.obs.httpOptions(httpapi.Options{
 		Issuer: cfg.Issuer, GrantTypes: enabledGrants(cfg), Logger: logger,
 		SessionKey: sessionKey(sealing), SessionLifetime: time.Duration(cfg.SessionTTL),
@@ -402,7 +406,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 
 // newService builds the application service from the configuration.
 func newService(c Config, ports domain.Ports, signer *domain.TokenSigner) (*domain.Service, error) {
-	scopes, err := domain.NewScopes(c.Scopes, c.DefaultScopes)
+	scopes, err := domain.NewScopes(domain.WithAdminScope(c.Scopes), c.DefaultScopes)
 	if err != nil {
 		return nil, err
 	}
