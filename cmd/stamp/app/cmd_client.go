@@ -13,30 +13,6 @@ import (
 	"github.com/stamp-oauth/stamp/domain"
 )
 
-const clientUsage = `usage:
-  stamp client create [--client|--password|--personal|--device|--implicit|--public] --name NAME [--redirect URI ...] [--scopes a,b] [--audience URI ...] [--json]
-  stamp client list [--all] [--json]
-  stamp client delete ID
-`
-
-// cmdClient manages clients, as passport:client.
-func cmdClient(ctx context.Context, args []string, io IO) error {
-	if len(args) == 0 {
-		fmt.Fprint(io.Stderr, clientUsage)
-		return usageErrorf("a sub-command is required")
-	}
-	switch args[0] {
-	case "create":
-		return cmdClientCreate(ctx, args[1:], io)
-	case "list":
-		return cmdClientList(ctx, args[1:], io)
-	case "delete":
-		return cmdClientDelete(ctx, args[1:], io)
-	}
-	fmt.Fprint(io.Stderr, clientUsage)
-	return usageErrorf("unknown sub-command %q", args[0])
-}
-
 // stringList is a flag that may be given several times.
 type stringList []string
 

@@ -19,35 +19,10 @@ import (
 	"github.com/stamp-oauth/stamp/domain"
 )
 
-const userUsage = `usage:
-  stamp user create --email E [--name N] [--password-stdin] [--json]
-  stamp user list [--all] [--json]
-  stamp user passwd ID|EMAIL [--password-stdin]
-  stamp user delete ID|EMAIL
-`
-
-// cmdUser manages built-in users. Passwords come from a prompt without
-// echo on a terminal, or from the first line of standard input; never
-// from a flag, which would leave them in the shell history and the
+// The user commands manage built-in users. Passwords come from a prompt
+// without echo on a terminal, or from the first line of standard input;
+// never from a flag, which would leave them in the shell history and the
 // process list.
-func cmdUser(ctx context.Context, args []string, io IO) error {
-	if len(args) == 0 {
-		fmt.Fprint(io.Stderr, userUsage)
-		return usageErrorf("a sub-command is required")
-	}
-	switch args[0] {
-	case "create":
-		return cmdUserCreate(ctx, args[1:], io)
-	case "list":
-		return cmdUserList(ctx, args[1:], io)
-	case "passwd":
-		return cmdUserPasswd(ctx, args[1:], io)
-	case "delete":
-		return cmdUserDelete(ctx, args[1:], io)
-	}
-	fmt.Fprint(io.Stderr, userUsage)
-	return usageErrorf("unknown sub-command %q", args[0])
-}
 
 // readPassword prompts on a terminal (twice, without echo) or reads the
 // first line of stdin.
