@@ -67,12 +67,15 @@ func TestListenerRetry(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("stamp listeners retry: exit %d: %s", code, errOut)
 	}
+	// --json: snake_case keys (the three below, strictly), no null.
 	var report struct {
 		Listener   string   `json:"listener"`
 		Events     []uint64 `json:"events"`
 		RequestSeq uint64   `json:"request_seq"`
 	}
-	if err := json.Unmarshal([]byte(out), &report); err != nil || report.Listener != "webhook-retry" || len(report.Events) != 1 || report.Events[0] != lost.Seq || report.RequestSeq <= before {
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&report); err != nil || strings.Contains(out, "null") || report.Listener != "webhook-retry" || len(report.Events) != 1 || report.Events[0] != lost.Seq || report.RequestSeq <= before {
 		t.Fatalf("stamp listeners retry --json printed %q (%v); want the listener, [%d] and the request's sequence", out, err, lost.Seq)
 	}
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(5 * time.Millisecond) {

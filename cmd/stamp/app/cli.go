@@ -80,7 +80,7 @@ func leaves() []leaf {
 				return cmdToken(ctx, append([]string{"create"}, args...), io)
 			}},
 		{path: "events", use: "[--type T,..] [--client ID] [--user ID|EMAIL] [--token JTI] [--since T|--from SEQ] [--no-follow]", short: "tail the event stream as JSON lines", run: cmdEvents},
-		{path: "audit", use: "token|client|user ID [--at TIME] [--json]", short: "what happened to a token, client or user, as of any time (a user by id or email)", run: cmdAudit,
+		{path: "audit", use: "token|client|user ID|EMAIL [--at TIME] [--json]", short: "what happened to a token, client or user, as of any time (a user by id or email)", run: cmdAudit,
 			valid: []string{"token", "client", "user"}},
 		{path: "purge", use: "[--revoked] [--expired] [--hours N]", short: "drop old revoked and expired tokens from the read models", run: cmdPurge},
 		{path: "replay", use: "[--force]", short: "rebuild the read models from the log and swap them in", run: cmdReplay},

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -79,7 +78,7 @@ func cmdClientCreate(ctx context.Context, args []string, io IO) error {
 			return err
 		}
 		if *asJSON {
-			return json.NewEncoder(io.Stdout).Encode(map[string]any{
+			return writeJSON(io.Stdout, map[string]any{
 				"client_id": cl.ID, "client_secret": secret, "name": cl.Name, "grants": cl.Grants,
 				"redirect_uris": cl.RedirectURIs, "scopes": cl.Scopes, "audiences": cl.Audiences,
 			})
@@ -128,7 +127,7 @@ func cmdClientList(ctx context.Context, args []string, io IO) error {
 		}
 	}
 	if *asJSON {
-		return json.NewEncoder(io.Stdout).Encode(shown)
+		return writeJSON(io.Stdout, shown)
 	}
 	tw := tabwriter.NewWriter(io.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tGRANTS\tCREATED\tSTATUS")

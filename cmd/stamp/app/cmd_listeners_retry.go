@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 
@@ -61,7 +60,7 @@ func cmdListenersRetry(ctx context.Context, args []string, cio IO) error {
 			return readable(err)
 		}
 		if *asJSON {
-			return json.NewEncoder(cio.Stdout).Encode(retryReport{Listener: name, Events: events, RequestSeq: seq})
+			return writeJSON(cio.Stdout, retryReport{Listener: name, Events: events, RequestSeq: seq})
 		}
 		fmt.Fprintf(cio.Stdout, "Retry of %d parked event(s) of %s requested (ListenerRetryRequested at sequence %d).\n", len(events), name, seq)
 		fmt.Fprintln(cio.Stdout, "The server running the listener handles them again; stamp listeners shows those still parked.")

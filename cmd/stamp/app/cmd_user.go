@@ -3,7 +3,6 @@ package app
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -82,7 +81,7 @@ func cmdUserCreate(ctx context.Context, args []string, cio IO) error {
 			return readable(err)
 		}
 		if *asJSON {
-			return json.NewEncoder(cio.Stdout).Encode(map[string]string{"id": u.ID, "email": u.Email, "name": u.Name})
+			return writeJSON(cio.Stdout, map[string]string{"id": u.ID, "email": u.Email, "name": u.Name})
 		}
 		fmt.Fprintf(cio.Stdout, "User created.\nID: %s\nEmail: %s\n", u.ID, u.Email)
 		return nil
@@ -177,7 +176,7 @@ func cmdUserList(ctx context.Context, args []string, cio IO) error {
 			}
 		}
 		if *asJSON {
-			return json.NewEncoder(cio.Stdout).Encode(rows)
+			return writeJSON(cio.Stdout, rows)
 		}
 		tw := tabwriter.NewWriter(cio.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tCREATED\tSTATUS")
