@@ -97,6 +97,9 @@ func cmdListeners(ctx context.Context, args []string, io IO) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if len(report.Parked) > 0 {
+		fmt.Fprintln(io.Stdout, "Once the cause is fixed: stamp listeners retry LISTENER --event SEQ (or --all).")
+	}
 	fmt.Fprintln(io.Stdout)
 	if len(report.ReadModels) == 0 {
 		fmt.Fprintln(tw, "No events parked by the read models.")
