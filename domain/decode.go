@@ -151,6 +151,8 @@ func blank(eventType string) Event {
 		return &DeviceCodeRedeemed{}
 	case "LogSigningKeyAnnounced":
 		return &LogSigningKeyAnnounced{}
+	case "ListenerRetryRequested":
+		return &ListenerRetryRequested{}
 	}
 	return nil
 }
@@ -174,5 +176,6 @@ func EventTypes() []string {
 		"AuthCodeIssued", "AuthCodeRedeemed", "ClientAuthorized", "ClientAuthorizationRevoked",
 		"DeviceCodeIssued", "DeviceCodeApproved", "DeviceCodeDenied", "DeviceCodeRedeemed",
 		"LogSigningKeyAnnounced",
+		"ListenerRetryRequested",
 	}
 }

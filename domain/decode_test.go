@@ -37,6 +37,7 @@ func goldenEvents() []Event {
 		UserEmailReleased{EmailKey: "3a5e6c4e2cbbd2d1d9e4b0a9a1f0b7d1c0c0f2f6a1f7f2c1e0d9b8a7c6b5a4f3", UserID: "u-1"},
 		SessionEnded{SessionID: "s-1", UserID: "u-1", ExpiresAt: at.Add(2 * time.Hour)},
 		ServerConfigured{Issuer: "https://auth.example.com", Scopes: []Scope{{"read", "Read your data"}}, DefaultScopes: []string{"read"}, Lifetimes: ServerLifetimes{AccessToken: 3600, ClientCredentials: 3600, RefreshToken: 2592000, PersonalAccess: 31536000}},
+		ListenerRetryRequested{Listener: "webhook-billing", Seq: 4711},
 		AuthCodeIssued{CodeID: "k-1", CodeHash: "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9", ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", UserID: "u-1", RedirectURI: "https://app.example/cb", Scopes: []string{"read"}, ChallengeS256: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", ChallengeMethod: "S256", IssuedAt: at, ExpiresAt: at.Add(10 * time.Minute)},
 		AuthCodeRedeemed{CodeID: "k-1", ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", UserID: "u-1", AccessTokenID: "5a1e2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b", FamilyID: "f-1"},
 		ClientAuthorized{UserID: "u-1", ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", Scopes: []string{"read", "write"}},

@@ -59,7 +59,8 @@ type Parked struct {
 // Stamp-Parked-Seq, Stamp-Parked-Subject, Stamp-Parked-Reason,
 // Stamp-Parked-Attempts and Stamp-Parked-Time (RFC 3339), and Nats-Msg-Id
 // <listener>/<seq>, so parking one message twice within two minutes stores
-// it once. Any NATS client can read it; an operator removes handled entries
+// it once. Any NATS client can read it. A parked event handled since (see
+// ClearParked) is left out; an operator may also remove handled entries
 // with a stream message delete.
 func (s *Store) Parked(ctx context.Context, listener string) ([]Parked, error) {
 	filter := ParkedSubjectRoot + ".>"
@@ -111,7 +112,10 @@ func (s *Store) Parked(ctx context.Context, listener string) ([]Parked, error) {
 			}
 			return nil, fmt.Errorf("eventstore: parked %s: %w", filter, err)
 		}
-		out = append(out, parsedParked(msg.Subject(), msg.Headers(), msg.Data()))
+		var cleared bool
+		if out, cleared = withoutCleared(out, strings.TrimPrefix(msg.Subject(), ParkedSubjectRoot+"."), msg.Headers()); !cleared {
+			out = append(out, parsedParked(msg.Subject(), msg.Headers(), msg.Data()))
+		}
 		meta, err := msg.Metadata()
 		if err != nil {
 			return nil, fmt.Errorf("eventstore: parked %s: %w", filter, err)

@@ -46,7 +46,7 @@ func TestCLIActsOnServerSettings(t *testing.T) {
 			t.Errorf("token create %s: stderr %q; want it to say it uses %s and name the issuers", name, errOut, wantFrom)
 		}
 		var pat struct {
-			AccessToken string `json:"accessToken"`
+			AccessToken string `json:"access_token"`
 		}
 		if err := json.Unmarshal([]byte(out), &pat); err != nil || pat.AccessToken == "" {
 			t.Fatalf("token create printed %q (%v)", out, err)
@@ -87,7 +87,7 @@ func TestCLIActsOnServerSettings(t *testing.T) {
 		t.Fatalf("token create with no server: exit %d, %q %q; want it to use the announced settings", code, out, errOut)
 	}
 	var pat struct {
-		AccessToken string `json:"accessToken"`
+		AccessToken string `json:"access_token"`
 	}
 	if err := json.Unmarshal([]byte(out), &pat); err != nil {
 		t.Fatal(err)

@@ -179,7 +179,7 @@ func (g *grantRun) personalAccess(t *testing.T) {
 		t.Fatalf("token create: exit %d: %s", code, errOut)
 	}
 	var pat struct {
-		AccessToken string `json:"accessToken"`
+		AccessToken string `json:"access_token"`
 		Token       struct {
 			ID   string `json:"id"`
 			Name string `json:"name"`

@@ -148,7 +148,7 @@ func TestGuardLearnsRevocationsFromTheStream(t *testing.T) {
 		t.Fatalf("token create: exit %d: %s", code, errOut)
 	}
 	var pat struct {
-		AccessToken string `json:"accessToken"`
+		AccessToken string `json:"access_token"`
 	}
 	if err := json.Unmarshal([]byte(out), &pat); err != nil || pat.AccessToken == "" {
 		t.Fatalf("token create printed %q (%v); want JSON with the token", out, err)

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -25,10 +24,11 @@ func cmdAudit(ctx context.Context, args []string, cio IO) error {
 		return err
 	}
 	if len(pos) != 2 || (pos[0] != "token" && pos[0] != "client" && pos[0] != "user") {
-		return usageErrorf("want: stamp audit token|client|user ID [--at TIME] [--json]")
+		return usageErrorf("want: stamp audit token|client|user ID|EMAIL [--at TIME] [--json]")
 	}
 	kind, id := pos[0], pos[1]
-	if !domain.ValidID(id) {
+	byEmail := kind == "user" && !domain.ValidID(id) && strings.Contains(id, "@")
+	if !domain.ValidID(id) && !byEmail {
 		return usageErrorf("%q is not a valid id", id)
 	}
 	now := time.Now().UTC()
@@ -44,6 +44,13 @@ func cmdAudit(ctx context.Context, args []string, cio IO) error {
 		return err
 	}
 	defer l.Close()
+	if byEmail { // as the other user commands: a live user's email
+		u, err := findUser(ctx, l, id)
+		if err != nil {
+			return err
+		}
+		id = u.ID
+	}
 	var recs []domain.Recorded
 	if err := l.Replay(ctx, 0, "", func(r domain.Recorded) error {
 		if r.Refused != "" { // never part of an audit: see stamp verify
@@ -67,7 +74,7 @@ func cmdAudit(ctx context.Context, args []string, cio IO) error {
 			return fmt.Errorf("the log holds no access token %q", id)
 		}
 		if *asJSON {
-			return json.NewEncoder(cio.Stdout).Encode(a)
+			return writeJSON(cio.Stdout, a)
 		}
 		printTokenAudit(cio.Stdout, a)
 		return nil
@@ -80,7 +87,7 @@ func cmdAudit(ctx context.Context, args []string, cio IO) error {
 		return fmt.Errorf("the log holds nothing about %s %q", kind, id)
 	}
 	if *asJSON {
-		return json.NewEncoder(cio.Stdout).Encode(a)
+		return writeJSON(cio.Stdout, a)
 	}
 	printSubjectAudit(cio.Stdout, a)
 	return nil

@@ -59,6 +59,10 @@ func benchClient(ctx context.Context, c Config, io IO, opts *loadgen.Options) (f
 	if err != nil {
 		return nil, err
 	}
+	if c, err = serverSettings(ctx, c, l, io.Stderr); err != nil { // the server's scopes, not a guess
+		l.Close()
+		return nil, err
+	}
 	svc, err := cliService(c, l)
 	if err != nil {
 		l.Close()

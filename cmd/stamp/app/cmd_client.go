@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,30 +11,6 @@ import (
 
 	"github.com/stamp-oauth/stamp/domain"
 )
-
-const clientUsage = `usage:
-  stamp client create [--client|--password|--personal|--device|--implicit|--public] --name NAME [--redirect URI ...] [--scopes a,b] [--audience URI ...] [--json]
-  stamp client list [--all] [--json]
-  stamp client delete ID
-`
-
-// cmdClient manages clients, as passport:client.
-func cmdClient(ctx context.Context, args []string, io IO) error {
-	if len(args) == 0 {
-		fmt.Fprint(io.Stderr, clientUsage)
-		return usageErrorf("a sub-command is required")
-	}
-	switch args[0] {
-	case "create":
-		return cmdClientCreate(ctx, args[1:], io)
-	case "list":
-		return cmdClientList(ctx, args[1:], io)
-	case "delete":
-		return cmdClientDelete(ctx, args[1:], io)
-	}
-	fmt.Fprint(io.Stderr, clientUsage)
-	return usageErrorf("unknown sub-command %q", args[0])
-}
 
 // stringList is a flag that may be given several times.
 type stringList []string
@@ -103,7 +78,7 @@ func cmdClientCreate(ctx context.Context, args []string, io IO) error {
 			return err
 		}
 		if *asJSON {
-			return json.NewEncoder(io.Stdout).Encode(map[string]any{
+			return writeJSON(io.Stdout, map[string]any{
 				"client_id": cl.ID, "client_secret": secret, "name": cl.Name, "grants": cl.Grants,
 				"redirect_uris": cl.RedirectURIs, "scopes": cl.Scopes, "audiences": cl.Audiences,
 			})
@@ -152,7 +127,7 @@ func cmdClientList(ctx context.Context, args []string, io IO) error {
 		}
 	}
 	if *asJSON {
-		return json.NewEncoder(io.Stdout).Encode(shown)
+		return writeJSON(io.Stdout, shown)
 	}
 	tw := tabwriter.NewWriter(io.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tGRANTS\tCREATED\tSTATUS")

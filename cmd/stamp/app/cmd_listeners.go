@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"text/tabwriter"
@@ -71,7 +70,7 @@ func cmdListeners(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(io.Stdout).Encode(report)
+		return writeJSON(io.Stdout, report)
 	}
 	tw := tabwriter.NewWriter(io.Stdout, 0, 4, 2, ' ', 0)
 	if len(report.Consumers) == 0 {
@@ -97,6 +96,9 @@ func cmdListeners(ctx context.Context, args []string, io IO) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(report.Parked) > 0 {
+		fmt.Fprintln(io.Stdout, "Once the cause is fixed: stamp listeners retry LISTENER --event SEQ (or --all).")
 	}
 	fmt.Fprintln(io.Stdout)
 	if len(report.ReadModels) == 0 {

@@ -15,28 +15,6 @@ import (
 	"github.com/stamp-oauth/stamp/eventstore"
 )
 
-const natsUsage = `usage:
-  stamp nats credentials --role writer|reader|revocations [--context]
-
-Prints the nkey seed of one of the embedded NATS server's identities (the
-content of <data-dir>/keys/nats-<role>.nk), or with --context a nats CLI
-context (save it as ~/.config/nats/context/<name>.json). The seeds are
-created on the server's first start, or here if it never started.
-`
-
-// cmdNats gives out the embedded NATS server's credentials.
-func cmdNats(ctx context.Context, args []string, io IO) error {
-	if len(args) == 0 {
-		fmt.Fprint(io.Stderr, natsUsage)
-		return usageErrorf("a sub-command is required")
-	}
-	if args[0] != "credentials" {
-		fmt.Fprint(io.Stderr, natsUsage)
-		return usageErrorf("unknown sub-command %q", args[0])
-	}
-	return cmdNatsCredentials(ctx, args[1:], io)
-}
-
 // natsContext is a context file of the nats CLI (github.com/nats-io/natscli).
 type natsContext struct {
 	Description string `json:"description"`

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"time"
@@ -44,7 +43,11 @@ func cmdToken(ctx context.Context, args []string, cio IO) error {
 			return readable(err)
 		}
 		if *asJSON {
-			return json.NewEncoder(cio.Stdout).Encode(pat)
+			// snake_case, unlike the JSON API's Passport-shaped accessToken
+			return writeJSON(cio.Stdout, struct {
+				AccessToken string             `json:"access_token"`
+				Token       domain.AccessToken `json:"token"`
+			}{pat.AccessToken, pat.Token})
 		}
 		fmt.Fprintf(cio.Stdout, "Personal access token %q for %s (id %s, expires %s):\n%s\nStore it now: it is not shown again.\n",
 			pat.Token.Name, u.Email, pat.Token.ID, pat.Token.ExpiresAt.Format(time.RFC3339), pat.AccessToken)

@@ -3,7 +3,6 @@ package app
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,35 +18,10 @@ import (
 	"github.com/stamp-oauth/stamp/domain"
 )
 
-const userUsage = `usage:
-  stamp user create --email E [--name N] [--password-stdin] [--json]
-  stamp user list [--all] [--json]
-  stamp user passwd ID|EMAIL [--password-stdin]
-  stamp user delete ID|EMAIL
-`
-
-// cmdUser manages built-in users. Passwords come from a prompt without
-// echo on a terminal, or from the first line of standard input; never
-// from a flag, which would leave them in the shell history and the
+// The user commands manage built-in users. Passwords come from a prompt
+// without echo on a terminal, or from the first line of standard input;
+// never from a flag, which would leave them in the shell history and the
 // process list.
-func cmdUser(ctx context.Context, args []string, io IO) error {
-	if len(args) == 0 {
-		fmt.Fprint(io.Stderr, userUsage)
-		return usageErrorf("a sub-command is required")
-	}
-	switch args[0] {
-	case "create":
-		return cmdUserCreate(ctx, args[1:], io)
-	case "list":
-		return cmdUserList(ctx, args[1:], io)
-	case "passwd":
-		return cmdUserPasswd(ctx, args[1:], io)
-	case "delete":
-		return cmdUserDelete(ctx, args[1:], io)
-	}
-	fmt.Fprint(io.Stderr, userUsage)
-	return usageErrorf("unknown sub-command %q", args[0])
-}
 
 // readPassword prompts on a terminal (twice, without echo) or reads the
 // first line of stdin.
@@ -107,7 +81,7 @@ func cmdUserCreate(ctx context.Context, args []string, cio IO) error {
 			return readable(err)
 		}
 		if *asJSON {
-			return json.NewEncoder(cio.Stdout).Encode(map[string]string{"id": u.ID, "email": u.Email, "name": u.Name})
+			return writeJSON(cio.Stdout, map[string]string{"id": u.ID, "email": u.Email, "name": u.Name})
 		}
 		fmt.Fprintf(cio.Stdout, "User created.\nID: %s\nEmail: %s\n", u.ID, u.Email)
 		return nil
@@ -202,7 +176,7 @@ func cmdUserList(ctx context.Context, args []string, cio IO) error {
 			}
 		}
 		if *asJSON {
-			return json.NewEncoder(cio.Stdout).Encode(rows)
+			return writeJSON(cio.Stdout, rows)
 		}
 		tw := tabwriter.NewWriter(cio.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tCREATED\tSTATUS")

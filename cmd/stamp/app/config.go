@@ -169,6 +169,16 @@ type setting struct {
 	set   func(c *Config, v string) error
 }
 
+// errWantBool is how a boolean setting refuses a text that is not one.
+var errWantBool = errors.New("want true or false")
+
+// isBool reports whether s is a boolean setting: one that refuses a
+// non-boolean text with errWantBool.
+func (s setting) isBool() bool {
+	var c Config
+	return errors.Is(s.set(&c, "?"), errWantBool)
+}
+
 func (s setting) env() string {
 	return "STAMP_" + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_"))
 }
@@ -201,7 +211,7 @@ func settings() []setting {
 		return func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return fmt.Errorf("want true or false, got %q", v)
+				return fmt.Errorf("%w, got %q", errWantBool, v)
 			}
 			*f(c) = b
 			return nil
@@ -306,9 +316,16 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 	cf := &configFlags{fs: fs, values: map[string]*string{}}
 	cf.config = fs.String("config", "", "JSON configuration file (env STAMP_CONFIG)")
 	for _, s := range settings() {
-		if fs.Lookup(s.name) == nil {
-			cf.values[s.name] = fs.String(s.name, "", s.usage+" (env "+s.env()+")")
+		if fs.Lookup(s.name) != nil {
+			continue
 		}
+		if s.isBool() { // a real boolean flag: --password-grant alone is true
+			v := new(string)
+			fs.Var(boolSetting{v}, s.name, s.usage+" (env "+s.env()+")")
+			cf.values[s.name] = v
+			continue
+		}
+		cf.values[s.name] = fs.String(s.name, "", s.usage+" (env "+s.env()+")")
 	}
 	return cf
 }
@@ -476,8 +493,11 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet("stamp", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cf := newConfigFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(joinBoolValues(args)); err != nil {
 		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
 	}
 	return cf.load(getenv)
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -108,7 +109,55 @@ func runListeners(ctx context.Context, lc ListenersConfig, store *eventstore.Sto
 	for i, l := range ls {
 		names[i] = l.Name()
 	}
+	ls = append(ls, listeners.NewRetrier(parkedEvents{store}, logger, ls...))
 	logger.Info("listeners running", "names", strings.Join(names, ","))
 	r := listeners.NewRunner(deliverySource{store}, listeners.RunnerOptions{MaxAttempts: lc.MaxAttempts, Logger: logger, MaxBackoff: 30 * time.Second})
 	return r.Run(ctx, ls...)
+}
+
+// parkedEvents adapts the eventstore's parked stream to the listeners'
+// ParkedEvents port.
+type parkedEvents struct{ store *eventstore.Store }
+
+func (p parkedEvents) ParkedRecords(ctx context.Context, listener string) ([]domain.Recorded, error) {
+	parked, err := p.store.Parked(ctx, listener)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]domain.Recorded, len(parked))
+	for i, e := range parked {
+		if out[i], err = p.original(ctx, e); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// errFound stops a replay at the event it looked for.
+var errFound = errors.New("found")
+
+// original reads the parked event e from the stream itself, where the log
+// signature is checked, rather than trusting the parked copy: an event
+// parked for a bad signature stays refused (Recorded.Refused).
+func (p parkedEvents) original(ctx context.Context, e eventstore.Parked) (domain.Recorded, error) {
+	rec := domain.Recorded{Seq: e.Seq, Subject: e.Subject, Refused: "not in the stream any more"}
+	if e.Seq == 0 || !strings.HasPrefix(e.Subject, domain.SubjectRoot+".") {
+		rec.Refused = "not an event of the stream"
+		return rec, nil
+	}
+	err := p.store.Replay(ctx, e.Seq, e.Subject, func(r domain.Recorded) error {
+		if r.Seq != e.Seq {
+			return errFound // past it: the stream lost it
+		}
+		rec = r
+		return errFound
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return rec, err
+	}
+	return rec, nil
+}
+
+func (p parkedEvents) ClearParked(ctx context.Context, listener string, seq uint64) error {
+	return p.store.ClearParked(ctx, listener, seq)
 }

@@ -20,87 +20,54 @@ type IO struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// declare, when set, makes parse hand over the command's flag set
+	// and stop the command (see cli.go).
+	declare func(*flag.FlagSet)
 }
 
-const usage = `stamp: an event-sourced OAuth2 authorization server
-
-usage: stamp <command> [flags]
-
-commands:
-  serve     run the server (embedded NATS unless --nats-url)
-  install   create the signing key and announce it
-  keys      create a new signing key (--force replaces the current one)
-  client    create | list | delete clients
-  user      create | list | passwd | delete built-in users
-  token     create a personal access token for a user
-  events    tail the event stream as JSON lines
-  audit     what happened to a token, client or user, as of any time
-  purge     drop old revoked and expired tokens from the read models
-  replay    rebuild the read models from the log and swap them in
-  listeners show the listeners' consumers and their parked events
-  verify    check the whole log: gaps, undecodable events, signatures
-  bench     measure issuance and introspection against a running server
-  nats      credentials of the embedded NATS server's identities
-  version   the version and commit of this binary (also --version)
-
-Run 'stamp <command> -h' for the flags of a command. Every setting can also
-come from a STAMP_* environment variable or a JSON file (--config).
-`
-
 // Main runs one command and returns the process exit code: 0 on success,
-// 2 for a usage error, 1 for any other failure (printed to Stderr).
+// 2 for a usage error, 1 for any other failure (printed to Stderr). The
+// commands and their help are cobra's (see cli.go).
 func Main(ctx context.Context, args []string, io IO) int {
 	if io.Getenv == nil {
 		io.Getenv = func(string) string { return "" }
 	}
+	if len(args) == 1 && args[0] == "--version" {
+		args = []string{"version"}
+	}
+	args = joinBoolValues(args)
+	root, err := newRoot(ctx, args, io)
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "stamp: %v\n", err)
+		return 1
+	}
 	if len(args) == 0 {
-		fmt.Fprint(io.Stderr, usage)
+		root.SetOut(io.Stderr)
+		_ = root.Help()
 		return 2
 	}
-	commands := map[string]func(context.Context, []string, IO) error{
-		"serve":   cmdServe,
-		"install": cmdInstall,
-		"keys":    cmdKeys,
-		"client":  cmdClient,
-		"user":    cmdUser,
-		"token":   cmdToken,
-		"bench":   cmdBench,
-		"events":  cmdEvents,
-		"audit":   cmdAudit,
-		"purge":   cmdPurge,
-		"replay":  cmdReplay,
-
-		"listeners": cmdListeners,
-		"nats":      cmdNats,
-		"verify":    cmdVerify,
-		"version":   cmdVersion,
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	name := "stamp"
+	if cmd != nil && cmd != root {
+		name = "stamp " + strings.Fields(strings.TrimPrefix(cmd.CommandPath(), "stamp "))[0]
 	}
-	name := args[0]
-	if name == "help" || name == "-h" || name == "--help" {
-		fmt.Fprint(io.Stdout, usage)
-		return 0
-	}
-	if name == "--version" {
-		name = "version"
-	}
-	cmd, ok := commands[name]
-	if !ok {
-		fmt.Fprintf(io.Stderr, "stamp: unknown command %q\n\n%s", name, usage)
-		return 2
-	}
-	err := cmd(ctx, args[1:], io)
+	var re runError
 	var ue usageError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(io.Stderr, "stamp %s: %v\n", name, err)
-		return 2
-	default:
-		fmt.Fprintf(io.Stderr, "stamp %s: %v\n", name, err)
+	case errors.As(err, &re) && !errors.As(err, &ue):
+		fmt.Fprintf(io.Stderr, "%s: %v\n", name, re.err)
 		return 1
+	default:
+		fmt.Fprintf(io.Stderr, "%s: %v\n", name, err)
+		if cmd == root || cmd == nil {
+			fmt.Fprintln(io.Stderr, "Run 'stamp --help' for the commands.")
+		}
+		return 2
 	}
 }
 
@@ -116,6 +83,10 @@ func usageErrorf(format string, args ...any) error { return usageError{fmt.Sprin
 func parse(fs *flag.FlagSet, args []string, io IO) (Config, []string, error) {
 	fs.SetOutput(io.Stderr)
 	cf := newConfigFlags(fs)
+	if io.declare != nil {
+		io.declare(fs)
+		return Config{}, nil, errDeclared
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
