@@ -19,7 +19,7 @@ import (
 // anything else (shown as a generic server error and logged once).
 
 // Deps are the collaborators of the handler New returns. All are
-// required but Dev. Each must be safe for concurrent use.
+// required but Dev and Origins. Each must be safe for concurrent use.
 type Deps struct {
 	// Service answers the JSON OAuth endpoints.
 	Service Service
@@ -39,6 +39,9 @@ type Deps struct {
 	// Dev, optional, serves POST /dev/tokens (see dev.go): set only by
 	// `stamp serve --dev`; nil serves no such route.
 	Dev DevMinter
+	// Origins, optional, answers CORS for the token and revocation
+	// endpoints (see cors.go); nil grants no origin there.
+	Origins Origins
 }
 
 // Service is the application service as the OAuth endpoints use it.

@@ -183,6 +183,7 @@ type server struct {
 	api       API
 	validator Validator
 	dev       DevMinter // nil but in development mode
+	origins   Origins   // nil: no client origin is granted (cors.go)
 	scopes    *domain.Scopes
 	opts      Options
 	log       *slog.Logger
@@ -237,7 +238,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	issuer, _ := url.Parse(opts.Issuer) // validated
 	s := &server{
 		svc: deps.Service, keys: deps.Keys, web: deps.Web, users: deps.Users,
-		api: deps.API, validator: deps.Validator, dev: deps.Dev, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
+		api: deps.API, validator: deps.Validator, dev: deps.Dev, origins: deps.Origins, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
 		base: strings.TrimSuffix(issuer.Path, "/"),
 	}
 	s.sessions = newSessions(opts.SessionKey, opts.SessionLifetime, opts.Now, issuer.Scheme == "https", s.fromTrustedProxy)
@@ -293,6 +294,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.NotFound = http.HandlerFunc(s.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(s.methodNotAllowed)
 	r.PanicHandler = s.panicked
+	r.GlobalOPTIONS = http.HandlerFunc(s.preflight)
 	var h http.Handler = exactVerify(r, s.notFound)
 	if opts.AccessLog != nil {
 		h = s.accessLog(h, r.Router, opts.AccessLog)
