@@ -57,6 +57,12 @@ func TestCORS(t *testing.T) {
 	b, bSecret := e.createClient(n, "other", "--web-origin", other)
 	c, cSecret := e.createClient(n, "no origins")
 	base := n.HTTPURL()
+	for _, bad := range []string{"*", "https://app.example/spa", "https://App.example", "app.example"} {
+		code, _, errOut := e.run("client", "create", "--client", "--name", "bad", "--web-origin", bad)
+		if code == 0 || !strings.Contains(errOut, "web_origins") {
+			t.Errorf("client create --web-origin %q: exit %d, %q; want a refusal naming web_origins", bad, code, errOut)
+		}
+	}
 	cc := url.Values{"grant_type": {"client_credentials"}}
 
 	t.Run("preflight", func(t *testing.T) {
