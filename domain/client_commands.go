@@ -24,6 +24,10 @@ type RegisterClient struct {
 	// Audiences are the resources (RFC 8707 §2: absolute URIs without a
 	// fragment) the client's tokens may be requested for; none if empty.
 	Audiences []string
+	// WebOrigins are the browser origins (scheme://host[:port], as a
+	// browser's Origin header has them) allowed to call the token and
+	// revocation endpoints for the client (CORS); none if empty.
+	WebOrigins []string
 }
 
 // knownGrants lists the grant types a client may be given.
@@ -45,8 +49,8 @@ type registeredClient struct {
 // client_credentials for a public client (RFC 6749 §4.4: a confidential
 // client only), a redirect URI for the authorization code and implicit
 // grants, each redirect URI absolute without a fragment (RFC 6749 §3.1.2,
-// RFC 8252 §7.1), known scopes, a valid owner id, and audiences as RFC
-// 8707 §2 wants them. A confidential client gets a new secret from rnd.
+// RFC 8252 §7.1), known scopes, a valid owner id, audiences as RFC
+// 8707 §2 wants them, and web origins as validateWebOrigins does. A confidential client gets a new secret from rnd.
 // Errors: *ValidationError.
 func decideRegisterClient(scopes *Scopes, cmd RegisterClient, now time.Time, rnd io.Reader) (registeredClient, error) {
 	if err := validateClientFields(cmd.Name, cmd.RedirectURIs, cmd.Scopes, scopes); err != nil {
@@ -73,6 +77,9 @@ func decideRegisterClient(scopes *Scopes, cmd RegisterClient, now time.Time, rnd
 	if err := validateAudiences(cmd.Audiences); err != nil {
 		return registeredClient{}, err
 	}
+	if err := validateWebOrigins(cmd.WebOrigins); err != nil {
+		return registeredClient{}, err
+	}
 	id, err := NewID(rnd)
 	if err != nil {
 		return registeredClient{}, err
@@ -81,6 +88,7 @@ func decideRegisterClient(scopes *Scopes, cmd RegisterClient, now time.Time, rnd
 		ClientID: id, Name: strings.TrimSpace(cmd.Name), Grants: dedupe(cmd.Grants),
 		RedirectURIs: cmd.RedirectURIs, Scopes: cmd.Scopes, UserID: cmd.UserID,
 		FirstParty: cmd.FirstParty, RegisteredAt: now.UTC(), Audiences: cmd.Audiences,
+		WebOrigins: cmd.WebOrigins,
 	}
 	var secret string
 	if !cmd.Public {
@@ -182,6 +190,9 @@ type UpdateClient struct {
 	// Audiences is the whole new list of resource audiences; nil keeps
 	// the client's, an empty non-nil list removes them all.
 	Audiences []string
+	// WebOrigins is the whole new list of web origins; nil keeps the
+	// client's, an empty non-nil list removes them all.
+	WebOrigins []string
 	// UserID, when set, requires the client to belong to that user.
 	UserID string
 }
@@ -218,8 +229,8 @@ type clientState struct {
 }
 
 // decideUpdateClient decides UpdateClient: the client must be live and,
-// when cmd.UserID is set, that user's (else ErrNotFound); nil Scopes and
-// Audiences keep the client's; the new fields are validated as at
+// when cmd.UserID is set, that user's (else ErrNotFound); nil Scopes,
+// Audiences and WebOrigins keep the client's; the new fields are validated as at
 // registration, and a client of the authorization code or implicit grant
 // keeps at least one redirect URI (RFC 6749 §3.1.2). Errors: ErrNotFound,
 // *ValidationError.
@@ -234,7 +245,13 @@ func decideUpdateClient(state clientState, cmd UpdateClient, _ time.Time, _ io.R
 	if cmd.Audiences == nil {
 		cmd.Audiences = c.Audiences
 	}
+	if cmd.WebOrigins == nil {
+		cmd.WebOrigins = c.WebOrigins
+	}
 	if err := validateAudiences(cmd.Audiences); err != nil {
+		return ClientUpdated{}, err
+	}
+	if err := validateWebOrigins(cmd.WebOrigins); err != nil {
 		return ClientUpdated{}, err
 	}
 	if err := validateClientFields(cmd.Name, cmd.RedirectURIs, cmd.Scopes, state.Scopes); err != nil {
@@ -243,7 +260,7 @@ func decideUpdateClient(state clientState, cmd UpdateClient, _ time.Time, _ io.R
 	if (c.HasGrant(GrantAuthorizationCode) || c.HasGrant(GrantImplicit)) && len(cmd.RedirectURIs) == 0 {
 		return ClientUpdated{}, invalid("redirect_uris", "a redirect URI is required for this client")
 	}
-	return ClientUpdated{ClientID: c.ID, Name: strings.TrimSpace(cmd.Name), RedirectURIs: cmd.RedirectURIs, Scopes: cmd.Scopes, Audiences: cmd.Audiences}, nil
+	return ClientUpdated{ClientID: c.ID, Name: strings.TrimSpace(cmd.Name), RedirectURIs: cmd.RedirectURIs, Scopes: cmd.Scopes, Audiences: cmd.Audiences, WebOrigins: cmd.WebOrigins}, nil
 }
 
 // ClientRef names one client, and, when UserID is set, requires it to

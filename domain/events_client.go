@@ -19,18 +19,23 @@ type ClientRegistered struct {
 	// Audiences are the resources (RFC 8707) its tokens may be requested
 	// for. Absent in events from before resource indicators: none.
 	Audiences []string `json:"audiences,omitempty"`
+	// WebOrigins are the browser origins (scheme://host[:port]) allowed to
+	// call the token and revocation endpoints for it (CORS). Absent in
+	// events from before web origins: none.
+	WebOrigins []string `json:"web_origins,omitempty"`
 }
 
-// ClientUpdated: a client's name, redirect URIs, allowed scopes or
-// resource audiences changed. It carries the whole new value of each (an
-// absent audiences field, as in events from before resource indicators,
-// means none).
+// ClientUpdated: a client's name, redirect URIs, allowed scopes, resource
+// audiences or web origins changed. It carries the whole new value of each
+// (an absent audiences or web_origins field, as in events from before
+// them, means none).
 type ClientUpdated struct {
 	ClientID     string   `json:"client_id"`
 	Name         string   `json:"name"`
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
 	Scopes       []string `json:"scopes,omitempty"`
 	Audiences    []string `json:"audiences,omitempty"`
+	WebOrigins   []string `json:"web_origins,omitempty"`
 }
 
 // ClientSecretRegenerated: a client got a new secret; the old one stops

@@ -38,6 +38,9 @@ type Client struct {
 	// Audiences are the resources (RFC 8707) the client's tokens may be
 	// requested for; see decideResources.
 	Audiences []string `json:"audiences,omitempty"`
+	// WebOrigins are the browser origins allowed to read its token and
+	// revocation answers (CORS); see AllowsWebOrigin.
+	WebOrigins []string `json:"web_origins,omitempty"`
 }
 
 // Exists reports whether the client was registered and not deleted.
@@ -65,7 +68,8 @@ func ApplyClient(c Client, e Event, seq uint64, at time.Time) Client {
 			ID: e.ClientID, Name: e.Name, SecretHash: e.SecretHash,
 			Grants: e.Grants, RedirectURIs: e.RedirectURIs, Scopes: e.Scopes,
 			UserID: e.UserID, FirstParty: e.FirstParty, Audiences: e.Audiences,
-			CreatedAt: e.RegisteredAt, UpdatedAt: e.RegisteredAt,
+			WebOrigins: e.WebOrigins,
+			CreatedAt:  e.RegisteredAt, UpdatedAt: e.RegisteredAt,
 		}
 	case ClientUpdated, ClientSecretRegenerated, ClientDeleted:
 		if c.ID == "" {
@@ -83,6 +87,7 @@ func applyClientChange(c Client, e Event, at time.Time) Client {
 	switch e := e.(type) {
 	case ClientUpdated:
 		c.Name, c.RedirectURIs, c.Scopes, c.Audiences = e.Name, e.RedirectURIs, e.Scopes, e.Audiences
+		c.WebOrigins = e.WebOrigins
 		c.UpdatedAt = at
 	case ClientSecretRegenerated:
 		c.SecretHash = e.SecretHash

@@ -56,6 +56,7 @@ type adminClientBody struct {
 	RedirectURIs []string `json:"redirect_uris"`
 	Scopes       []string `json:"scopes"`
 	Audiences    []string `json:"audiences"`
+	WebOrigins   []string `json:"web_origins"`
 }
 
 // adminCreateClient answers POST /admin/clients: 201 with the client and
@@ -89,7 +90,7 @@ func (s *server) adminCreateClient(w http.ResponseWriter, r *http.Request, _ htt
 	}
 	c, secret, err := s.admin.RegisterClient(r.Context(), actor, domain.RegisterClient{
 		Name: b.Name, Grants: grants, RedirectURIs: b.RedirectURIs, Scopes: b.Scopes, UserID: b.UserID,
-		Public: b.Public, FirstParty: b.FirstParty, Audiences: b.Audiences,
+		Public: b.Public, FirstParty: b.FirstParty, Audiences: b.Audiences, WebOrigins: b.WebOrigins,
 	})
 	if err != nil {
 		s.renderAdminError(w, r, err)
@@ -124,6 +125,7 @@ type adminClientUpdate struct {
 	RedirectURIs *[]string `json:"redirect_uris"`
 	Scopes       *[]string `json:"scopes"`
 	Audiences    *[]string `json:"audiences"`
+	WebOrigins   *[]string `json:"web_origins"`
 }
 
 // adminUpdateClient answers PATCH /admin/clients/{id}: 200 with the
@@ -151,6 +153,9 @@ func (s *server) adminUpdateClient(w http.ResponseWriter, r *http.Request, ps ht
 	}
 	if b.Audiences != nil {
 		cmd.Audiences = append([]string{}, *b.Audiences...)
+	}
+	if b.WebOrigins != nil { // nil keeps the client's
+		cmd.WebOrigins = append([]string{}, *b.WebOrigins...)
 	}
 	if cmd.Scopes == nil {
 		cmd.Scopes = []string{} // nil would keep the client's

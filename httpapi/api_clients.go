@@ -31,6 +31,10 @@ type clientJSON struct {
 	// Audiences are the resources (RFC 8707) the client's tokens may be
 	// requested for; absent when there are none.
 	Audiences []string `json:"audiences,omitempty"`
+	// WebOrigins are the browser origins that may call the token and
+	// revocation endpoints for the client (CORS); absent when there are
+	// none.
+	WebOrigins []string `json:"web_origins,omitempty"`
 }
 
 func clientView(c domain.Client) clientJSON {
@@ -42,7 +46,7 @@ func clientView(c domain.Client) clientJSON {
 		PasswordClient:       c.HasGrant(domain.GrantPassword),
 		Revoked:              c.Deleted,
 		CreatedAt:            c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		Audiences: c.Audiences,
+		Audiences: c.Audiences, WebOrigins: c.WebOrigins,
 	}
 }
 
@@ -75,14 +79,16 @@ func orEmpty(list []string) []string {
 // /oauth/clients/{id}: Passport's name and redirect (one URI, several
 // joined by commas, or a list), or redirect_uris (a list, Passport 13's);
 // and, on creation, confidential (default true); audiences (RFC 8707
-// resource URIs, one or a list), absent on an update to keep the
-// client's.
+// resource URIs, one or a list) and web_origins (CORS origins,
+// scheme://host[:port], one or a list), each absent on an update to keep
+// the client's.
 type clientBody struct {
 	Name         string      `json:"name"`
 	Redirect     stringList  `json:"redirect"`
 	RedirectURIs stringList  `json:"redirect_uris"`
 	Confidential *bool       `json:"confidential"`
 	Audiences    *stringList `json:"audiences"`
+	WebOrigins   *stringList `json:"web_origins"`
 }
 
 // audiences returns the audiences b gives, trimmed and without empty
@@ -101,6 +107,20 @@ func (b clientBody) audiences() []string {
 	return out
 }
 
+// webOrigins returns the web origins b gives, as audiences does.
+func (b clientBody) webOrigins() []string {
+	if b.WebOrigins == nil {
+		return nil
+	}
+	out := []string{}
+	for _, o := range *b.WebOrigins {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 func (b *clientBody) bindForm(v url.Values) (err error) {
 	b.Name = v.Get("name")
 	b.Redirect = formList(v, "redirect")
@@ -109,6 +129,11 @@ func (b *clientBody) bindForm(v url.Values) (err error) {
 		b.Audiences = new(formList(v, "audiences"))
 	} else if _, ok := v["audiences[]"]; ok {
 		b.Audiences = new(formList(v, "audiences"))
+	}
+	if _, ok := v["web_origins"]; ok {
+		b.WebOrigins = new(formList(v, "web_origins"))
+	} else if _, ok := v["web_origins[]"]; ok {
+		b.WebOrigins = new(formList(v, "web_origins"))
 	}
 	b.Confidential, err = formBool(v, "confidential")
 	return err
@@ -172,6 +197,7 @@ func (s *server) createClient(w http.ResponseWriter, r *http.Request, _ httprout
 		UserID:       p.userID,
 		Public:       b.Confidential != nil && !*b.Confidential,
 		Audiences:    b.audiences(),
+		WebOrigins:   b.webOrigins(),
 	})
 	if err != nil {
 		s.renderAPIError(w, r, renameField(err, "redirect_uris", field))
@@ -203,7 +229,7 @@ func (s *server) updateClient(w http.ResponseWriter, r *http.Request, ps httprou
 	}
 	c, err := s.api.UpdateClient(r.Context(), p.actor(), domain.UpdateClient{
 		ClientID: current.ID, Name: b.Name, RedirectURIs: uris, Scopes: current.Scopes, UserID: p.userID,
-		Audiences: b.audiences(),
+		Audiences: b.audiences(), WebOrigins: b.webOrigins(),
 	})
 	if err != nil {
 		s.renderAPIError(w, r, renameField(err, "redirect_uris", field))

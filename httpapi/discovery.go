@@ -93,8 +93,10 @@ func encodeMetadata(opts Options, scopes *domain.Scopes) ([]byte, error) {
 	return b, nil
 }
 
-// serveMetadata answers GET /.well-known/oauth-authorization-server.
+// serveMetadata answers GET /.well-known/oauth-authorization-server,
+// readable by scripts of any origin (cors.go).
 func (s *server) serveMetadata(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	allowAnyOrigin(w)
 	writeBody(w, http.StatusOK, s.metadata)
 }
 
@@ -106,7 +108,7 @@ type jwkSet struct {
 // jwks answers GET /.well-known/jwks.json: the public JWK of every
 // announced key that still verifies tokens (current keys, and retired keys
 // until their last token expires), as {"keys": [...]}, cacheable for a
-// minute. A failure to list the keys is an unexpected error (500).
+// minute, readable by scripts of any origin (cors.go). A failure to list the keys is an unexpected error (500).
 func (s *server) jwks(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	keys, err := s.keys.SigningKeys(r.Context())
 	if err != nil {
@@ -121,6 +123,7 @@ func (s *server) jwks(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 		}
 	}
 	w.Header().Set("Cache-Control", "public, max-age=60")
+	allowAnyOrigin(w)
 	s.respond(w, r, http.StatusOK, set)
 }
 

@@ -28,6 +28,7 @@ func (s *server) token(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 		s.renderError(w, r, err)
 		return
 	}
+	s.allowClientOrigin(w, r, cred.ID)
 	req := domain.TokenRequest{GrantType: form["grant_type"], Client: cred, Scope: form["scope"], Form: form, Remote: s.clientAddr(r)}
 	delete(form, "grant_type")
 	delete(form, "scope")
@@ -73,6 +74,7 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		s.renderError(w, r, err)
 		return
 	}
+	s.allowClientOrigin(w, r, cred.ID)
 	if err := s.svc.Revoke(r.Context(), cred, form["token"], form["token_type_hint"]); err != nil {
 		s.renderError(w, r, err)
 		return

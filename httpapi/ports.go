@@ -19,7 +19,7 @@ import (
 // anything else (shown as a generic server error and logged once).
 
 // Deps are the collaborators of the handler New returns. All are
-// required but Dev. Each must be safe for concurrent use.
+// required but Dev and Origins. Each must be safe for concurrent use.
 type Deps struct {
 	// Service answers the JSON OAuth endpoints.
 	Service Service
@@ -42,6 +42,9 @@ type Deps struct {
 	// Admin, optional, serves the admin API under /admin (see admin.go);
 	// nil serves no such route.
 	Admin Admin
+	// Origins, optional, answers CORS for the token and revocation
+	// endpoints (see cors.go); nil grants no origin there.
+	Origins Origins
 }
 
 // Service is the application service as the OAuth endpoints use it.

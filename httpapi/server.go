@@ -184,6 +184,7 @@ type server struct {
 	validator Validator
 	dev       DevMinter // nil but in development mode
 	admin     Admin     // nil: no admin API
+	origins   Origins   // nil: no client origin is granted (cors.go)
 	scopes    *domain.Scopes
 	opts      Options
 	log       *slog.Logger
@@ -238,7 +239,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	issuer, _ := url.Parse(opts.Issuer) // validated
 	s := &server{
 		svc: deps.Service, keys: deps.Keys, web: deps.Web, users: deps.Users,
-		api: deps.API, validator: deps.Validator, dev: deps.Dev, admin: deps.Admin, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
+		api: deps.API, validator: deps.Validator, dev: deps.Dev, admin: deps.Admin, origins: deps.Origins, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
 		base: strings.TrimSuffix(issuer.Path, "/"),
 	}
 	s.sessions = newSessions(opts.SessionKey, opts.SessionLifetime, opts.Now, issuer.Scheme == "https", s.fromTrustedProxy)
@@ -297,6 +298,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	r.NotFound = http.HandlerFunc(s.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(s.methodNotAllowed)
 	r.PanicHandler = s.panicked
+	r.GlobalOPTIONS = http.HandlerFunc(s.preflight)
 	var h http.Handler = exactVerify(r, s.notFound)
 	if opts.AccessLog != nil {
 		h = s.accessLog(h, r.Router, opts.AccessLog)

@@ -11,6 +11,7 @@
 //	authorizations/by-user/<user id>/<id>     index; the value is the id
 //	authorizations/checkpoint                 last applied sequence
 //	authorizations/id/<user id>_<client id>   domain.Authorization as JSON
+//	clients/by-origin/<web origin>            ids of its live clients, comma-separated, in order
 //	clients/checkpoint                        last applied sequence
 //	clients/id/<client id>                    domain.Client as JSON
 //	codes/by-expiry/<expires at>/<code id>    index; the value is the code id

@@ -66,7 +66,7 @@ func leaves() []leaf {
 		{path: "keys rotate", use: "[flags]", short: "make a new signing key the current one; the running server switches at once, the old key stays in the JWKS until its tokens expire", run: cmdKeysRotate,
 			settings: []string{"signing-algorithm", "private-key-file"}},
 		{path: "client", short: "create | list | delete clients", group: true},
-		{path: "client create", use: "[--client|--password|--personal|--device|--implicit|--public] --name NAME [--redirect URI ...] [--scopes a,b] [--audience URI ...] [--json]", short: "register a client (as passport:client)", run: cmdClientCreate},
+		{path: "client create", use: "[--client|--password|--personal|--device|--implicit|--public] --name NAME [--redirect URI ...] [--scopes a,b] [--audience URI ...] [--web-origin ORIGIN ...] [--json]", short: "register a client (as passport:client)", run: cmdClientCreate},
 		{path: "client list", use: "[--all] [--json]", short: "list the clients", run: cmdClientList},
 		{path: "client delete", use: "ID", short: "delete a client (its tokens stop being valid)", run: cmdClientDelete},
 		{path: "user", short: "create | list | passwd | delete built-in users", group: true},

@@ -37,6 +37,8 @@ func cmdClientCreate(ctx context.Context, args []string, io IO) error {
 	fs.Var(&redirects, "redirect", "a redirect URI (repeatable)")
 	var audiences stringList
 	fs.Var(&audiences, "audience", "a resource URI (RFC 8707) the client's tokens may be requested for (repeatable, or comma-separated)")
+	var origins stringList
+	fs.Var(&origins, "web-origin", "a browser origin, scheme://host[:port], whose scripts may call the token and revocation endpoints (CORS; repeatable)")
 	c, pos, err := parse(fs, args, io)
 	if err != nil {
 		return err
@@ -70,6 +72,7 @@ func cmdClientCreate(ctx context.Context, args []string, io IO) error {
 		cl, secret, err := svc.RegisterClient(ctx, domain.Actor{Kind: domain.ActorCLI}, domain.RegisterClient{
 			Name: *name, Grants: grants, RedirectURIs: redirects, Scopes: splitList(*scopeList),
 			UserID: *user, Public: *public, FirstParty: *firstParty, Audiences: splitList(strings.Join(audiences, ",")),
+			WebOrigins: origins,
 		})
 		if v, ok := domain.AsValidation(err); ok {
 			return fmt.Errorf("%s: %s", v.Field, v.Message)
@@ -81,6 +84,7 @@ func cmdClientCreate(ctx context.Context, args []string, io IO) error {
 			return writeJSON(io.Stdout, map[string]any{
 				"client_id": cl.ID, "client_secret": secret, "name": cl.Name, "grants": cl.Grants,
 				"redirect_uris": cl.RedirectURIs, "scopes": cl.Scopes, "audiences": cl.Audiences,
+				"web_origins": cl.WebOrigins,
 			})
 		}
 		fmt.Fprintf(io.Stdout, "Client created.\nClient ID: %s\n", cl.ID)

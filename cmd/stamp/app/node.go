@@ -189,7 +189,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if cfg.AccessLog {
 		accessLog = logger
 	}
-	deps := httpapi.Deps{Service: n.obs.service(n.svc), Keys: n.views, Web: n.svc, Users: n.views, API: n.svc, Validator: n.svc}
+	deps := httpapi.Deps{Service: n.obs.service(n.svc), Keys: n.views, Web: n.svc, Users: n.views, API: n.svc, Validator: n.svc, Origins: n.views}
 	if cfg.Dev {
 		deps.Dev = n.svc // see dev.go
 	}
