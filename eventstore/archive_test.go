@@ -59,7 +59,6 @@ func views(t *testing.T, st *Store, since time.Time) map[string]logView {
 	return out
 }
 
-
 // waitArchived polls until the archive holds the hot stream's last event.
 func waitArchived(t *testing.T, srv *Server, st *Store) ArchivePass {
 	t.Helper()
