@@ -81,6 +81,9 @@ type Config struct {
 	// HealthConfig: deadlines, the watchdog and readiness (health.go).
 	HealthConfig
 
+	// ArchiveConfig: compression and the hot window (config_archive.go).
+	ArchiveConfig
+
 	LogLevel        string   `json:"log_level"`
 	LogFormat       string   `json:"log_format"`
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
@@ -139,6 +142,7 @@ func DefaultConfig() Config {
 		AccessLog:            true,
 		ShutdownTimeout:      Duration(15 * time.Second),
 		HealthConfig:         defaultHealthConfig(),
+		ArchiveConfig:        defaultArchiveConfig(),
 	}
 }
 
@@ -243,7 +247,7 @@ func settings() []setting {
 		{"log-format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 		{"access-log", "log one line per HTTP request (method, route, status, bytes, duration, client address, request id; never a query, header or form value): true or false", boolean(func(c *Config) *bool { return &c.AccessLog })},
 		{"shutdown-timeout", "how long in-flight requests may finish on SIGTERM", dur(func(c *Config) *Duration { return &c.ShutdownTimeout })},
-	}, healthSettings(dur, num, boolean)...)
+	}, append(healthSettings(dur, num, boolean), archiveSettings(str, dur)...)...)
 }
 
 func splitList(v string) []string {
@@ -441,6 +445,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return bad("shutdown_timeout", "must be positive")
+	}
+	if err := c.validateArchive(); err != nil {
+		return err
 	}
 	return c.HealthConfig.validate()
 }
