@@ -219,3 +219,23 @@ func (s *Store) hotExpectation(ctx context.Context, expect domain.Expect) (domai
 	}
 	return domain.ExpectNew, true
 }
+
+// ArchivedSeq returns the last STAMP sequence the archive holds: 0 when it
+// holds nothing or there is no archive.
+func (s *Store) ArchivedSeq(ctx context.Context) (uint64, error) {
+	if s.archive == nil {
+		return 0, nil
+	}
+	info, err := s.archive.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("eventstore: stream %s: %w", ArchiveStreamName, err)
+	}
+	if info.State.Msgs == 0 {
+		return 0, nil
+	}
+	msg, err := s.archive.GetMsg(ctx, info.State.LastSeq)
+	if err != nil {
+		return 0, fmt.Errorf("eventstore: stream %s: last message: %w", ArchiveStreamName, err)
+	}
+	return sourceSeq(msg.Header)
+}
