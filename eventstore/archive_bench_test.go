@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -76,7 +77,8 @@ func measureBytesPerToken(t *testing.T, n int, noCompression bool) {
 		t.Fatalf("append: %v", err)
 	}
 	waitArchivedWithin(t, srv, st, 10*time.Minute)
-	report := func(when string) {
+	type sizes struct{ hot, arch, hotDisk, archDisk uint64 }
+	measure := func() sizes {
 		hot, err := st.stream.Info(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -85,17 +87,25 @@ func measureBytesPerToken(t *testing.T, n int, noCompression bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hotDisk, archDisk := streamDirBytes(t, dir, "STAMP"), streamDirBytes(t, dir, ArchiveStreamName)
+		return sizes{hot: hot.State.Bytes, arch: arch.State.Bytes}
+	}
+	report := func(when string, z sizes) {
 		per := func(b uint64) string { return fmt.Sprintf("%7.1f", float64(b)/float64(n)) }
-		t.Logf("%-24s hot: %s B/token counted, %s B/token on disk | archive: %s B/token counted, %s B/token on disk",
-			when, per(hot.State.Bytes), per(hotDisk), per(arch.State.Bytes), per(archDisk))
+		t.Logf("%-32s hot: %s B/token counted, %s B/token on disk | archive: %s B/token counted, %s B/token on disk",
+			when, per(z.hot), per(z.hotDisk), per(z.arch), per(z.archDisk))
 	}
 	t.Logf("%d tokens, compression %s", n, map[bool]string{false: "s2", true: "none"}[noCompression])
-	report("before archiving")
+	z := measure()
+	z.hotDisk, z.archDisk = streamDirBytes(t, dir, "STAMP"), streamDirBytes(t, dir, ArchiveStreamName)
+	report("before archiving (running)", z)
 	if _, err := srv.Archive(ctx, time.Nanosecond, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	report("after archiving all")
+	z = measure()
+	st.Close()
+	srv.Shutdown() // the purged blocks are gone, the last one written out
+	z.hotDisk, z.archDisk = streamDirBytes(t, dir, "STAMP"), streamDirBytes(t, dir, ArchiveStreamName)
+	report("after archiving all (stopped)", z)
 }
 
 // waitArchivedWithin is waitArchived with a longer deadline.
@@ -126,18 +136,27 @@ func streamDirBytes(t *testing.T, dir, stream string) uint64 {
 	var total uint64
 	found := false
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed meanwhile
+		}
 		if err != nil {
 			return err
 		}
 		if d.IsDir() && d.Name() == stream && filepath.Base(filepath.Dir(path)) == "streams" {
 			found = true
 			return filepath.WalkDir(path, func(_ string, f fs.DirEntry, err error) error {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
 				if err != nil || f.IsDir() {
 					return err
 				}
 				info, err := f.Info()
 				if err == nil {
 					total += uint64(info.Size())
+				}
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil // removed meanwhile
 				}
 				return err
 			})

@@ -198,6 +198,15 @@ func TestArchiveKeepsEveryEventReadable(t *testing.T) {
 	if v := viewOf(t, func(fn func(domain.Recorded) error) error { return ro.Replay(ctx, 0, "", fn) }); v.n != int(last)+1 {
 		t.Errorf("read-only replay: %d events; want %d", v.n, last+1)
 	}
+	// So does a resource server's revocation feed, as RoleRevocations.
+	feed, err := OpenRevocationFeed(ctx, Options{InProcess: srv, TrustedLogKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Close()
+	if ls := feed.verify.state(); !ls.Adopted || ls.AdoptedAt != st.LogSigning().AdoptedAt {
+		t.Errorf("revocation feed: %+v; want adopted at %d", ls, st.LogSigning().AdoptedAt)
+	}
 	if st.LogSigning().Refused != 0 || ro.LogSigning().Refused != 0 {
 		t.Errorf("refused: %d, %d; want none", st.LogSigning().Refused, ro.LogSigning().Refused)
 	}
