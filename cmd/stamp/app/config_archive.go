@@ -70,9 +70,8 @@ func (c *Config) longestLifetime() (time.Duration, string) {
 	return longest, name
 }
 
-// validateArchive checks c's ArchiveConfig, naming the bad setting, and
-// derives the hot window when none is set. The lifetimes must have been
-// validated.
+// validateArchive checks c's ArchiveConfig, naming the bad setting. The
+// lifetimes must have been validated.
 func (c *Config) validateArchive() error {
 	if c.StreamCompression != compressionS2 && c.StreamCompression != compressionNone {
 		return fmt.Errorf("config: stream_compression: want %s or %s, got %q", compressionS2, compressionNone, c.StreamCompression)
@@ -84,13 +83,23 @@ func (c *Config) validateArchive() error {
 	switch {
 	case c.LogHotWindow < 0:
 		return fmt.Errorf("config: log_hot_window: must not be negative")
-	case c.LogHotWindow == 0:
-		c.LogHotWindow = Duration(max(DefaultLogHotWindow, longest))
-	case time.Duration(c.LogHotWindow) < longest:
+	case c.LogHotWindow > 0 && time.Duration(c.LogHotWindow) < longest:
 		return fmt.Errorf("config: log_hot_window: %s is shorter than %s (%s): a token must not outlive the events that revoke it in the hot stream",
 			time.Duration(c.LogHotWindow), name, longest)
 	}
 	return nil
+}
+
+// hotWindow is the hot window c sets, or the one it implies: the longest
+// lifetime, at least DefaultLogHotWindow. Derived here rather than in
+// Validate, so that a configuration whose lifetimes change later (the
+// CLI takes the running server's) does not keep a stale window.
+func (c *Config) hotWindow() time.Duration {
+	if c.LogHotWindow > 0 {
+		return time.Duration(c.LogHotWindow)
+	}
+	longest, _ := c.longestLifetime()
+	return max(DefaultLogHotWindow, longest)
 }
 
 // runArchiver runs the embedded server's archiver with c's hot window until
@@ -98,6 +107,6 @@ func (c *Config) validateArchive() error {
 // receives every event, the hot stream keeps them.
 func runArchiver(ctx context.Context, srv *eventstore.Server, c Config, logger *slog.Logger) {
 	_ = srv.RunArchiver(ctx, eventstore.ArchiverOptions{
-		Window: time.Duration(c.LogHotWindow), Every: time.Duration(c.LogArchiveInterval), Logger: logger,
+		Window: c.hotWindow(), Every: time.Duration(c.LogArchiveInterval), Logger: logger,
 	})
 }
