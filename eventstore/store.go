@@ -253,9 +253,11 @@ func asyncErrors(logger *slog.Logger) nats.ErrHandler {
 }
 
 // Open connects to NATS, creates the STAMP stream or updates its
-// configuration to match opts, and returns the Store. An update can only
-// tighten what the stream allows: the server refuses to lift DenyDelete or
-// DenyPurge, or to change the storage type. The caller must call Close.
+// configuration to match opts, does the same for its archive
+// STAMP_ARCHIVE (see archive.go), and returns the Store. An update can
+// only tighten what the stream allows: the server refuses to lift
+// DenyDelete or DenyPurge, or to change the storage type, so an existing
+// stream keeps its DenyPurge. The caller must call Close.
 //
 // Log signing: Open learns the log's adoption point from the last
 // LogSigningKeyAnnounced (direct get by subject). With opts.LogKey and no
