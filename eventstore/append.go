@@ -101,7 +101,13 @@ var errBatchDuplicate = errors.New("an event id of the batch is already stored")
 // when it has none) leaves time; a failure that outlasts it is a
 // *domain.RetryError matching domain.ErrTemporarilyUnavailable.
 func (s *Store) Append(ctx context.Context, agg domain.Aggregate, expect domain.Expect, events ...domain.Envelope) (uint64, error) {
-	return retrying(ctx, s, func(ctx context.Context) (uint64, error) { return s.appendOnce(ctx, agg, expect, events...) })
+	seq, err := retrying(ctx, s, func(ctx context.Context) (uint64, error) { return s.appendOnce(ctx, agg, expect, events...) })
+	if errors.Is(err, domain.ErrConflict) {
+		if hot, ok := s.hotExpectation(ctx, expect); ok {
+			return retrying(ctx, s, func(ctx context.Context) (uint64, error) { return s.appendOnce(ctx, agg, hot, events...) })
+		}
+	}
+	return seq, err
 }
 
 // appendOnce is one attempt of Append.

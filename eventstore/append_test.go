@@ -282,8 +282,11 @@ func TestAppendConcurrentExactlyOneWins(t *testing.T) {
 	}
 }
 
-// The stream itself refuses deletes and purges, even to an identity that
-// may ask (stamp's writer may not: see TestWriterCannotDeleteOrPurgeTheLog).
+// The stream itself refuses message deletes, even to an identity that may
+// ask (stamp's writer may not: see TestWriterCannotDeleteOrPurgeTheLog),
+// and its archive refuses deletes and purges. The hot stream allows
+// purges, for the archiver (see archiver.go), which no identity of a Role
+// may send.
 func TestStreamDeniesDeleteAndPurge(t *testing.T) {
 	srv, admin := startServerWithAdmin(t)
 	st := openStore(t, srv)
@@ -293,19 +296,24 @@ func TestStreamDeniesDeleteAndPurge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream, err := js.Stream(ctx, domain.StreamName)
+	for _, name := range []string{domain.StreamName, ArchiveStreamName} {
+		stream, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.DeleteMsg(ctx, seq); err == nil {
+			t.Errorf("%s: DeleteMsg: err = nil; want refusal", name)
+		}
+		if err := stream.SecureDeleteMsg(ctx, seq); err == nil {
+			t.Errorf("%s: SecureDeleteMsg: err = nil; want refusal", name)
+		}
+	}
+	archive, err := js.Stream(ctx, ArchiveStreamName)
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	if err := stream.DeleteMsg(ctx, seq); err == nil {
-		t.Error("DeleteMsg: err = nil; want refusal")
-	}
-	if err := stream.SecureDeleteMsg(ctx, seq); err == nil {
-		t.Error("SecureDeleteMsg: err = nil; want refusal")
-	}
-	if err := stream.Purge(ctx); err == nil {
-		t.Error("Purge: err = nil; want refusal")
+	if err := archive.Purge(ctx); err == nil {
+		t.Error("archive: Purge: err = nil; want refusal")
 	}
 	if recs, _ := st.Load(ctx, token("a")); len(recs) != 1 {
 		t.Errorf("Load: %d events; want 1", len(recs))

@@ -48,6 +48,13 @@ type directGetRequest struct {
 type getter struct {
 	in *replymux.Inbox
 	v  *verifier
+	// subject is where requests go: directGetSubject if empty. With
+	// archive, the archive's answers are checked against offset (see
+	// archivedSeq) and verified with their STAMP sequence, but keep their
+	// archive sequence in Seq.
+	subject string
+	archive bool
+	offset  uint64
 }
 
 func newGetter(mux *replymux.Mux, v *verifier) getter {
@@ -61,6 +68,9 @@ func (g getter) send(req directGetRequest) (string, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return "", err
+	}
+	if g.subject != "" {
+		return g.in.Request(g.subject, body)
 	}
 	return g.in.Request(directGetSubject, body)
 }
@@ -76,6 +86,24 @@ func decodeDirect(v *verifier, m *nats.Msg) (domain.Recorded, error) {
 		return domain.Recorded{}, err
 	}
 	rec, _ := v.read(seq, m.Header.Get(hdrSubject), m.Header, m.Data)
+	return rec, nil
+}
+
+// decode is decodeDirect for g's stream.
+func (g getter) decode(m *nats.Msg) (domain.Recorded, error) {
+	if !g.archive {
+		return decodeDirect(g.v, m)
+	}
+	aseq, err := parseHeader(m, hdrSequence)
+	if err != nil {
+		return domain.Recorded{}, err
+	}
+	seq, err := archivedSeq(aseq, g.offset, m.Header)
+	if err != nil {
+		return domain.Recorded{}, err
+	}
+	rec, _ := g.v.read(seq, m.Header.Get(hdrSubject), m.Header, m.Data)
+	rec.Seq = aseq
 	return rec, nil
 }
 

@@ -28,9 +28,16 @@
 // message read is decoded into a domain.Recorded; a message that is not an
 // envelope is an error naming its sequence, never skipped.
 //
-// The stream denies message deletes and purges: the audit log cannot be
-// quietly rewritten. Events are kept forever unless Options.MaxAge says
-// otherwise.
+// The stream denies message deletes: the audit log cannot be quietly
+// rewritten. Every event is also copied to the archive stream
+// STAMP_ARCHIVE (archive.go), which denies deletes and purges and keeps
+// everything; the embedded server's archiver (archiver.go), the only
+// identity allowed to purge STAMP, drops from it what is older than the
+// hot window and already archived. Read, Replay, Follow and Load take what
+// lies below STAMP's first sequence from the archive (archive_read.go), by
+// the same sequence numbers and through the same signature checks. Both
+// streams are S2-compressed unless Options.NoCompression. Options.MaxAge
+// drops events from STAMP whether archived or not.
 //
 // StartServer runs the embedded nats-server with JetStream storing under a
 // data directory, which it locks against a second process. A Store connects

@@ -94,6 +94,7 @@ type Server struct {
 	keysDir  string
 	lock     *os.File
 	logs     *serverLogger
+	archiver archiverKey // the purge identity, in memory only (archiver.go)
 	shutdown sync.Once
 }
 
@@ -126,11 +127,16 @@ func StartServer(opts ServerOptions, logger *slog.Logger) (*Server, error) {
 		unlockDir(lock)
 		return nil, fmt.Errorf("eventstore: start server: %w", err)
 	}
+	archiver, err := newArchiverKey()
+	if err != nil {
+		unlockDir(lock)
+		return nil, fmt.Errorf("eventstore: start server: %w", err)
+	}
 	ns, err := server.NewServer(&server.Options{
 		ServerName:   "stamp",
 		Host:         opts.Host,
 		Port:         opts.Port,
-		Nkeys:        append(nkeyUsers(pubs), opts.extraUsers...),
+		Nkeys:        append(append(nkeyUsers(pubs), archiver.user()), opts.extraUsers...),
 		JetStream:    true,
 		StoreDir:     opts.StoreDir,
 		SyncAlways:   opts.SyncAlways,
@@ -145,7 +151,7 @@ func StartServer(opts ServerOptions, logger *slog.Logger) (*Server, error) {
 	ns.SetLoggerV2(logs, logs.debug, false, false)
 	ns.Start()
 
-	s := &Server{ns: ns, keysDir: opts.KeysDir, lock: lock, logs: logs}
+	s := &Server{ns: ns, keysDir: opts.KeysDir, lock: lock, logs: logs, archiver: archiver}
 	// Start returns early, having only logged why, when JetStream fails.
 	if fatal := logs.fatal(); fatal != "" {
 		s.Shutdown()

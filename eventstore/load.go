@@ -43,6 +43,9 @@ func (s *Store) loadOnce(ctx context.Context, agg domain.Aggregate) ([]domain.Re
 	g := newGetter(s.replies, s.verify)
 	defer g.close()
 	out, err := g.load(ctx, filter)
+	if err == nil && s.archive != nil {
+		out, err = s.loadArchived(ctx, filter, out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: load %s: %w", filter, err)
 	}
@@ -105,7 +108,7 @@ func (g getter) load(ctx context.Context, filter string) ([]domain.Recorded, err
 		}
 		switch status := m.Header.Get(hdrStatus); status {
 		case "":
-			rec, err := decodeDirect(g.v, m)
+			rec, err := g.decode(m)
 			if err != nil {
 				return nil, err
 			}
@@ -157,7 +160,7 @@ func (g getter) scan(ctx context.Context, filter string) ([]domain.Recorded, err
 			}
 			status := m.Header.Get(hdrStatus)
 			if status == "" {
-				rec, err := decodeDirect(g.v, m)
+				rec, err := g.decode(m)
 				if err != nil {
 					return nil, err
 				}

@@ -135,13 +135,13 @@ func (v *verifier) learnFrom(body []byte) {
 // trusted key signed it, records its adoption point. No announcement is no
 // error. An announcement it cannot trust returns an error wrapping
 // ErrRefused.
-func (v *verifier) learn(ctx context.Context, stream jetstream.Stream) error {
+func (v *verifier) learn(ctx context.Context, stream, archive jetstream.Stream) error {
 	if len(v.keys) == 0 {
 		return nil
 	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	msg, err := stream.GetLastMsgForSubject(ctx, announcementSubject)
+	msg, err := lastAnnouncement(ctx, stream, archive)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil
 	}
@@ -167,7 +167,8 @@ func (v *verifier) learnByConsumer(ctx context.Context, js jetstream.JetStream) 
 	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, domain.StreamName, jetstream.OrderedConsumerConfig{
+	stream := domain.StreamName
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{announcementSubject},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 	})
@@ -175,7 +176,21 @@ func (v *verifier) learnByConsumer(ctx context.Context, js jetstream.JetStream) 
 		return fmt.Errorf("eventstore: log signing: read announcement: %w", err)
 	}
 	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
-		return nil // no announcement: nothing adopted yet
+		// None in the hot stream: the archive may hold one it dropped.
+		stream = ArchiveStreamName
+		if _, err := js.Stream(ctx, stream); errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil // no announcement: nothing adopted yet
+		}
+		cons, err = js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{announcementSubject},
+			DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		})
+		if err != nil {
+			return fmt.Errorf("eventstore: log signing: read announcement: %w", err)
+		}
+		if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+			return nil // no announcement: nothing adopted yet
+		}
 	}
 	msg, err := cons.Next(jetstream.FetchMaxWait(defaultTimeoutFor(ctx)))
 	if err != nil {
@@ -185,11 +200,17 @@ func (v *verifier) learnByConsumer(ctx context.Context, js jetstream.JetStream) 
 	if err != nil {
 		return fmt.Errorf("eventstore: log signing: read announcement: %w", err)
 	}
-	if reason := v.check(meta.Sequence.Stream, msg.Subject(), msg.Headers(), msg.Data()); reason != "" {
-		return fmt.Errorf("eventstore: log signing: announcement at sequence %d: %w: %s", meta.Sequence.Stream, ErrRefused, reason)
+	seq := meta.Sequence.Stream
+	if stream == ArchiveStreamName {
+		if seq, err = sourceSeq(msg.Headers()); err != nil {
+			return fmt.Errorf("eventstore: log signing: read announcement: %w", err)
+		}
+	}
+	if reason := v.check(seq, msg.Subject(), msg.Headers(), msg.Data()); reason != "" {
+		return fmt.Errorf("eventstore: log signing: announcement at sequence %d: %w: %s", seq, ErrRefused, reason)
 	}
 	if msg.Headers().Get(HeaderSignature) == "" {
-		return fmt.Errorf("eventstore: log signing: announcement at sequence %d: %w: unsigned", meta.Sequence.Stream, ErrRefused)
+		return fmt.Errorf("eventstore: log signing: announcement at sequence %d: %w: unsigned", seq, ErrRefused)
 	}
 	return nil
 }
@@ -249,13 +270,13 @@ func (s *Store) LogSigning() LogSigning { return s.verify.state() }
 // wins and the other learns its announcement.
 func (s *Store) adopt(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
-		msg, err := s.stream.GetLastMsgForSubject(ctx, announcementSubject)
+		msg, err := lastAnnouncement(ctx, s.stream, s.archive)
 		switch {
 		case err == nil:
 			if kid := msg.Header.Get(HeaderKey); kid != s.logKeyID {
 				return fmt.Errorf("%w: announced key %q, this instance holds %s (instances of one log share the log-signing key)", ErrLogKeyMismatch, kid, s.logKeyID)
 			}
-			return s.verify.learn(ctx, s.stream)
+			return s.verify.learn(ctx, s.stream, s.archive)
 		case !errors.Is(err, jetstream.ErrMsgNotFound):
 			return fmt.Errorf("eventstore: log signing: read announcement: %w", err)
 		case attempt > 0:

@@ -30,18 +30,22 @@ type Role string
 // The identities of the embedded server.
 const (
 	// RoleWriter is stamp itself (serve and every CLI command): it appends
-	// events, creates and updates the STAMP and STAMP_PARKED streams and
-	// stamp's key-value buckets, runs consumers and the control messages.
-	// It cannot delete or purge STAMP or STAMP_PARKED, nor delete a message.
+	// events, creates and updates the STAMP, STAMP_ARCHIVE and
+	// STAMP_PARKED streams and stamp's key-value buckets, runs consumers
+	// and the control messages. It cannot delete or purge STAMP,
+	// STAMP_ARCHIVE or STAMP_PARKED, nor delete a message (only the
+	// embedded server's archiver, an identity of no Role, purges STAMP).
 	RoleWriter Role = "writer"
-	// RoleReader reads the STAMP stream (auditors, subscribers, the nats
-	// CLI): stream info, consumers, direct and message get, and core
+	// RoleReader reads the STAMP stream and its archive STAMP_ARCHIVE
+	// (auditors, subscribers, the nats CLI): stream info, consumers,
+	// direct and message get, and core
 	// subscriptions on stamp.>. It cannot publish on stamp.>, change any
 	// stream, delete a consumer, or touch a key-value bucket.
 	RoleReader Role = "reader"
 	// RoleRevocations is what a resource server's revocation feed needs
 	// (OpenRevocationFeed): stream info, and consumers on STAMP filtered to
-	// one revocation event type each.
+	// one revocation event type each (on STAMP_ARCHIVE: to the log-signing
+	// announcement only).
 	RoleRevocations Role = "revocations"
 )
 
@@ -229,7 +233,7 @@ func RolePermissions(role Role) Permissions {
 			SubscribeAllow: []string{WriterInboxPrefix + ".>", ControlSubjectRoot + ".>"},
 			Responses:      true,
 		}
-		streams := []string{stamp, ParkedStreamName}
+		streams := []string{stamp, ArchiveStreamName, ParkedStreamName}
 		for _, b := range KVBuckets {
 			streams = append(streams, "KV_"+b)
 		}
@@ -259,21 +263,8 @@ func RolePermissions(role Role) Permissions {
 		}
 		return p
 	case RoleReader:
-		return Permissions{
-			PublishAllow: []string{
-				jsAPI + ".INFO",
-				jsAPI + ".STREAM.INFO." + stamp,
-				jsAPI + ".STREAM.MSG.GET." + stamp,
-				jsAPI + ".DIRECT.GET." + stamp,
-				jsAPI + ".DIRECT.GET." + stamp + ".>",
-				jsAPI + ".CONSUMER.CREATE." + stamp,
-				jsAPI + ".CONSUMER.CREATE." + stamp + ".>",
-				jsAPI + ".CONSUMER.INFO." + stamp + ".*",
-				jsAPI + ".CONSUMER.MSG.NEXT." + stamp + ".*",
-				"$JS.ACK." + stamp + ".>",
-				// Flow control of push consumers (the nats CLI's).
-				"$JS.FC." + stamp + ".>",
-			},
+		p := Permissions{
+			PublishAllow: []string{jsAPI + ".INFO"},
 			PublishDeny: []string{
 				domain.SubjectRoot + ".>",
 				"$KV.>",
@@ -289,6 +280,23 @@ func RolePermissions(role Role) Permissions {
 			SubscribeAllow: []string{readerInboxPrefix + ".>", domain.SubjectRoot + ".>"},
 			SubscribeDeny:  []string{"$KV.>"},
 		}
+		// The hot stream and its archive, read alike.
+		for _, s := range []string{stamp, ArchiveStreamName} {
+			p.PublishAllow = append(p.PublishAllow,
+				jsAPI+".STREAM.INFO."+s,
+				jsAPI+".STREAM.MSG.GET."+s,
+				jsAPI+".DIRECT.GET."+s,
+				jsAPI+".DIRECT.GET."+s+".>",
+				jsAPI+".CONSUMER.CREATE."+s,
+				jsAPI+".CONSUMER.CREATE."+s+".>",
+				jsAPI+".CONSUMER.INFO."+s+".*",
+				jsAPI+".CONSUMER.MSG.NEXT."+s+".*",
+				"$JS.ACK."+s+".>",
+				// Flow control of push consumers (the nats CLI's).
+				"$JS.FC."+s+".>",
+			)
+		}
+		return p
 	case RoleRevocations:
 		p := Permissions{
 			PublishAllow: []string{jsAPI + ".STREAM.INFO." + stamp},
@@ -316,6 +324,12 @@ func RolePermissions(role Role) Permissions {
 		p.PublishAllow = append(p.PublishAllow,
 			jsAPI+".CONSUMER.INFO."+stamp+".*",
 			jsAPI+".CONSUMER.MSG.NEXT."+stamp+".*",
+			// The log-signing announcement, once the hot stream has
+			// dropped it, from the archive (and nothing else there).
+			jsAPI+".STREAM.INFO."+ArchiveStreamName,
+			jsAPI+".CONSUMER.CREATE."+ArchiveStreamName+".*."+announcementSubject,
+			jsAPI+".CONSUMER.INFO."+ArchiveStreamName+".*",
+			jsAPI+".CONSUMER.MSG.NEXT."+ArchiveStreamName+".*",
 		)
 		return p
 	}

@@ -268,7 +268,7 @@ func TestWriterCannotDeleteOrPurgeTheLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{domain.StreamName, ParkedStreamName} {
+	for _, s := range []string{domain.StreamName, ArchiveStreamName, ParkedStreamName} {
 		rc.refused(t, "delete "+s, "$JS.API.STREAM.DELETE."+s, func(ctx context.Context) error { return js.DeleteStream(ctx, s) })
 		rc.refused(t, "purge "+s, "$JS.API.STREAM.PURGE."+s, func(ctx context.Context) error {
 			_, err := rc.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+s, nil)

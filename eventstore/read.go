@@ -84,6 +84,14 @@ func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorde
 		stop = last
 	}
 
+	if s.archive != nil {
+		return s.readWithArchive(ctx, ro, stop, fn)
+	}
+	return s.readHot(ctx, ro, stop, fn)
+}
+
+// readHot is Read on the hot stream only.
+func (s *Store) readHot(ctx context.Context, ro ReadOptions, stop uint64, fn func(domain.Recorded) error) error {
 	for {
 		last, stalled, err := s.readSession(ctx, ro, stop, fn)
 		if !stalled {

@@ -48,22 +48,37 @@ func OpenReadOnly(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{nc: nc, js: js, stream: stream, batches: make(chan struct{}, maxInflightBatches), replies: replies,
 		logger: opts.Logger, verify: newVerifier(opts), readOnly: true, watch: newWatchdog(opts)}
-	if err := s.verify.learn(ctx, stream); err != nil {
+	if err := s.findArchive(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("eventstore: open read-only: %w", err)
+	}
+	if err := s.verify.learn(ctx, stream, s.archive); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("eventstore: open read-only: %w", err)
 	}
 	return s, nil
 }
 
-// FirstSeq returns the stream's first sequence: 1 unless older events
-// were dropped (Options.MaxAge), 0 for an empty stream.
+// FirstSeq returns the log's first sequence: 1 unless older events
+// were dropped (Options.MaxAge), 0 for an empty log. Events the archive
+// holds count (see Store.HotFirstSeq for the hot stream's).
 func (s *Store) FirstSeq(ctx context.Context) (uint64, error) {
 	info, err := s.stream.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("eventstore: first sequence: %w", err)
 	}
+	first := info.State.FirstSeq
 	if info.State.Msgs == 0 {
-		return 0, nil
+		first = 0
 	}
-	return info.State.FirstSeq, nil
+	if s.archive != nil {
+		offset, ok, err := s.archiveOffset(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("eventstore: first sequence: %w", err)
+		}
+		if ok && (first == 0 || offset+1 < first) {
+			first = offset + 1
+		}
+	}
+	return first, nil
 }

@@ -89,6 +89,11 @@ type Options struct {
 	// WatchEvery is how often the watchdog compares what each follower
 	// delivered with the stream; DefaultWatchEvery if zero.
 	WatchEvery time.Duration
+	// NoCompression stores STAMP and its archive uncompressed; S2
+	// compression is on by default (the zero value). Open applies it to an
+	// existing stream too: the server compresses what it writes from its
+	// next start on.
+	NoCompression bool
 }
 
 // Validate reports the first problem with o, or nil. It only checks: the
@@ -182,6 +187,7 @@ type Store struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	stream  jetstream.Stream
+	archive jetstream.Stream       // STAMP_ARCHIVE (see archive.go); nil: none
 	batches chan struct{}          // semaphore of maxInflightBatches
 	replies *replymux.Mux          // the answers of direct gets
 	commits *groupcommit.Committer // nil when Options.DisableGroupCommit
@@ -247,9 +253,11 @@ func asyncErrors(logger *slog.Logger) nats.ErrHandler {
 }
 
 // Open connects to NATS, creates the STAMP stream or updates its
-// configuration to match opts, and returns the Store. An update can only
-// tighten what the stream allows: the server refuses to lift DenyDelete or
-// DenyPurge, or to change the storage type. The caller must call Close.
+// configuration to match opts, does the same for its archive
+// STAMP_ARCHIVE (see archive.go), and returns the Store. An update can
+// only tighten what the stream allows: the server refuses to lift
+// DenyDelete or DenyPurge, or to change the storage type, so an existing
+// stream keeps its DenyPurge. The caller must call Close.
 //
 // Log signing: Open learns the log's adoption point from the last
 // LogSigningKeyAnnounced (direct get by subject). With opts.LogKey and no
@@ -275,7 +283,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("eventstore: open: %w", err)
 	}
 	stream, err := startup(ctx, func(ctx context.Context) (jetstream.Stream, error) {
-		return js.CreateOrUpdateStream(ctx, opts.streamConfig())
+		cfg, err := opts.hotConfig(ctx, js)
+		if err != nil {
+			return nil, err
+		}
+		return js.CreateOrUpdateStream(ctx, cfg)
 	})
 	if err != nil {
 		nc.Close()
@@ -291,6 +303,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.LogKey != nil {
 		s.logKeyID = domain.LogKeyID(opts.LogKey.Public().(ed25519.PublicKey))
 	}
+	if err := s.openArchive(ctx, opts); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	if !opts.DisableGroupCommit {
 		if s.commits, err = newCommitter(s); err != nil {
 			nc.Close()
@@ -301,7 +317,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		if s.logKey != nil {
 			return struct{}{}, s.adopt(ctx)
 		}
-		return struct{}{}, s.verify.learn(ctx, stream)
+		return struct{}{}, s.verify.learn(ctx, stream, s.archive)
 	})
 	if err != nil {
 		s.Close()

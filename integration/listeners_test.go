@@ -341,6 +341,13 @@ func TestPruneOldTokensListener(t *testing.T) {
 	})
 	waitSettled(t, n, listeners.PruneOldTokensName, last, 15*time.Second)
 	checkPruned(t, n, families, accessIDs)
+	// The listener settling says nothing of the read models: wait for
+	// them to apply the rotation before reading the family.
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := (checkpointWaiter{n.Views()}).WaitFor(wctx, last); err != nil {
+		t.Fatalf("read models did not apply %d: %v", last, err)
+	}
 	if f, err := n.Views().RefreshFamily(ctx, families[3]); err != nil || f.TokenID == refreshIDs[3] {
 		t.Errorf("family %s after the rotation: %+v, %v; want its new token", families[3], f, err)
 	}

@@ -44,7 +44,7 @@ func openCLILog(ctx context.Context, c Config, logger *slog.Logger) (*cliLog, er
 			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			store, err := eventstore.Open(cctx, eventstore.Options{
 				URL: info.NATSURL, NkeySeedFile: natsSeedFile(c, eventstore.RoleWriter), Replicas: c.Replicas,
-				LogKey: logKey, Logger: logger,
+				LogKey: logKey, Logger: logger, NoCompression: c.StreamCompression == compressionNone,
 			})
 			cancel()
 			if err == nil {

@@ -94,6 +94,9 @@ type Config struct {
 	// ObserveConfig: metrics and tracing (observe_config.go).
 	ObserveConfig
 
+	// ArchiveConfig: compression and the hot window (config_archive.go).
+	ArchiveConfig
+
 	LogLevel        string   `json:"log_level"`
 	LogFormat       string   `json:"log_format"`
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
@@ -157,6 +160,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:       Duration(15 * time.Second),
 		HealthConfig:          defaultHealthConfig(),
 		ObserveConfig:         defaultObserveConfig(),
+		ArchiveConfig:         defaultArchiveConfig(),
 	}
 }
 
@@ -277,7 +281,7 @@ func settings() []setting {
 		{"log-format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 		{"access-log", "log one line per HTTP request (method, route, status, bytes, duration, client address, request id; never a query, header or form value): true or false", boolean(func(c *Config) *bool { return &c.AccessLog })},
 		{"shutdown-timeout", "how long in-flight requests may finish on SIGTERM", dur(func(c *Config) *Duration { return &c.ShutdownTimeout })},
-	}, append(healthSettings(dur, num, boolean), observeSettings(str, boolean)...)...)
+	}, append(append(healthSettings(dur, num, boolean), observeSettings(str, boolean)...), archiveSettings(str, dur)...)...)
 }
 
 func splitList(v string) []string {
@@ -481,6 +485,9 @@ func (c Config) Validate() error {
 		return bad("shutdown_timeout", "must be positive")
 	}
 	if err := c.ObserveConfig.validate(); err != nil {
+		return err
+	}
+	if err := c.validateArchive(); err != nil {
 		return err
 	}
 	return c.HealthConfig.validate()

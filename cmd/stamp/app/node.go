@@ -179,6 +179,13 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 			logger.Error("listeners stopped", "err", err)
 		}
 	}()
+	if n.nats != nil {
+		n.done.Add(1)
+		go func() {
+			defer n.done.Done()
+			runArchiver(runCtx, n.nats, cfg, logger) // see config_archive.go
+		}()
+	}
 
 	sealing, err := loadSealingKey(cfg)
 	if err != nil {
@@ -463,6 +470,7 @@ func openEventStore(ctx context.Context, c Config, logger *slog.Logger, port int
 		URL: c.NATSURL, User: c.NATSUser, Password: c.NATSPassword, CredsFile: c.NATSCreds, NkeySeedFile: c.NATSNkey,
 		Replicas: c.Replicas, MaxAge: time.Duration(c.StreamMaxAge),
 		LogKey: logKey, Logger: logger, StallAfter: time.Duration(c.ConsumerStallTimeout),
+		NoCompression: c.StreamCompression == compressionNone,
 	}
 	var srv *eventstore.Server
 	if c.NATSURL == "" {
