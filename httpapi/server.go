@@ -122,6 +122,11 @@ type Options struct {
 	// Metrics, when set, serves GET /metrics (Prometheus' exposition);
 	// nil registers no such route.
 	Metrics http.Handler
+	// BenchCeiling registers GET /bench/ceiling (see benchceiling.go), the
+	// trivial JSON handler `stamp bench` measures as the ceiling of the
+	// server and load generator. Off: the route does not exist (404). It
+	// is not part of the API and openapi.json does not describe it.
+	BenchCeiling bool
 }
 
 // Validate reports the first bad field of o, named in the error. It
@@ -293,6 +298,9 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	}
 	if s.admin != nil {
 		s.registerAdmin(r)
+	}
+	if opts.BenchCeiling {
+		r.GET(PathBenchCeiling, benchCeiling)
 	}
 
 	r.NotFound = http.HandlerFunc(s.notFound)

@@ -21,53 +21,69 @@ import (
 	"github.com/stamp-oauth/stamp/projections"
 )
 
-// appendTokens appends n events straight to the log, as many writers
-// would: access tokens issued to clientID, every fourth revoked in the same
-// append. It returns the stream's last sequence afterwards.
+// appendTokens appends n events straight to the log: access tokens issued
+// to clientID, every fourth revoked. It returns the stream's last sequence
+// afterwards.
+//
+// The events go in atomic batches of up to bulkBatchEvents, several
+// tokens each (eventstore.Store.AppendAll), from a few writers at once: a
+// batch costs the server a few milliseconds whatever its size, so big
+// batches make bulk setup cheap and its time follow the number of events,
+// not of decisions. Each batch has its own deadline, not the whole run: a
+// loaded machine makes the run slower, never wrong, and a stuck append
+// still fails. Token ids are bulk-<batch>-<i>, so bulk-0-0 always exists.
 func appendTokens(tb testing.TB, store *eventstore.Store, clientID string, n int) uint64 {
 	tb.Helper()
-	// Each append has its own deadline, not the whole run: a loaded
-	// machine makes the run slower, never wrong, and a stuck append still
-	// fails.
-	const appendTimeout = 30 * time.Second
+	const (
+		bulkBatchEvents = 500 // half the server's limit of a batch
+		bulkWriters     = 4
+		batchTimeout    = 60 * time.Second
+	)
 	issued := time.Now().UTC().Truncate(time.Second)
 	actor := domain.Actor{Kind: domain.ActorSystem}
-	mustEnvelope := func(id string, ev domain.Event) domain.Envelope {
-		env, err := domain.NewEnvelope(id, ev, issued, actor)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return env
-	}
-	const writers = 64
-	var next atomic.Int64 // events claimed so far
+	batches := (n + bulkBatchEvents - 1) / bulkBatchEvents
+	var next atomic.Int64 // batches claimed so far
 	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := range writers {
+	errs := make(chan error, bulkWriters)
+	for range bulkWriters {
 		wg.Go(func() {
-			for i := 0; ; i++ {
-				jti := fmt.Sprintf("bulk-%d-%d", w, i)
-				evs := []domain.Envelope{mustEnvelope(jti+"-c", domain.AccessTokenCreated{
-					TokenID: jti, ClientID: clientID, Scopes: []string{"read"},
-					GrantType: domain.GrantClientCredentials, KeyID: "bulk",
-					IssuedAt: issued, ExpiresAt: issued.Add(time.Hour),
-				})}
-				if i%4 == 3 {
-					evs = append(evs, mustEnvelope(jti+"-r", domain.AccessTokenRevoked{
-						TokenID: jti, ClientID: clientID, Reason: domain.ReasonRevokedByClient,
-					}))
+			for {
+				b := int(next.Add(1)) - 1
+				if b >= batches {
+					return
 				}
-				if claimed := next.Add(int64(len(evs))); claimed > int64(n) {
-					if claimed-int64(len(evs)) >= int64(n) {
+				size := min(bulkBatchEvents, n-b*bulkBatchEvents)
+				batch := make([]domain.Pending, 0, size)
+				add := func(jti, suffix string, ev domain.Event) error {
+					env, err := domain.NewEnvelope(jti+suffix, ev, issued, actor)
+					if err != nil {
+						return err
+					}
+					batch = append(batch, domain.Pending{Aggregate: domain.Aggregate{Kind: domain.KindToken, ID: jti}, Envelope: env})
+					return nil
+				}
+				for i := 0; len(batch) < size; i++ {
+					jti := fmt.Sprintf("bulk-%d-%d", b, i)
+					err := add(jti, "-c", domain.AccessTokenCreated{
+						TokenID: jti, ClientID: clientID, Scopes: []string{"read"},
+						GrantType: domain.GrantClientCredentials, KeyID: "bulk",
+						IssuedAt: issued, ExpiresAt: issued.Add(time.Hour),
+					})
+					if err == nil && i%4 == 3 && len(batch) < size {
+						err = add(jti, "-r", domain.AccessTokenRevoked{
+							TokenID: jti, ClientID: clientID, Reason: domain.ReasonRevokedByClient,
+						})
+					}
+					if err != nil {
+						errs <- err
 						return
 					}
-					evs = evs[:1] // the last one fills n exactly
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
-				_, err := store.Append(ctx, domain.Aggregate{Kind: domain.KindToken, ID: jti}, domain.ExpectAny, evs...)
+				ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+				_, err := store.AppendAll(ctx, domain.ExpectAny, batch...)
 				cancel()
 				if err != nil {
-					errs <- err
+					errs <- fmt.Errorf("batch %d of %d (%d events): %w", b, batches, len(batch), err)
 					return
 				}
 			}
@@ -78,7 +94,7 @@ func appendTokens(tb testing.TB, store *eventstore.Store, clientID string, n int
 	for err := range errs {
 		tb.Fatalf("append: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	last, err := store.LastSeq(ctx)
 	if err != nil {

@@ -105,6 +105,11 @@ type Config struct {
 	// httpapi.Options.AccessLog).
 	AccessLog bool `json:"access_log"`
 
+	// BenchCeilingRoute serves GET /bench/ceiling, the trivial JSON
+	// handler `stamp bench` measures as its ceiling (see
+	// httpapi.Options.BenchCeiling); `serve --dev` turns it on too.
+	BenchCeilingRoute bool `json:"bench_ceiling_route"`
+
 	// Reissue lets a server of a cluster announce another issuer than the
 	// cluster's (see issuer.go). Only `stamp serve --reissue` sets it,
 	// never the file or the environment, so that it is a deliberate act.
@@ -280,6 +285,7 @@ func settings() []setting {
 		{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 		{"log-format", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 		{"access-log", "log one line per HTTP request (method, route, status, bytes, duration, client address, request id; never a query, header or form value): true or false", boolean(func(c *Config) *bool { return &c.AccessLog })},
+		{"bench-ceiling-route", "serve GET /bench/ceiling, a constant JSON answer `stamp bench` measures as the ceiling of the server and load generator (not part of the API; on with serve --dev)", boolean(func(c *Config) *bool { return &c.BenchCeilingRoute })},
 		{"shutdown-timeout", "how long in-flight requests may finish on SIGTERM", dur(func(c *Config) *Duration { return &c.ShutdownTimeout })},
 	}, append(append(healthSettings(dur, num, boolean), observeSettings(str, boolean)...), archiveSettings(str, dur)...)...)
 }

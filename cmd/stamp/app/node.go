@@ -209,6 +209,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		Health:         n.health, ServeStale: cfg.ServeStale,
 		AccessLog:           accessLog,
 		VerifyAcceptsCookie: cfg.VerifyAcceptsCookie,
+		BenchCeiling:        cfg.BenchCeilingRoute || cfg.Dev,
 	}))
 	if err != nil {
 		return nil, err

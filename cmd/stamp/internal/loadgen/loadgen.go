@@ -44,9 +44,11 @@ const (
 	benchErrorBody = 512
 )
 
-// Phase names, as in Result.Name and the printed table.
+// Phase names, as in Result.Name and the printed table. A signing
+// phase is named PhaseSigning, a space and its algorithm ("signing RS256").
 const (
 	PhaseSigning       = "signing"
+	PhaseCeiling       = "ceiling"
 	PhaseIssuance      = "issuance"
 	PhaseIntrospection = "introspection"
 	PhaseVerify        = "verify"
@@ -60,7 +62,7 @@ type Options struct {
 	Scope        string        // optional scope parameter
 	Duration     time.Duration // per phase; default 10s; must be > 0 and <= 10m
 	Concurrency  int           // default 16; 1..1024
-	Signer       crypto.Signer // the server's configured signing key, for the raw signing rate (nil: skip that line)
+	Signer       crypto.Signer // the server's configured signing key, for the raw signing rates (nil: skip them)
 }
 
 // DefaultOptions returns Options with the default Duration and
@@ -124,20 +126,25 @@ func (r Result) Rate() float64 {
 //
 //  1. signing (only when opts.Signer is set): opts.Concurrency goroutines
 //     of this process sign a typical access-token claim set with
-//     domain.NewTokenSigner(opts.Signer), as fast as they can;
-//  2. issuance: POST {URL}/oauth/token grant_type=client_credentials,
+//     domain.NewTokenSigner, as fast as they can: once with opts.Signer,
+//     then with a key generated for the run for each of RS256 and EdDSA
+//     that opts.Signer is not, so both limits of goal 5 have their base;
+//  2. ceiling: GET {URL}/bench/ceiling, the server's trivial JSON handler
+//     (served only with `serve --dev` or bench_ceiling_route; when the
+//     server answers 404 the phase is skipped with a note);
+//  3. issuance: POST {URL}/oauth/token grant_type=client_credentials,
 //     the client authenticated with HTTP Basic (RFC 6749 §2.3.1);
-//  3. introspection: POST {URL}/oauth/introspect (RFC 7662) of a token
+//  4. introspection: POST {URL}/oauth/introspect (RFC 7662) of a token
 //     obtained just before the phase, authenticated the same way;
-//  4. verify: GET {URL}/auth/verify with that token as the bearer, as a
+//  5. verify: GET {URL}/auth/verify with that token as the bearer, as a
 //     reverse proxy's forward-auth check sends it.
 //
 // It prints a table to out (phase, requests, errors, rate/s, p50, p99), a
-// row as each phase ends, then issuance as a percentage of the raw signing
-// rate, and returns one Result per phase run. A non-2xx answer is an
-// error; each phase's first failure is printed once below its row. Each
-// request times out after 10s, so a run ends by itself within about three
-// Durations; cancelling ctx stops it early. Write errors on out are ignored.
+// row as each phase ends, then each figure beside its limit and the ratio
+// (see Limits). A non-2xx answer is an error; each phase's first failure
+// is printed once below its row. Each request times out after 10s, so a
+// run ends by itself within about five Durations; cancelling ctx stops it
+// early. Write errors on out are ignored.
 //
 // Along with the results so far, Run returns an error when opts is
 // invalid, when every operation of a phase failed (naming the phase and
@@ -151,14 +158,13 @@ func Run(ctx context.Context, opts Options, out io.Writer) ([]Result, error) {
 	b := newBencher(opts)
 	defer b.client.CloseIdleConnections()
 
-	var ts *domain.TokenSigner
+	signers, err := benchSigners(opts.Signer)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %s: %w", PhaseSigning, err)
+	}
 	signWith := "no signing key"
-	if opts.Signer != nil {
-		var err error
-		if ts, err = domain.NewTokenSigner(opts.Signer); err != nil {
-			return nil, fmt.Errorf("bench: %s: %w", PhaseSigning, err)
-		}
-		signWith = "signing with " + ts.Algorithm() + " in this process"
+	if len(signers) > 0 {
+		signWith = "signing with the configured " + signers[0].Algorithm() + " key in this process"
 	}
 	fmt.Fprintf(out, "stamp bench: %s, %d concurrent, %v per phase, %s\n",
 		b.base, opts.Concurrency, opts.Duration, signWith)
@@ -180,12 +186,22 @@ func Run(ctx context.Context, opts Options, out io.Writer) ([]Result, error) {
 		return nil
 	}
 
-	var signing Result
-	if ts != nil {
-		if err := finish(b.run(ctx, PhaseSigning, b.signOp(ts))); err != nil {
+	for _, ts := range signers {
+		if err := finish(b.run(ctx, PhaseSigning+" "+ts.Algorithm(), b.signOp(ts))); err != nil {
 			return results, err
 		}
-		signing = results[0]
+	}
+
+	if err := b.send(ctx, http.MethodGet, PathBenchCeiling, "", "", nil); err == nil {
+		if err := finish(b.run(ctx, PhaseCeiling, func(ctx context.Context) error {
+			return b.send(ctx, http.MethodGet, PathBenchCeiling, "", "", nil)
+		})); err != nil {
+			return results, err
+		}
+	} else if status, ok := errors.AsType[*StatusError](err); ok && status.StatusCode == http.StatusNotFound {
+		fmt.Fprintf(out, "note: the server has no %s (serve --dev or --bench-ceiling-route), so the limits relative to it are not measured\n", PathBenchCeiling)
+	} else {
+		return results, fmt.Errorf("bench: %s: %w", PhaseCeiling, err)
 	}
 
 	issueBody := url.Values{"grant_type": {"client_credentials"}}
@@ -198,9 +214,6 @@ func Run(ctx context.Context, opts Options, out io.Writer) ([]Result, error) {
 	})); err != nil {
 		return results, err
 	}
-	if issuance := results[len(results)-1]; signing.Rate() > 0 { // printed last, below the table
-		defer fmt.Fprintf(out, "issuance/raw signing: %.1f%%\n", 100*issuance.Rate()/signing.Rate())
-	}
 
 	var tok struct {
 		AccessToken string `json:"access_token"`
@@ -209,6 +222,12 @@ func Run(ctx context.Context, opts Options, out io.Writer) ([]Result, error) {
 		err = cmp.Or(err, errors.New("no access_token in the answer"))
 		return results, fmt.Errorf("bench: %s: obtain a token: %w", PhaseIntrospection, err)
 	}
+	issuedWith := tokenAlgorithm(tok.AccessToken)
+	if issuedWith == "" && len(signers) > 0 {
+		issuedWith = signers[0].Algorithm()
+	}
+	defer func() { printLimits(out, Limits(results, issuedWith)) }() // below the table, however the run ends
+
 	introspectForm := url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}.Encode()
 	var probe struct{ Active bool }
 	if err := b.post(ctx, "/oauth/introspect", introspectForm, &probe); err == nil && !probe.Active {
@@ -220,7 +239,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) ([]Result, error) {
 		return results, err
 	}
 	bearer := "Bearer " + tok.AccessToken
-	err := finish(b.run(ctx, PhaseVerify, func(ctx context.Context) error {
+	err = finish(b.run(ctx, PhaseVerify, func(ctx context.Context) error {
 		return b.send(ctx, http.MethodGet, "/auth/verify", "", bearer, nil)
 	}))
 	return results, err
@@ -331,7 +350,8 @@ func (b *bencher) post(ctx context.Context, path, form string, into any) error {
 	return b.send(ctx, http.MethodPost, path, form, b.auth, into)
 }
 
-// send is post with any method (a form only for POST) and Authorization.
+// send is post with any method (a form only for POST) and Authorization
+// (none when auth is empty).
 func (b *bencher) send(ctx context.Context, method, path, form, auth string, into any) error {
 	var body io.Reader
 	if method == http.MethodPost {
@@ -345,7 +365,9 @@ func (b *bencher) send(ctx context.Context, method, path, form, auth string, int
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", auth)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
 	resp, err := b.client.Do(req)
 	if err != nil {
 		return err

@@ -29,7 +29,8 @@ const (
 // fakeOAuthServer imitates stamp's token and introspection endpoints for
 // one confidential client, counting the requests each one answered.
 type fakeOAuthServer struct {
-	tokens, introspections, verifies atomic.Int64
+	tokens, introspections, verifies, ceilings atomic.Int64
+	noCeiling                                  bool // answer 404 at /bench/ceiling
 }
 
 func (f *fakeOAuthServer) authenticated(r *http.Request) bool {
@@ -44,6 +45,15 @@ func (f *fakeOAuthServer) authenticated(r *http.Request) bool {
 
 func (f *fakeOAuthServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	if r.Method == http.MethodGet && r.URL.Path == PathBenchCeiling {
+		if f.noCeiling {
+			http.NotFound(w, r)
+			return
+		}
+		f.ceilings.Add(1)
+		w.Write([]byte(`{"active":true}`))
+		return
+	}
 	if r.Method == http.MethodGet && r.URL.Path == "/auth/verify" {
 		f.verifies.Add(1)
 		if r.Header.Get("Authorization") != "Bearer "+benchTestToken {
@@ -111,27 +121,121 @@ func TestBench(t *testing.T) {
 			t.Errorf("the table has no row for %s", r.Name)
 		}
 	}
-	if want := []string{PhaseSigning, PhaseIssuance, PhaseIntrospection, PhaseVerify}; !slices.Equal(names, want) {
+	// The configured key is EdDSA; RS256 is measured with a key of the run.
+	want := []string{"signing EdDSA", "signing RS256", PhaseCeiling, PhaseIssuance, PhaseIntrospection, PhaseVerify}
+	if !slices.Equal(names, want) {
 		t.Fatalf("phases %v; want %v", names, want)
 	}
-	// One more token than measured is fetched for introspection, and one
-	// introspection probes it before the phase.
-	if got, want := fake.tokens.Load(), int64(results[1].Requests+1); got != want {
+	// One more token than measured is fetched for introspection, one
+	// introspection probes it before the phase, and one ceiling request
+	// probes the route.
+	if got, want := fake.ceilings.Load(), int64(results[2].Requests+1); got != want {
+		t.Errorf("server answered %d ceiling requests; want %d", got, want)
+	}
+	if got, want := fake.tokens.Load(), int64(results[3].Requests+1); got != want {
 		t.Errorf("server answered %d token requests; want %d", got, want)
 	}
-	if got, want := fake.introspections.Load(), int64(results[2].Requests+1); got != want {
+	if got, want := fake.introspections.Load(), int64(results[4].Requests+1); got != want {
 		t.Errorf("server answered %d introspections; want %d", got, want)
 	}
-	if got, want := fake.verifies.Load(), int64(results[3].Requests); got != want {
+	if got, want := fake.verifies.Load(), int64(results[5].Requests); got != want {
 		t.Errorf("server answered %d verifications; want %d", got, want)
 	}
-	for _, s := range []string{"rate/s", "p99", "issuance/raw signing: ", "EdDSA"} {
+	// The fake's token is no JWS, so issuance counts as the configured
+	// key's (EdDSA): held to the ceiling, as are the two checks.
+	for _, s := range []string{"rate/s", "p99", "issuance (EdDSA)", "0.50× ceiling", "0.70× ceiling", "ratio"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output lacks %q", s)
 		}
 	}
 	if strings.Contains(out.String(), "inactive") {
 		t.Errorf("output reports the token inactive")
+	}
+}
+
+// TestBenchWithoutCeiling: a server without the ceiling route is still
+// measured; the limits relative to the ceiling say they are not measured.
+func TestBenchWithoutCeiling(t *testing.T) {
+	srv := httptest.NewServer(&fakeOAuthServer{noCeiling: true})
+	defer srv.Close()
+	opts := benchTestOptions(t, srv.URL)
+	opts.Signer = nil
+
+	var out bytes.Buffer
+	results, err := Run(context.Background(), opts, &out)
+	t.Logf("output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("Bench: %v", err)
+	}
+	var names []string
+	for _, r := range results {
+		names = append(names, r.Name)
+	}
+	if want := []string{PhaseIssuance, PhaseIntrospection, PhaseVerify}; !slices.Equal(names, want) {
+		t.Fatalf("phases %v; want %v", names, want)
+	}
+	for _, s := range []string{"note: the server has no " + PathBenchCeiling, "not measured"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("output lacks %q", s)
+		}
+	}
+}
+
+func TestLimits(t *testing.T) {
+	results := []Result{
+		{Name: "signing RS256", Requests: 1000, Elapsed: time.Second},
+		{Name: PhaseCeiling, Requests: 10000, Elapsed: time.Second},
+		{Name: PhaseIssuance, Requests: 900, Elapsed: time.Second},
+		{Name: PhaseIntrospection, Requests: 6000, Elapsed: time.Second},
+		{Name: PhaseVerify, Requests: 8000, Errors: 500, Elapsed: time.Second},
+	}
+	for _, tc := range []struct {
+		alg  string
+		want []Limit
+	}{
+		{domain.RS256, []Limit{
+			{Name: "issuance (RS256)", Measured: 900, Base: 1000, Factor: 0.85, BaseName: "signing RS256"},
+			{Name: PhaseIntrospection, Measured: 6000, Base: 10000, Factor: 0.7, BaseName: PhaseCeiling},
+			{Name: PhaseVerify, Measured: 7500, Base: 10000, Factor: 0.7, BaseName: PhaseCeiling},
+		}},
+		{domain.EdDSA, []Limit{
+			{Name: "issuance (EdDSA)", Measured: 900, Base: 10000, Factor: 0.5, BaseName: PhaseCeiling},
+			{Name: PhaseIntrospection, Measured: 6000, Base: 10000, Factor: 0.7, BaseName: PhaseCeiling},
+			{Name: PhaseVerify, Measured: 7500, Base: 10000, Factor: 0.7, BaseName: PhaseCeiling},
+		}},
+		{domain.ES256, []Limit{
+			{Name: PhaseIntrospection, Measured: 6000, Base: 10000, Factor: 0.7, BaseName: PhaseCeiling},
+			{Name: PhaseVerify, Measured: 7500, Base: 10000, Factor: 0.7, BaseName: PhaseCeiling},
+		}},
+	} {
+		got := Limits(results, tc.alg)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Limits(%s):\n got %+v\nwant %+v", tc.alg, got, tc.want)
+		}
+		for _, l := range got {
+			wantMet := l.Name == "issuance (RS256)" || l.Name == PhaseVerify
+			if l.Met() != wantMet {
+				t.Errorf("%s %s: Met() = %v (ratio %.2f, factor %.2f); want %v", tc.alg, l.Name, l.Met(), l.Ratio(), l.Factor, wantMet)
+			}
+		}
+	}
+	// Without the base phase a limit is not met and has no ratio.
+	l := Limits(results[2:], domain.RS256)[0]
+	if l.Base != 0 || l.Ratio() != 0 || l.Met() {
+		t.Errorf("without signing RS256: %+v, ratio %v, met %v; want no base, ratio 0, not met", l, l.Ratio(), l.Met())
+	}
+}
+
+func TestTokenAlgorithm(t *testing.T) {
+	for token, want := range map[string]string{
+		"eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.e30.sig": "RS256",
+		"eyJhbGciOiJFZERTQSJ9.e30.sig":               "EdDSA",
+		benchTestToken:                               "",
+		"opaque":                                     "",
+	} {
+		if got := tokenAlgorithm(token); got != want {
+			t.Errorf("tokenAlgorithm(%q) = %q; want %q", token, got, want)
+		}
 	}
 }
 
@@ -152,8 +256,8 @@ func TestBenchFailsWhenUnauthorized(t *testing.T) {
 	if !errors.As(err, &status) || status.StatusCode != http.StatusUnauthorized {
 		t.Errorf("Bench error %v; want it to wrap the 401 answer", err)
 	}
-	if len(results) != 1 || results[0].Name != PhaseIssuance || results[0].Errors != results[0].Requests {
-		t.Errorf("results %+v; want only a failed issuance", results)
+	if len(results) != 2 || results[0].Name != PhaseCeiling || results[1].Name != PhaseIssuance || results[1].Errors != results[1].Requests {
+		t.Errorf("results %+v; want the ceiling, then a failed issuance", results)
 	}
 	if got := strings.Count(out.String(), "invalid_client"); got != 1 {
 		t.Errorf("output shows the error body %d times; want once:\n%s", got, out.String())
