@@ -152,6 +152,30 @@ func blank(eventType string) Event {
 	case "LogSigningKeyAnnounced":
 		return &LogSigningKeyAnnounced{}
 	}
+	return blankChallenge(eventType)
+}
+
+// blankChallenge is blank for the events of login and consent
+// delegation (challenge.go).
+func blankChallenge(eventType string) Event {
+	switch eventType {
+	case "LoginRequested":
+		return &LoginRequested{}
+	case "LoginAccepted":
+		return &LoginAccepted{}
+	case "LoginRejected":
+		return &LoginRejected{}
+	case "LoginCompleted":
+		return &LoginCompleted{}
+	case "ConsentRequested":
+		return &ConsentRequested{}
+	case "ConsentAccepted":
+		return &ConsentAccepted{}
+	case "ConsentRejected":
+		return &ConsentRejected{}
+	case "ConsentCompleted":
+		return &ConsentCompleted{}
+	}
 	return nil
 }
 
@@ -174,5 +198,7 @@ func EventTypes() []string {
 		"AuthCodeIssued", "AuthCodeRedeemed", "ClientAuthorized", "ClientAuthorizationRevoked",
 		"DeviceCodeIssued", "DeviceCodeApproved", "DeviceCodeDenied", "DeviceCodeRedeemed",
 		"LogSigningKeyAnnounced",
+		"LoginRequested", "LoginAccepted", "LoginRejected", "LoginCompleted",
+		"ConsentRequested", "ConsentAccepted", "ConsentRejected", "ConsentCompleted",
 	}
 }
