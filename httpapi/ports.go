@@ -42,6 +42,9 @@ type Deps struct {
 	// Admin, optional, serves the admin API under /admin (see admin.go);
 	// nil serves no such route.
 	Admin Admin
+	// Delegation, optional, answers login and consent delegation (see
+	// delegation.go); required with Options.LoginURL or ConsentURL.
+	Delegation Delegation
 }
 
 // Service is the application service as the OAuth endpoints use it.

@@ -194,6 +194,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		deps.Dev = n.svc // see dev.go
 	}
 	deps.Admin = nodeAdmin{Service: n.svc, store: n.store, keys: n.keys} // see admin.go
+	deps.Delegation = n.svc                                              // see delegation.go
 	handler, err := httpapi.New(deps, n.obs.httpOptions(httpapi.Options{
 		Issuer: cfg.Issuer, GrantTypes: enabledGrants(cfg), Logger: logger,
 		SessionKey: sessionKey(sealing), SessionLifetime: time.Duration(cfg.SessionTTL),
@@ -202,6 +203,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		Health:         n.health, ServeStale: cfg.ServeStale,
 		AccessLog:           accessLog,
 		VerifyAcceptsCookie: cfg.VerifyAcceptsCookie,
+		LoginURL:            cfg.LoginURL, ConsentURL: cfg.ConsentURL,
 	}))
 	if err != nil {
 		return nil, err
