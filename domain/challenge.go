@@ -24,8 +24,8 @@ import (
 const KindChallenge = "challenge"
 
 // ChallengeLifetime is how long a challenge may be answered and its
-// answer brought back by the browser: fixed, 10 minutes, as Hydra's
-// default.
+// answer brought back by the browser by default (Config.ChallengeTTL):
+// 10 minutes, as Hydra's.
 const ChallengeLifetime = 10 * time.Minute
 
 // Challenge kinds.

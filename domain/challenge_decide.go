@@ -40,6 +40,8 @@ type requestChallenge struct {
 	Prompt      AuthorizePrompt
 	Subject     string
 	BrowserHash string
+	// TTL is the challenge's lifetime; 0 means ChallengeLifetime.
+	TTL time.Duration
 }
 
 // openedChallenge is a decided challenge: the secret to send the browser
@@ -50,7 +52,7 @@ type openedChallenge struct {
 }
 
 // decideRequestChallenge opens a login or consent challenge for a
-// validated request, expiring ChallengeLifetime after now. Errors: a
+// validated request, expiring cmd.TTL after now. Errors: a
 // *ValidationError for a missing browser binding, a consent without a
 // user or an unknown kind; reading rnd fails.
 func decideRequestChallenge(_ noState, cmd requestChallenge, now time.Time, rnd io.Reader) (openedChallenge, error) {
@@ -62,18 +64,22 @@ func decideRequestChallenge(_ noState, cmd requestChallenge, now time.Time, rnd 
 		return openedChallenge{}, err
 	}
 	now = now.UTC()
+	ttl := cmd.TTL
+	if ttl <= 0 {
+		ttl = ChallengeLifetime
+	}
 	p := cmd.Prompt
 	id, req, scopes := HashSecret(secret), challengeRequest(p.Request), p.scopeIDs()
 	switch cmd.Kind {
 	case ChallengeLogin:
 		return openedChallenge{Challenge: secret, Event: LoginRequested{ChallengeID: id, ClientID: p.Client.ID, Request: req,
-			Scopes: scopes, Audiences: p.Resources, BrowserHash: cmd.BrowserHash, RequestedAt: now, ExpiresAt: now.Add(ChallengeLifetime)}}, nil
+			Scopes: scopes, Audiences: p.Resources, BrowserHash: cmd.BrowserHash, RequestedAt: now, ExpiresAt: now.Add(ttl)}}, nil
 	case ChallengeConsent:
 		if !ValidID(cmd.Subject) {
 			return openedChallenge{}, invalid("subject", "is not a valid user id")
 		}
 		return openedChallenge{Challenge: secret, Event: ConsentRequested{ChallengeID: id, ClientID: p.Client.ID, Subject: cmd.Subject,
-			Request: req, Scopes: scopes, Audiences: p.Resources, BrowserHash: cmd.BrowserHash, RequestedAt: now, ExpiresAt: now.Add(ChallengeLifetime)}}, nil
+			Request: req, Scopes: scopes, Audiences: p.Resources, BrowserHash: cmd.BrowserHash, RequestedAt: now, ExpiresAt: now.Add(ttl)}}, nil
 	}
 	return openedChallenge{}, invalid("kind", "must be login or consent")
 }

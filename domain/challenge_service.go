@@ -29,6 +29,7 @@ func (s *Service) RequestConsent(ctx context.Context, p AuthorizePrompt, user Us
 }
 
 func (s *Service) requestChallenge(ctx context.Context, cmd requestChallenge) (string, error) {
+	cmd.TTL = s.cfg.ChallengeTTL
 	o, err := decideRequestChallenge(noState{}, cmd, s.cfg.Now(), s.cfg.Random)
 	if err != nil {
 		return "", err

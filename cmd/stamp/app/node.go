@@ -438,6 +438,7 @@ func newService(c Config, ports domain.Ports, signer *domain.TokenSigner) (*doma
 		ProjectionWait:   time.Duration(c.ProjectionWaitTimeout),
 
 		RefreshRotationGrace: time.Duration(c.RefreshRotationGrace),
+		ChallengeTTL:         time.Duration(c.ChallengeTTL),
 	}, ports, signer)
 }
 
