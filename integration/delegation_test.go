@@ -288,9 +288,25 @@ func TestDelegation(t *testing.T) {
 		t.Errorf("the app's pages: %d logins, %d consents; want one each", s.logins, s.consents)
 	}
 	firstConsent := a.state().redirectTo
+	// What must never be in the log: the challenges, the browser's
+	// cookie, the code and the tokens.
+	secrets := []string{a.state().loginChallenge, a.state().consentC, loc.Query().Get("code"), ledger.Secret}
+	nodeURL, _ := url.Parse(n.HTTPURL())
+	for _, c := range alice.Jar.Cookies(nodeURL) {
+		if c.Name == "stamp_browser" {
+			secrets = append(secrets, c.Value)
+		}
+	}
+	if len(secrets) != 5 {
+		t.Errorf("alice's browser holds no stamp_browser cookie for the node")
+	}
 	tok, err := conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("the code exchange: %v", err)
+	}
+	secrets = append(secrets, tok.AccessToken)
+	if tok.RefreshToken != "" {
+		secrets = append(secrets, tok.RefreshToken)
 	}
 	claims := jwtClaims(t, tok.AccessToken)
 	if claims["sub"] != "app-user-7" || claims["scope"] != "read" || fmt.Sprint(claims["ext"]) != "map[tenant:acme]" {
@@ -375,6 +391,8 @@ func TestDelegation(t *testing.T) {
 	if st, b := adminDo(reader, "GET", n.HTTPURL()+"/admin/login/requests/"+a.state().loginChallenge, ""); st != http.StatusForbidden || !strings.Contains(string(b), "insufficient_scope") {
 		t.Errorf("without the admin scope: %d %s; want 403 insufficient_scope", st, b)
 	}
+
+	assertNoSecretInStream(t, n, secrets...)
 
 	var missed []string
 	for _, op := range documentedOperations(t) {
