@@ -38,6 +38,8 @@ var wantDecisions = []string{
 	"decideClientAuthentication", "decideTokenSet", "decideClientCredentials", "decidePasswordRequest", "decidePassword",
 	"decideRefresh", "decideRotatedOut", "decideRefreshScopes", "decideAuthorizationCode", "decideDeviceCode",
 	"decideDeviceApproval", "decideDevToken",
+	// challenge_decide.go (login and consent delegation)
+	"decideRequestChallenge", "decideChallengeAnswer", "decideChallengeReturn",
 }
 
 // notYetPure are functions named decide* that are not pure decisions yet,

@@ -154,6 +154,30 @@ func blank(eventType string) Event {
 	case "ListenerRetryRequested":
 		return &ListenerRetryRequested{}
 	}
+	return blankChallenge(eventType)
+}
+
+// blankChallenge is blank for the events of login and consent
+// delegation (challenge.go).
+func blankChallenge(eventType string) Event {
+	switch eventType {
+	case "LoginRequested":
+		return &LoginRequested{}
+	case "LoginAccepted":
+		return &LoginAccepted{}
+	case "LoginRejected":
+		return &LoginRejected{}
+	case "LoginCompleted":
+		return &LoginCompleted{}
+	case "ConsentRequested":
+		return &ConsentRequested{}
+	case "ConsentAccepted":
+		return &ConsentAccepted{}
+	case "ConsentRejected":
+		return &ConsentRejected{}
+	case "ConsentCompleted":
+		return &ConsentCompleted{}
+	}
 	return nil
 }
 
@@ -177,5 +201,7 @@ func EventTypes() []string {
 		"DeviceCodeIssued", "DeviceCodeApproved", "DeviceCodeDenied", "DeviceCodeRedeemed",
 		"LogSigningKeyAnnounced",
 		"ListenerRetryRequested",
+		"LoginRequested", "LoginAccepted", "LoginRejected", "LoginCompleted",
+		"ConsentRequested", "ConsentAccepted", "ConsentRejected", "ConsentCompleted",
 	}
 }

@@ -20,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden files of new event v
 // released with; it must stay decodable to the same value forever.
 func goldenEvents() []Event {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	return []Event{
+	return append([]Event{
 		ClientRegistered{ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", Name: "Billing", SecretHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Grants: []string{"client_credentials"}, Scopes: []string{"read"}, UserID: "u-1", FirstParty: true, RegisteredAt: at},
 		ClientUpdated{ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", Name: "Billing 2", RedirectURIs: []string{"https://app.example/cb"}, Scopes: []string{"read", "write"}},
 		ClientSecretRegenerated{ClientID: "0b9f6c1e-7f2a-4f5e-9a43-5c2d7e8f9a10", SecretHash: "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"},
@@ -50,7 +50,7 @@ func goldenEvents() []Event {
 		SigningKeyGenerated{KeyID: "kid-1", Algorithm: EdDSA, PublicKey: json.RawMessage(`{"use":"sig","kty":"OKP","kid":"kid-1","crv":"Ed25519","alg":"EdDSA","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`), CreatedAt: at},
 		SigningKeyRetired{KeyID: "kid-1", RetiredAt: at, VerifyUntil: at.Add(time.Hour)},
 		LogSigningKeyAnnounced{KeyID: "QUJDREVGR0hJSktM", PublicKey: "A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg", AdoptedAt: 42},
-	}
+	}, goldenChallengeEvents(at)...)
 }
 
 func goldenPath(e Event) string {

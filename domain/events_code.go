@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Authorization code and consent events.
 //
@@ -33,6 +36,11 @@ type AuthCodeIssued struct {
 	// so the code exchange must send the same (RFC 6749 §4.1.3). Absent
 	// from codes issued before it existed.
 	RedirectURIGiven bool `json:"redirect_uri_given,omitempty"`
+
+	// Ext are the extra claims of the code's access token (its "ext"
+	// claim), set by a delegated consent (ConsentAccepted); absent for
+	// none.
+	Ext json.RawMessage `json:"ext,omitempty"`
 }
 
 // AuthCodeRedeemed: a code was exchanged for tokens (it is single-use).
@@ -103,6 +111,8 @@ type AuthCode struct {
 
 	// RedirectURIGiven: see AuthCodeIssued.
 	RedirectURIGiven bool `json:"redirect_uri_given,omitempty"`
+	// Ext: see AuthCodeIssued.
+	Ext json.RawMessage `json:"ext,omitempty"`
 }
 
 // ApplyAuthCode folds one event into a code's state.
@@ -112,7 +122,7 @@ func ApplyAuthCode(c AuthCode, e Event, seq uint64, at time.Time) AuthCode {
 		c = AuthCode{ID: e.CodeID, Hash: e.CodeHash, ClientID: e.ClientID, UserID: e.UserID, RedirectURI: e.RedirectURI,
 			Scopes: e.Scopes, ChallengeS256: e.ChallengeS256, ChallengeMethod: e.ChallengeMethod, IssuedAt: e.IssuedAt, ExpiresAt: e.ExpiresAt,
 			Resources: e.Resources}
-		c.RedirectURIGiven = e.RedirectURIGiven
+		c.RedirectURIGiven, c.Ext = e.RedirectURIGiven, e.Ext
 	case AuthCodeRedeemed:
 		if c.ID == "" || c.Redeemed {
 			return c

@@ -409,7 +409,7 @@ func decideAuthorizationCode(st codeState, cmd codeCommand, now time.Time, rnd i
 	if err != nil {
 		return codeDecision{}, err
 	}
-	set, err := decideTokenSet(st.Issuer, accessTerms{Client: c, UserID: code.UserID, Grant: GrantAuthorizationCode, Scopes: code.Scopes, Resources: resources, TTL: st.Issuer.AccessToken}, c.HasGrant(GrantRefreshToken), now, rnd)
+	set, err := decideTokenSet(st.Issuer, accessTerms{Client: c, UserID: code.UserID, Grant: GrantAuthorizationCode, Scopes: code.Scopes, Resources: resources, TTL: st.Issuer.AccessToken, Ext: code.Ext}, c.HasGrant(GrantRefreshToken), now, rnd)
 	if err != nil {
 		return codeDecision{}, err
 	}

@@ -27,6 +27,9 @@ type Claims struct {
 	Expiry    int64    `json:"exp"`
 	Scopes    []string `json:"scopes"`
 	Scope     string   `json:"scope"`
+	// Ext are the extra claims an application's consent added (login and
+	// consent delegation), namespaced under "ext"; none: absent.
+	Ext json.RawMessage `json:"ext,omitempty"`
 }
 
 // TokenSigner signs access tokens with one private key. It is safe for

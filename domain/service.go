@@ -135,6 +135,9 @@ type Config struct {
 	// Service.waitFor); 0 means DefaultProjectionWait, negative is an
 	// error.
 	ProjectionWait time.Duration
+	// ChallengeTTL is how long a login or consent challenge lives (see
+	// challenge.go); 0 means ChallengeLifetime.
+	ChallengeTTL time.Duration
 	// Now and Random default to time.Now and crypto/rand.
 	Now    func() time.Time
 	Random io.Reader

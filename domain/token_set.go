@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"io"
 	"time"
 )
@@ -38,6 +39,9 @@ type accessTerms struct {
 	// aud is the client id.
 	Resources []string
 	TTL       time.Duration
+	// Ext are the token's extra claims (its "ext" claim), from a
+	// delegated consent; nil for none.
+	Ext json.RawMessage
 }
 
 // tokenSet is a decided token set: the claims to sign, the events that
@@ -96,7 +100,7 @@ func decideAccessToken(is issuerTerms, terms accessTerms, now time.Time, rnd io.
 	claims := Claims{
 		Issuer: is.Issuer, Audience: audienceOf(c, terms.Resources), Subject: sub, ClientID: c.ID, ID: jti,
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: exp.Unix(),
-		Scopes: terms.Scopes, Scope: FormatScope(terms.Scopes),
+		Scopes: terms.Scopes, Scope: FormatScope(terms.Scopes), Ext: terms.Ext,
 	}
 	return claims, AccessTokenCreated{
 		TokenID: jti, ClientID: c.ID, UserID: terms.UserID, Scopes: terms.Scopes, GrantType: terms.Grant, Name: terms.Name,

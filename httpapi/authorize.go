@@ -93,10 +93,16 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request, _ httprouter.
 		s.renderPageError(w, r, v, err)
 		return
 	}
+	if s.delegationReturn(w, r, v, params) { // see delegation.go
+		return
+	}
 	req := authorizeRequest(params)
 	p, err := s.web.Authorize(r.Context(), req, v.user)
 	if err != nil {
 		s.authorizeError(w, r, v, err, http.StatusFound)
+		return
+	}
+	if s.delegateLogin(w, r, v, p) {
 		return
 	}
 	switch {
@@ -114,6 +120,8 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request, _ httprouter.
 			return
 		}
 		redirect(w, loc, http.StatusFound)
+		return
+	case s.delegateConsent(w, r, v, p, *v.user):
 		return
 	}
 	fields := authorizeFields(req)

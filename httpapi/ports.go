@@ -45,6 +45,9 @@ type Deps struct {
 	// Origins, optional, answers CORS for the token and revocation
 	// endpoints (see cors.go); nil grants no origin there.
 	Origins Origins
+	// Delegation, optional, answers login and consent delegation (see
+	// delegation.go); required with Options.LoginURL or ConsentURL.
+	Delegation Delegation
 }
 
 // Service is the application service as the OAuth endpoints use it.

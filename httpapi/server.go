@@ -127,6 +127,12 @@ type Options struct {
 	// server and load generator. Off: the route does not exist (404). It
 	// is not part of the API and openapi.json does not describe it.
 	BenchCeiling bool
+	// LoginURL and ConsentURL, each optional, delegate the login and the
+	// consent of /oauth/authorize to the application (see delegation.go):
+	// absolute http(s) URLs, which need Deps.Delegation and Deps.Admin.
+	// Empty: the built-in login page and approval screen.
+	LoginURL   string
+	ConsentURL string
 }
 
 // Validate reports the first bad field of o, named in the error. It
@@ -147,6 +153,12 @@ func (o Options) Validate() error {
 		if strings.TrimSpace(g) == "" {
 			return errors.New("httpapi: grant types must not be empty strings")
 		}
+	}
+	if err := validateDelegationURL("login URL", o.LoginURL); err != nil {
+		return err
+	}
+	if err := validateDelegationURL("consent URL", o.ConsentURL); err != nil {
+		return err
 	}
 	if o.MaxBodyBytes < 0 {
 		return fmt.Errorf("httpapi: max body bytes %d is negative", o.MaxBodyBytes)
@@ -190,12 +202,14 @@ type server struct {
 	dev       DevMinter // nil but in development mode
 	admin     Admin     // nil: no admin API
 	origins   Origins   // nil: no client origin is granted (cors.go)
-	scopes    *domain.Scopes
-	opts      Options
-	log       *slog.Logger
-	metadata  []byte // the RFC 8414 document, encoded once
-	sessions  *sessions
-	pages     pages
+	// delegation answers login and consent delegation; nil: none.
+	delegation Delegation
+	scopes     *domain.Scopes
+	opts       Options
+	log        *slog.Logger
+	metadata   []byte // the RFC 8414 document, encoded once
+	sessions   *sessions
+	pages      pages
 	// base is the issuer's path without its trailing slash ("" for a
 	// host-only issuer): the prefix of every link and redirect to this
 	// server's own pages.
@@ -245,7 +259,10 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	s := &server{
 		svc: deps.Service, keys: deps.Keys, web: deps.Web, users: deps.Users,
 		api: deps.API, validator: deps.Validator, dev: deps.Dev, admin: deps.Admin, origins: deps.Origins, scopes: scopes, opts: opts, log: opts.Logger, metadata: meta, pages: pages,
-		base: strings.TrimSuffix(issuer.Path, "/"),
+		base: strings.TrimSuffix(issuer.Path, "/"), delegation: deps.Delegation,
+	}
+	if (opts.LoginURL != "" || opts.ConsentURL != "") && (deps.Delegation == nil || deps.Admin == nil) {
+		return nil, errors.New("httpapi: a login or consent URL needs the delegation service and the admin API")
 	}
 	s.sessions = newSessions(opts.SessionKey, opts.SessionLifetime, opts.Now, issuer.Scheme == "https", s.fromTrustedProxy)
 
@@ -298,6 +315,7 @@ func New(deps Deps, opts Options) (http.Handler, error) {
 	}
 	if s.admin != nil {
 		s.registerAdmin(r)
+		s.registerDelegation(r)
 	}
 	if opts.BenchCeiling {
 		r.GET(PathBenchCeiling, benchCeiling)

@@ -71,6 +71,12 @@ type Config struct {
 	PasswordHookSecret  string   `json:"password_hook_secret"`
 	PasswordHookTimeout Duration `json:"password_hook_timeout"`
 
+	// Login and consent delegation (see delegation.go).
+	LoginURL   string `json:"login_url"`
+	ConsentURL string `json:"consent_url"`
+	// ChallengeTTL: see domain.Config.ChallengeTTL.
+	ChallengeTTL Duration `json:"challenge_ttl"`
+
 	TrustedProxies       []string `json:"trusted_proxies"`
 	PasswordHashMemoryMB int      `json:"password_hash_memory_mb"`
 	PasswordHashWait     Duration `json:"password_hash_wait"`
@@ -157,6 +163,7 @@ func DefaultConfig() Config {
 		PasswordHashTime:      int(domain.DefaultPasswordHashing().Time),
 		PasswordHashThreads:   int(domain.DefaultPasswordHashing().Threads),
 		PasswordHookTimeout:   Duration(httpapi.DefaultPasswordHookTimeout),
+		ChallengeTTL:          Duration(domain.ChallengeLifetime),
 		ReadConsistency:       consistencyStrong,
 		FreshnessTimeout:      Duration(defaultFreshnessTimeout),
 		LogLevel:              "info",
@@ -269,6 +276,9 @@ func settings() []setting {
 		{"password-hook-url", "check passwords (password grant and built-in login) by POSTing {username, password}, signed in X-Stamp-Signature, to this URL of your app, which answers 200 {subject} or 401; down or slow fails closed (503) (default: none, stamp checks its own users' passwords)", str(func(c *Config) *string { return &c.PasswordHookURL })},
 		{"password-hook-secret", "the secret the password hook's requests are signed with (HMAC-SHA256, as the webhooks; at least 16 bytes); required with password-hook-url", str(func(c *Config) *string { return &c.PasswordHookSecret })},
 		{"password-hook-timeout", "how long a password check may take before it fails closed (503 with Retry-After)", dur(func(c *Config) *Duration { return &c.PasswordHookTimeout })},
+		{"login-url", "delegate the login of /oauth/authorize to this page of your app, which gets ?login_challenge=… and answers it through the admin API (default: none, the built-in login page)", str(func(c *Config) *string { return &c.LoginURL })},
+		{"consent-url", "delegate the consent of /oauth/authorize to this page of your app, which gets ?consent_challenge=… and answers it through the admin API (default: none, the built-in approval screen)", str(func(c *Config) *string { return &c.ConsentURL })},
+		{"challenge-ttl", "how long a login or consent challenge may be answered and brought back by the browser", dur(func(c *Config) *Duration { return &c.ChallengeTTL })},
 		{"trusted-proxies", "CIDRs of the reverse proxies in front of stamp, comma-separated: their X-Forwarded-For/Forwarded name the client address rate limits count (default: none, the headers are ignored)", list(func(c *Config) *[]string { return &c.TrustedProxies })},
 		{"password-hash-memory-mb", "memory argon2id password checks may take at once, in MiB (password-hash-memory-kib each, 64 MiB by default; at most 2 per CPU run)", num(func(c *Config) *int { return &c.PasswordHashMemoryMB })},
 		{"password-hash-wait", "how long a login waits for a password hashing slot before 503", dur(func(c *Config) *Duration { return &c.PasswordHashWait })},
@@ -476,6 +486,9 @@ func (c Config) Validate() error {
 		return bad("refresh_rotation_grace", "want 0 to %s, got %s", domain.MaxRefreshRotationGrace, time.Duration(c.RefreshRotationGrace))
 	}
 	if err := c.validatePasswordHook(); err != nil {
+		return err
+	}
+	if err := c.validateDelegation(); err != nil {
 		return err
 	}
 	if err := c.Listeners.validate(); err != nil {

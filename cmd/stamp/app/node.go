@@ -201,6 +201,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		deps.Dev = n.svc // see dev.go
 	}
 	deps.Admin = nodeAdmin{Service: n.svc, store: n.store, keys: n.keys} // see admin.go
+	deps.Delegation = n.svc                                              // see delegation.go
 	handler, err := httpapi.New(deps, n.obs.httpOptions(httpapi.Options{
 		Issuer: cfg.Issuer, GrantTypes: enabledGrants(cfg), Logger: logger,
 		SessionKey: sessionKey(sealing), SessionLifetime: time.Duration(cfg.SessionTTL),
@@ -210,6 +211,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		AccessLog:           accessLog,
 		VerifyAcceptsCookie: cfg.VerifyAcceptsCookie,
 		BenchCeiling:        cfg.BenchCeilingRoute || cfg.Dev,
+		LoginURL:            cfg.LoginURL, ConsentURL: cfg.ConsentURL,
 	}))
 	if err != nil {
 		return nil, err
@@ -444,6 +446,7 @@ func newService(c Config, ports domain.Ports, signer *domain.TokenSigner) (*doma
 		ProjectionWait:   time.Duration(c.ProjectionWaitTimeout),
 
 		RefreshRotationGrace: time.Duration(c.RefreshRotationGrace),
+		ChallengeTTL:         time.Duration(c.ChallengeTTL),
 	}, ports, signer)
 }
 
