@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 )
 
 // The Service's side of login and consent delegation (see challenge.go).
@@ -72,14 +71,11 @@ func (s *Service) loadChallenge(ctx context.Context, challenge string) (Challeng
 func (s *Service) AnswerChallenge(ctx context.Context, actor Actor, kind, challenge string, a ChallengeAnswer) (Challenge, error) {
 	var out Challenge
 	err := retry(ctx, func() error {
-		st := challengeState{}
-		c, err := s.loadChallenge(ctx, challenge)
-		switch {
-		case err == nil:
-			st.Challenge, st.Found = c, true
-		case !errors.Is(err, ErrNotFound):
+		st, err := s.loadChallengeState(ctx, challenge)
+		if err != nil {
 			return err
 		}
+		c := st.Challenge
 		if st.Found && kind == ChallengeLogin && a.Accept && ValidID(a.Subject) && s.ports.Users != nil {
 			u, err := lookupFresh(ctx, s, func(ctx context.Context) (User, error) { return s.ports.Users.User(ctx, a.Subject) })
 			switch {
@@ -147,17 +143,27 @@ func (s *Service) CompleteLogin(ctx context.Context, challenge, browserHash stri
 	return LoginOutcome{Request: req, User: u, Remember: c.Remember}, nil
 }
 
-// completeChallenge loads the challenge, decides the return and records
-// it (ExpectSeq: a challenge is used once, on any instance).
-func (s *Service) completeChallenge(ctx context.Context, kind, challenge, browserHash string) (Challenge, error) {
-	st := challengeState{}
+// loadChallengeState loads what a decision on challenge decides on: the
+// challenge, Found when the log has it (an unknown one is no error).
+func (s *Service) loadChallengeState(ctx context.Context, challenge string) (challengeState, error) {
 	c, err := s.loadChallenge(ctx, challenge)
 	switch {
 	case err == nil:
-		st.Challenge, st.Found = c, true
-	case !errors.Is(err, ErrNotFound):
+		return challengeState{Challenge: c, Found: true}, nil
+	case errors.Is(err, ErrNotFound):
+		return challengeState{}, nil
+	}
+	return challengeState{}, err
+}
+
+// completeChallenge loads the challenge, decides the return and records
+// it (ExpectSeq: a challenge is used once, on any instance).
+func (s *Service) completeChallenge(ctx context.Context, kind, challenge, browserHash string) (Challenge, error) {
+	st, err := s.loadChallengeState(ctx, challenge)
+	if err != nil {
 		return Challenge{}, err
 	}
+	c := st.Challenge
 	e, err := decideChallengeReturn(st, returnChallenge{Kind: kind, BrowserHash: browserHash}, s.cfg.Now(), s.cfg.Random)
 	if err != nil {
 		return Challenge{}, err
@@ -249,11 +255,7 @@ func (s *Service) CompleteConsent(ctx context.Context, challenge, browserHash st
 		if _, err := s.record(ctx, ExpectSeq(c.Seq), actor, append(events, tokens...)...); err != nil {
 			return "", used(err)
 		}
-		v := url.Values{"access_token": {resp.AccessToken}, "token_type": {"Bearer"}, "expires_in": {strconv.FormatInt(resp.ExpiresIn, 10)}, "scope": {resp.Scope}}
-		if req.State != "" {
-			v.Set("state", req.State)
-		}
-		return appendParams(p.RedirectURI, v, true), nil
+		return implicitRedirect(p.RedirectURI, req.State, resp), nil
 	}
 	code, err := NewSecret(s.cfg.Random)
 	if err != nil {

@@ -224,11 +224,7 @@ func (s *Service) Approve(ctx context.Context, req AuthorizeRequest, user User) 
 		if _, err := s.record(ctx, ExpectAny, actor, events...); err != nil {
 			return "", err
 		}
-		v := url.Values{"access_token": {resp.AccessToken}, "token_type": {"Bearer"}, "expires_in": {strconv.FormatInt(resp.ExpiresIn, 10)}, "scope": {resp.Scope}}
-		if req.State != "" {
-			v.Set("state", req.State)
-		}
-		return appendParams(p.RedirectURI, v, true), nil
+		return implicitRedirect(p.RedirectURI, req.State, resp), nil
 	}
 	code, err := NewSecret(s.cfg.Random)
 	if err != nil {
@@ -269,6 +265,16 @@ func (s *Service) Approve(ctx context.Context, req AuthorizeRequest, user User) 
 		v.Set("state", req.State)
 	}
 	return appendParams(p.RedirectURI, v, false), nil
+}
+
+// implicitRedirect is the implicit grant's answer (RFC 6749 §4.2.2): the
+// access token in the fragment of redirectURI, with state when given.
+func implicitRedirect(redirectURI, state string, resp TokenResponse) string {
+	v := url.Values{"access_token": {resp.AccessToken}, "token_type": {"Bearer"}, "expires_in": {strconv.FormatInt(resp.ExpiresIn, 10)}, "scope": {resp.Scope}}
+	if state != "" {
+		v.Set("state", state)
+	}
+	return appendParams(redirectURI, v, true)
 }
 
 // consentEvent returns ClientAuthorized widening the user's consent to
