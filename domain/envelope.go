@@ -30,29 +30,130 @@ const (
 	KindAuthorization = "authorization"
 )
 
-// Aggregate names one event-sourced entity. Its events are published on
-// subjects stamp.<kind>.<id>.<EventType>, so a plain NATS client can filter by
-// aggregate kind (stamp.token.>), by one instance (stamp.token.<id>.>) and by
-// event type (stamp.*.*.AccessTokenCreated).
+// Aggregate names one event-sourced entity.
+//
+// Subjects. Every event is published on stamp.<kind>.<key>.<EventType>, four
+// tokens, so a plain NATS client filters by aggregate kind (stamp.token.>),
+// by event type across kinds (stamp.*.*.AccessTokenCreated) or both
+// (stamp.token.*.AccessTokenRevoked). The key depends on the kind:
+//
+//   - Low-cardinality kinds (client, user, key, server, logkey, purge,
+//     email, authorization) keep a subject per aggregate: the key is the
+//     id, and stamp.client.<id>.> is everything about one client.
+//   - High-cardinality, short-lived kinds (Sharded: token, refresh, code,
+//     device) publish on a bounded set of subjects: the key is the shard
+//     of the id ("_" and two hex digits, one of Shards), so the stream
+//     holds at most Shards subjects per event type of such a kind, however
+//     many tokens were ever issued (NATS keeps ~0.4 KB of index per subject
+//     for as long as it holds a message on it). The id travels in the
+//     event's data (token_id, family_id, code_id, device_code_id) and in
+//     the Stamp-Aggregate header (kind/id); one aggregate's history is
+//     found through the read models' event index, never by subject.
+//
+// The shard is a hash of the id, so a subscriber may split a kind's events
+// among up to Shards workers by subject (stamp.token._03.>), and every
+// event of one aggregate stays on one shard, in order.
+//
+// Logs written before the shards keep their per-id subjects
+// (stamp.token.<jti>.<Type>); they stay readable as they are (upcast on
+// read: OnSubject accepts both forms, ParseSubject splits both), and
+// nothing rewrites them.
 type Aggregate struct {
 	Kind string
 	ID   string
 }
 
-// Subject returns the subject an event of type eventType on a is published on.
-func (a Aggregate) Subject(eventType string) string {
-	return SubjectRoot + "." + a.Kind + "." + a.ID + "." + eventType
+// Shards is the number of subjects per event type of a sharded kind.
+const Shards = 16
+
+// Sharded reports whether kind publishes on shard subjects instead of one
+// subject per aggregate.
+func Sharded(kind string) bool {
+	switch kind {
+	case KindToken, KindRefresh, KindCode, KindDevice:
+		return true
+	}
+	return false
 }
 
-// Filter returns the subject filter matching every event of a.
+// Sharded reports whether a's kind publishes on shard subjects.
+func (a Aggregate) Sharded() bool { return Sharded(a.Kind) }
+
+// Key returns the third token of a's subjects: its shard for a sharded kind
+// (ShardKey), else its id.
+func (a Aggregate) Key() string {
+	if a.Sharded() {
+		return ShardKey(a.ID)
+	}
+	return a.ID
+}
+
+// ShardKey returns the subject token of the shard of id: "_" and two hex
+// digits (FNV-1a of id, modulo Shards). No id stamp generates starts with
+// "_", so a shard key is never mistaken for a per-id subject of an old log.
+func ShardKey(id string) string {
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= 16777619
+	}
+	const digits = "0123456789abcdef"
+	n := h % Shards
+	return string([]byte{'_', digits[n>>4], digits[n&15]})
+}
+
+// IsShardKey reports whether key, the third token of a subject, is a shard
+// key rather than an aggregate id.
+func IsShardKey(key string) bool {
+	return len(key) == 3 && key[0] == '_' && isHex(key[1]) && isHex(key[2])
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
+
+// Subject returns the subject an event of type eventType on a is published on.
+func (a Aggregate) Subject(eventType string) string {
+	return SubjectRoot + "." + a.Kind + "." + a.Key() + "." + eventType
+}
+
+// Filter returns the subject filter of a's subjects: every event of a low-
+// cardinality aggregate; for a sharded kind, every event of a's shard, which
+// holds other aggregates' events too (see LegacyFilter for old logs).
 func (a Aggregate) Filter() string {
+	return SubjectRoot + "." + a.Kind + "." + a.Key() + ".>"
+}
+
+// LegacyFilter returns the filter of a's per-id subjects, the only form
+// before the shards: for a low-cardinality kind the same as Filter; for a
+// sharded kind the events an old log holds of a.
+func (a Aggregate) LegacyFilter() string {
 	return SubjectRoot + "." + a.Kind + "." + a.ID + ".>"
+}
+
+// OnSubject reports whether an event of type eventType on a may be stored
+// on subject: a's subject, or for a sharded kind also its old per-id
+// subject (logs written before the shards).
+func (a Aggregate) OnSubject(subject, eventType string) bool {
+	if subject == a.Subject(eventType) {
+		return true
+	}
+	return a.Sharded() && subject == SubjectRoot+"."+a.Kind+"."+a.ID+"."+eventType
 }
 
 func (a Aggregate) String() string { return a.Kind + "/" + a.ID }
 
+// ParseAggregate reads the form String writes (the Stamp-Aggregate header).
+func ParseAggregate(s string) (Aggregate, bool) {
+	kind, id, ok := strings.Cut(s, "/")
+	if !ok || !ValidID(kind) || !ValidID(id) {
+		return Aggregate{}, false
+	}
+	return Aggregate{Kind: kind, ID: id}, true
+}
+
 // ParseSubject splits an event subject into its aggregate and event type. It
-// returns false when subject does not follow the scheme.
+// returns false when subject does not follow the scheme. On a shard subject
+// the aggregate's ID is the shard key (IsShardKey), not an aggregate id: the
+// id is in the event's data; compare with Aggregate.OnSubject.
 func ParseSubject(subject string) (Aggregate, string, bool) {
 	parts := strings.Split(subject, ".")
 	if len(parts) != 4 || parts[0] != SubjectRoot || !ValidID(parts[2]) {
@@ -154,6 +255,21 @@ var ExpectNew = Expect{check: true}
 // ExpectSeq appends only if the last event of the aggregate is at stream
 // sequence seq (0 means: no event yet).
 func ExpectSeq(seq uint64) Expect { return Expect{check: true, seq: seq} }
+
+// SlotID returns the message id that checks an expectation on a sharded
+// aggregate agg (Aggregate.Sharded) at sequence seq (ExpectSeq; ExpectNew is
+// 0). A shard subject holds many aggregates, so its last sequence says
+// nothing of agg's: instead every append made on agg as of seq is
+// published under this one Nats-Msg-Id, whatever its events, and JetStream
+// stores an id once within its duplicate window. Of two concurrent
+// decisions on the same state exactly one is stored; the other append
+// finds a different message under the id and fails with ErrConflict, so
+// its caller reloads and decides again. Past the window the read models
+// show the state the stored decision made, so no decision is taken on seq
+// again.
+func SlotID(agg Aggregate, seq uint64) string {
+	return DerivedID("slot", fmt.Sprintf("%s@%d", agg, seq))
+}
 
 // Check reports whether the append must check the aggregate's last sequence,
 // and which sequence it must find.

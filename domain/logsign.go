@@ -17,8 +17,9 @@ import (
 // the log (LogSigningKeyAnnounced) and served over HTTP; an auditor verifies
 // with it alone.
 //
-// The signature covers the subject, the message id (the envelope id, which
-// is also the Nats-Msg-Id) and the payload (the envelope JSON), framed
+// The signature covers the subject, the message id (the Nats-Msg-Id: the
+// envelope id, or the slot id of a decision on a sharded aggregate, see
+// SlotID) and the payload (the envelope JSON), framed
 // unambiguously: a fixed context string, then each part as a big-endian
 // uint64 length followed by its bytes. Moving bytes between parts therefore
 // changes the signed input.

@@ -54,12 +54,18 @@ var errBatchDuplicate = errors.New("an event id of the batch is already stored")
 // Append publishes events on agg's subjects as one atomic unit, as
 // domain.EventLog documents, and returns the stream sequence of the last one.
 //
-// Each event goes on agg.Subject(env.Type) with its JSON envelope as body and
-// env.ID as Nats-Msg-Id. When expect checks a sequence, the first message
+// Each event goes on agg.Subject(env.Type) with its JSON envelope as body,
+// env.ID as Nats-Msg-Id and agg as Stamp-Aggregate (HeaderAggregate). When
+// expect checks a sequence of a low-cardinality aggregate, the first message
 // carries Nats-Expected-Last-Subject-Sequence with
 // Nats-Expected-Last-Subject-Sequence-Subject = agg.Filter(), so the check
 // covers every event type of the aggregate; a mismatch stores nothing and
 // returns an error wrapping domain.ErrConflict (and the JetStream error).
+// A sharded aggregate (domain.Aggregate.Sharded) shares its subjects with
+// others, so there the first message goes out under the message id
+// domain.SlotID(agg, seq) instead of its envelope id: JetStream stores it
+// once within the duplicate window, and an append that finds another
+// message stored under it returns an error wrapping domain.ErrConflict.
 //
 // One event is a plain synchronous publish; several are one JetStream
 // atomic batch (at most 1000 by the server's default limit), stored all or
@@ -84,10 +90,12 @@ var errBatchDuplicate = errors.New("an event id of the batch is already stored")
 // A retry of an append that was stored is not stored again, and Append
 // returns the sequence of its last event: within the stream's duplicate
 // window JetStream recognises the envelope ids, and an append with an
-// expectation is recognised at any age, because its expectation fails and
-// Append then finds its ids among agg's events (it looks them up after every
-// conflict and refused batch). A retried ExpectAny append older than the
-// window is stored again.
+// expectation on a low-cardinality aggregate is recognised at any age,
+// because its expectation fails and Append then finds its ids among agg's
+// events (it looks them up after every conflict and refused batch). A
+// retried ExpectAny append older than the window is stored again; a retry
+// on a sharded aggregate is recognised within the window only (by its
+// message id, found among the recent messages of its subject).
 //
 // Append returns ErrNoEvents, ErrInvalidEvent or ErrInvalidAggregate
 // (wrapped) for bad input, and ErrClosed (wrapped) after Close. When ctx
@@ -136,6 +144,9 @@ func (s *Store) appendOnce(ctx context.Context, agg domain.Aggregate, expect dom
 	if !check && s.commits != nil {
 		return s.groupCommit(ctx, agg, events, msgs)
 	}
+	if check && agg.Sharded() {
+		return s.appendSlot(ctx, agg.String(), agg, seq, events[0].ID, msgs)
+	}
 	if check {
 		msgs[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(seq, 10))
 		msgs[0].Header.Set(hdrExpectedSubject, agg.Filter())
@@ -166,6 +177,7 @@ func (s *Store) messages(events []domain.Pending) ([]*nats.Msg, error) {
 		m := nats.NewMsg(subject)
 		m.Data = body
 		m.Header.Set(hdrMsgID, env.ID)
+		m.Header.Set(HeaderAggregate, p.Aggregate.String())
 		s.sign(m)
 		msgs[i] = m
 	}
@@ -267,6 +279,9 @@ func (s *Store) publishBatch(ctx context.Context, where string, msgs []*nats.Msg
 // stored reports whether every event is stored on agg, and if so the
 // sequence of the last one. It answers false when it cannot tell.
 func (s *Store) stored(ctx context.Context, agg domain.Aggregate, events []domain.Envelope) (uint64, bool) {
+	if agg.Sharded() {
+		return s.storedSharded(ctx, agg, events)
+	}
 	recs, err := s.Load(ctx, agg)
 	if err != nil {
 		return 0, false

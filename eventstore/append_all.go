@@ -51,11 +51,13 @@ func (s *Store) appendAllOnce(ctx context.Context, expect domain.Expect, events 
 	if s.readOnly {
 		return 0, fmt.Errorf("eventstore: append %s: %w", first.Filter(), ErrReadOnly)
 	}
-	if seq, check := expect.Check(); check {
+	where := fmt.Sprintf("%s (+%d events on other aggregates)", first.Filter(), len(msgs)-1)
+	if seq, check := expect.Check(); check && first.Sharded() {
+		return s.appendSlot(ctx, where, first, seq, events[0].Envelope.ID, msgs)
+	} else if check {
 		msgs[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(seq, 10))
 		msgs[0].Header.Set(hdrExpectedSubject, first.Filter())
 	}
-	where := fmt.Sprintf("%s (+%d events on other aggregates)", first.Filter(), len(msgs)-1)
 	seq, err := s.publishBatch(ctx, where, msgs)
 	if err != nil && (errors.Is(err, domain.ErrConflict) || errors.Is(err, errBatchDuplicate)) {
 		// A retry of a batch that was stored: its last event is there.

@@ -28,8 +28,8 @@ func TestAppendAndLoad(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	want := []domain.Recorded{
-		{Seq: 1, Subject: "stamp.token.a.AccessTokenCreated", Envelope: env("e1", "AccessTokenCreated")},
-		{Seq: 3, Subject: "stamp.token.a.AccessTokenRevoked", Envelope: env("e3", "AccessTokenRevoked")},
+		{Seq: 1, Subject: a.Subject("AccessTokenCreated"), Envelope: env("e1", "AccessTokenCreated")},
+		{Seq: 3, Subject: a.Subject("AccessTokenRevoked"), Envelope: env("e3", "AccessTokenRevoked")},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load(a) (-want +got):\n%s", diff)
@@ -85,8 +85,8 @@ func TestLoadManyEvents(t *testing.T) {
 
 func TestAppendExpectNewTwice(t *testing.T) {
 	st := openStore(t, startServer(t, ServerOptions{}))
-	mustAppend(t, st, token("a"), domain.ExpectNew, env("e1", "AccessTokenCreated"))
-	_, err := st.Append(testContext(t), token("a"), domain.ExpectNew, env("e2", "AccessTokenCreated"))
+	mustAppend(t, st, client("a"), domain.ExpectNew, env("e1", "AccessTokenCreated"))
+	_, err := st.Append(testContext(t), client("a"), domain.ExpectNew, env("e2", "AccessTokenCreated"))
 	if !errors.Is(err, domain.ErrConflict) {
 		t.Fatalf("second ExpectNew: err = %v; want ErrConflict", err)
 	}
@@ -95,11 +95,11 @@ func TestAppendExpectNewTwice(t *testing.T) {
 func TestAppendWrongSeqStoresNothing(t *testing.T) {
 	st := openStore(t, startServer(t, ServerOptions{}))
 	ctx := testContext(t)
-	seq := mustAppend(t, st, token("a"), domain.ExpectNew, env("e1", "AccessTokenCreated"))
-	mustAppend(t, st, token("b"), domain.ExpectNew, env("e2", "AccessTokenCreated"))
+	seq := mustAppend(t, st, client("a"), domain.ExpectNew, env("e1", "AccessTokenCreated"))
+	mustAppend(t, st, client("b"), domain.ExpectNew, env("e2", "AccessTokenCreated"))
 
 	for _, expect := range []domain.Expect{domain.ExpectSeq(seq + 1), domain.ExpectSeq(seq - 1), domain.ExpectNew} {
-		_, err := st.Append(ctx, token("a"), expect, env("e3", "AccessTokenRevoked"))
+		_, err := st.Append(ctx, client("a"), expect, env("e3", "AccessTokenRevoked"))
 		if !errors.Is(err, domain.ErrConflict) {
 			t.Errorf("Append(%v): err = %v; want ErrConflict", expect, err)
 		}
@@ -117,7 +117,7 @@ func TestAppendWrongSeqStoresNothing(t *testing.T) {
 // another type on the same aggregate counts.
 func TestAppendExpectationSpansEventTypes(t *testing.T) {
 	st := openStore(t, startServer(t, ServerOptions{}))
-	a := token("a")
+	a := client("a")
 	seq := mustAppend(t, st, a, domain.ExpectNew, env("e1", "AccessTokenCreated"))
 
 	_, err := st.Append(testContext(t), a, domain.ExpectSeq(0), env("e2", "AccessTokenRevoked"))
@@ -125,7 +125,7 @@ func TestAppendExpectationSpansEventTypes(t *testing.T) {
 		t.Fatalf("ExpectSeq(0) after another type: err = %v; want ErrConflict", err)
 	}
 	// Another aggregate whose id extends a's must not count.
-	mustAppend(t, st, token("ab"), domain.ExpectNew, env("e3", "AccessTokenCreated"))
+	mustAppend(t, st, client("ab"), domain.ExpectNew, env("e3", "AccessTokenCreated"))
 	mustAppend(t, st, a, domain.ExpectSeq(seq), env("e4", "AccessTokenRevoked"))
 }
 
@@ -133,14 +133,14 @@ func TestAppendDeduplicatesByEnvelopeID(t *testing.T) {
 	st := openStore(t, startServer(t, ServerOptions{}))
 	ctx := testContext(t)
 	e := env("same", "AccessTokenCreated")
-	first := mustAppend(t, st, token("a"), domain.ExpectNew, e)
-	mustAppend(t, st, token("b"), domain.ExpectNew, env("other", "AccessTokenCreated"))
+	first := mustAppend(t, st, client("a"), domain.ExpectNew, e)
+	mustAppend(t, st, client("b"), domain.ExpectNew, env("other", "AccessTokenCreated"))
 	// A retry with the same expectation is deduplicated before the check.
-	again, err := st.Append(ctx, token("a"), domain.ExpectNew, e)
+	again, err := st.Append(ctx, client("a"), domain.ExpectNew, e)
 	if err != nil || again != first {
 		t.Fatalf("retried Append = %d, %v; want %d, nil", again, err, first)
 	}
-	recs, _ := st.Load(ctx, token("a"))
+	recs, _ := st.Load(ctx, client("a"))
 	if len(recs) != 1 {
 		t.Errorf("Load after retry: %d events; want 1", len(recs))
 	}
@@ -149,7 +149,7 @@ func TestAppendDeduplicatesByEnvelopeID(t *testing.T) {
 func TestAppendBatchIsAtomicAndOrdered(t *testing.T) {
 	st := openStore(t, startServer(t, ServerOptions{}))
 	ctx := testContext(t)
-	a := token("a")
+	a := client("a")
 	batch := []domain.Envelope{env("e1", "AccessTokenCreated"), env("e2", "RefreshTokenCreated"), env("e3", "AccessTokenRevoked")}
 
 	last, err := st.Append(ctx, a, domain.ExpectNew, batch...)
@@ -196,12 +196,12 @@ func TestAppendBatchIsAtomicAndOrdered(t *testing.T) {
 func TestAppendBatchWithForeignDuplicateID(t *testing.T) {
 	st := openStore(t, startServer(t, ServerOptions{}))
 	ctx := testContext(t)
-	mustAppend(t, st, token("a"), domain.ExpectNew, env("taken", "AccessTokenCreated"))
-	_, err := st.Append(ctx, token("b"), domain.ExpectAny, env("fresh", "AccessTokenCreated"), env("taken", "AccessTokenRevoked"))
+	mustAppend(t, st, client("a"), domain.ExpectNew, env("taken", "AccessTokenCreated"))
+	_, err := st.Append(ctx, client("b"), domain.ExpectAny, env("fresh", "AccessTokenCreated"), env("taken", "AccessTokenRevoked"))
 	if err == nil {
 		t.Fatal("batch with an id stored on another aggregate: err = nil; want an error")
 	}
-	if recs, _ := st.Load(ctx, token("b")); len(recs) != 0 {
+	if recs, _ := st.Load(ctx, client("b")); len(recs) != 0 {
 		t.Errorf("Load(b) = %v; want nothing stored", ids(recs))
 	}
 }

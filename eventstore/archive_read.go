@@ -1,9 +1,11 @@
 package eventstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -214,7 +216,7 @@ func archivedSeq(archiveSeq, offset uint64, h nats.Header) (uint64, error) {
 
 // loadArchived adds to hot (Load's answer from the hot stream) the events
 // of filter the archive holds below the hot stream's first sequence.
-func (s *Store) loadArchived(ctx context.Context, filter string, hot []domain.Recorded) ([]domain.Recorded, error) {
+func (s *Store) loadArchived(ctx context.Context, agg domain.Aggregate, filter string, hot []domain.Recorded) ([]domain.Recorded, error) {
 	hf, err := s.HotFirstSeq(ctx)
 	if err != nil || hf <= 1 {
 		return hot, err
@@ -229,6 +231,11 @@ func (s *Store) loadArchived(ctx context.Context, filter string, hot []domain.Re
 	if err != nil {
 		return nil, err
 	}
+	if agg.Sharded() {
+		if archived, err = g.shardedOf(ctx, agg, archived); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]domain.Recorded, 0, len(archived)+len(hot))
 	for _, rec := range archived {
 		if rec.Seq += offset; rec.Seq < hf {
@@ -240,5 +247,26 @@ func (s *Store) loadArchived(ctx context.Context, filter string, hot []domain.Re
 			out = append(out, rec)
 		}
 	}
+	return out, nil
+}
+
+// shardedOf keeps, of the archived events of agg's shard, those of agg
+// (a refused one cannot tell whose it is and is left out: it is never
+// applied anyway), and adds those on agg's own subject of the scheme
+// before shards (see domain.Aggregate), in stream order.
+func (g getter) shardedOf(ctx context.Context, agg domain.Aggregate, shard []domain.Recorded) ([]domain.Recorded, error) {
+	out, err := g.load(ctx, agg.LegacyFilter())
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range shard {
+		if r.Refused != "" {
+			continue
+		}
+		if e, err := domain.Decode(r.Envelope); err == nil && e.AggregateOf() == agg {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b domain.Recorded) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, nil
 }

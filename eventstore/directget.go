@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,6 +41,8 @@ type directGetRequest struct {
 	NextFor   string   `json:"next_by_subj,omitempty"`
 	Batch     int      `json:"batch,omitempty"`
 	MultiLast []string `json:"multi_last,omitempty"`
+	// StartTime starts a NextFor batch at the first message at or after it.
+	StartTime *time.Time `json:"start_time,omitempty"`
 }
 
 // getter sends the direct get requests of one read through the Store's

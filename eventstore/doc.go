@@ -1,13 +1,17 @@
 // Package eventstore is stamp's event log: one JetStream stream, STAMP
 // (domain.StreamName), holding every event on subjects
-// stamp.<kind>.<id>.<EventType>, each message a JSON domain.Envelope.
+// stamp.<kind>.<id>.<EventType> (for tokens, refresh families, codes and
+// device codes, stamp.<kind>.<shard>.<EventType>: see domain.Aggregate and
+// sharded.go), each message a JSON domain.Envelope.
 //
 // A Store implements domain.EventLog. Append publishes one event with a
 // synchronous JetStream publish and several as one atomic batch, so all of
 // them are stored or none is; it checks the aggregate's last sequence with
 // the Nats-Expected-Last-Subject-Sequence headers against the aggregate's
 // wildcard filter (every event type at once) and reports a mismatch as an
-// error wrapping domain.ErrConflict. Envelope ids travel as Nats-Msg-Id, so a
+// error wrapping domain.ErrConflict (on a sharded aggregate it checks by a
+// slot message id instead, domain.SlotID). Envelope ids travel as
+// Nats-Msg-Id, so a
 // retried append inside the stream's duplicate window is stored once and
 // answers with the sequence already stored; a retried append with an
 // expectation is recognised at any age.

@@ -84,9 +84,9 @@ func TestRestartKeepsEvents(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServer(t, ServerOptions{StoreDir: dir, SyncAlways: true})
 	st := openStore(t, srv)
-	mustAppend(t, st, token("a"), domain.ExpectNew, env("e1", "AccessTokenCreated"))
-	mustAppend(t, st, token("a"), domain.ExpectSeq(1), env("e2", "RefreshTokenCreated"), env("e3", "AccessTokenRevoked"))
-	before, err := st.Load(testContext(t), token("a"))
+	mustAppend(t, st, client("a"), domain.ExpectNew, env("e1", "AccessTokenCreated"))
+	mustAppend(t, st, client("a"), domain.ExpectSeq(1), env("e2", "RefreshTokenCreated"), env("e3", "AccessTokenRevoked"))
+	before, err := st.Load(testContext(t), client("a"))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -95,7 +95,7 @@ func TestRestartKeepsEvents(t *testing.T) {
 
 	st = openStore(t, startServer(t, ServerOptions{StoreDir: dir}))
 	ctx := testContext(t)
-	after, err := st.Load(ctx, token("a"))
+	after, err := st.Load(ctx, client("a"))
 	if err != nil {
 		t.Fatalf("Load after restart: %v", err)
 	}
@@ -103,10 +103,10 @@ func TestRestartKeepsEvents(t *testing.T) {
 		t.Errorf("Load after restart (-before +after):\n%s", diff)
 	}
 	// The expectation still holds across the restart.
-	if _, err := st.Append(ctx, token("a"), domain.ExpectSeq(2), env("e4", "AccessTokenRevoked")); !errors.Is(err, domain.ErrConflict) {
+	if _, err := st.Append(ctx, client("a"), domain.ExpectSeq(2), env("e4", "AccessTokenRevoked")); !errors.Is(err, domain.ErrConflict) {
 		t.Errorf("stale expectation after restart: err = %v; want ErrConflict", err)
 	}
-	mustAppend(t, st, token("a"), domain.ExpectSeq(3), env("e4", "AccessTokenRevoked"))
+	mustAppend(t, st, client("a"), domain.ExpectSeq(3), env("e4", "AccessTokenRevoked"))
 }
 
 // A Store reaches the embedded server over TCP too, with the writer's nkey;

@@ -129,7 +129,7 @@ func TestGroupCommitCancellationUnderLoad(t *testing.T) {
 func TestGroupCommitKeepsExpectations(t *testing.T) {
 	st := openStore(t, startServer(t, ServerOptions{SyncAlways: true}))
 	ctx := testContext(t)
-	counter := token("counter")
+	counter := client("counter")
 
 	stop := make(chan struct{})
 	var background sync.WaitGroup
@@ -195,7 +195,7 @@ func TestGroupCommitKeepsExpectations(t *testing.T) {
 	wg.Wait()
 
 	// Same expectation from many callers at once: exactly one wins.
-	recs, err := st.Load(ctx, token("race"))
+	recs, err := st.Load(ctx, client("race"))
 	if err != nil || len(recs) != 0 {
 		t.Fatalf("Load(race) = %v, %v", recs, err)
 	}
@@ -203,7 +203,7 @@ func TestGroupCommitKeepsExpectations(t *testing.T) {
 	var race sync.WaitGroup
 	for i := range 16 {
 		race.Go(func() {
-			_, err := st.Append(ctx, token("race"), domain.ExpectNew, env(fmt.Sprint("race", i), "AccessTokenCreated"))
+			_, err := st.Append(ctx, client("race"), domain.ExpectNew, env(fmt.Sprint("race", i), "AccessTokenCreated"))
 			switch {
 			case err == nil:
 				wins.Add(1)

@@ -25,6 +25,12 @@ import (
 // slightly behind the leader; an append that relies on what Load saw still
 // checks it with domain.ExpectSeq.
 //
+// A sharded aggregate (domain.Aggregate.Sharded) has no subject of its
+// own: Load reads its per-id subjects (logs written before the shards) as
+// above, then scans its shard for its Stamp-Aggregate header, which costs a
+// read of a sixteenth of the kind's history. A server loads those
+// aggregates through the read models' event index and Get instead.
+//
 // Load tries again while the failure is transient (see Append); one that
 // outlasts ctx is a *domain.RetryError matching
 // domain.ErrTemporarilyUnavailable.
@@ -42,9 +48,15 @@ func (s *Store) loadOnce(ctx context.Context, agg domain.Aggregate) ([]domain.Re
 	defer cancel()
 	g := newGetter(s.replies, s.verify)
 	defer g.close()
-	out, err := g.load(ctx, filter)
+	var out []domain.Recorded
+	var err error
+	if agg.Sharded() {
+		out, err = g.loadSharded(ctx, s, agg)
+	} else {
+		out, err = g.load(ctx, filter)
+	}
 	if err == nil && s.archive != nil {
-		out, err = s.loadArchived(ctx, filter, out)
+		out, err = s.loadArchived(ctx, agg, filter, out)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: load %s: %w", filter, err)

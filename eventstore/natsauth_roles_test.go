@@ -44,8 +44,8 @@ func lastSeq(t *testing.T, st *Store) uint64 {
 func TestReaderReadsButCannotWrite(t *testing.T) {
 	srv := startServer(t, ServerOptions{})
 	st := openStore(t, srv)
-	mustAppend(t, st, token("a"), domain.ExpectNew, env("e1", "AccessTokenCreated"))
-	mustAppend(t, st, token("b"), domain.ExpectNew, env("e2", "AccessTokenCreated"))
+	mustAppend(t, st, client("a"), domain.ExpectNew, env("e1", "AccessTokenCreated"))
+	mustAppend(t, st, client("b"), domain.ExpectNew, env("e2", "AccessTokenCreated"))
 
 	rc := connectAs(t, srv, RoleReader)
 	js, err := jetstream.New(rc.Conn)
@@ -94,7 +94,7 @@ func TestReaderReadsButCannotWrite(t *testing.T) {
 	if err := rc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	mustAppend(t, st, token("c"), domain.ExpectNew, env("e3", "AccessTokenCreated"))
+	mustAppend(t, st, client("c"), domain.ExpectNew, env("e3", "AccessTokenCreated"))
 	if m := next(); m.Headers().Get("Nats-Msg-Id") != "e3" {
 		t.Errorf("tail: got id %q; want e3", m.Headers().Get("Nats-Msg-Id"))
 	}

@@ -29,18 +29,18 @@ func TestDeliverPark(t *testing.T) {
 		}
 		return d.Ack()
 	})
-	runDeliver(t, st, "parker", "stamp.token.>", deliverOptions{}, fn)
+	runDeliver(t, st, "parker", "stamp.client.>", deliverOptions{}, fn)
 	waitConsumer(t, st, "parker")
 	before := time.Now()
-	s1 := mustAppend(t, st, token("a"), domain.ExpectAny, env("e1", "AccessTokenCreated"))
-	s2 := mustAppend(t, st, token("a"), domain.ExpectAny, env("e2", "AccessTokenRevoked"))
+	s1 := mustAppend(t, st, client("a"), domain.ExpectAny, env("e1", "AccessTokenCreated"))
+	s2 := mustAppend(t, st, client("a"), domain.ExpectAny, env("e2", "AccessTokenRevoked"))
 	expectDeliveries(t, got, delivered{"e1", s1, 1}, delivered{"e2", s2, 1})
 	after := time.Now()
 
 	want := []Parked{{
 		Listener: "parker",
 		Seq:      s1,
-		Subject:  "stamp.token.a.AccessTokenCreated",
+		Subject:  "stamp.client.a.AccessTokenCreated",
 		Reason:   "boom and more",
 		Attempts: 1,
 		Envelope: env("e1", "AccessTokenCreated"),
@@ -79,7 +79,7 @@ func TestDeliverPark(t *testing.T) {
 	wantHeaders := map[string]string{
 		"Nats-Msg-Id":           "parker/" + strconv.FormatUint(s1, 10),
 		"Stamp-Parked-Seq":      strconv.FormatUint(s1, 10),
-		"Stamp-Parked-Subject":  "stamp.token.a.AccessTokenCreated",
+		"Stamp-Parked-Subject":  "stamp.client.a.AccessTokenCreated",
 		"Stamp-Parked-Reason":   "boom and more",
 		"Stamp-Parked-Attempts": "1",
 	}
@@ -109,18 +109,18 @@ func TestDeliverParksForeignMessage(t *testing.T) {
 	runDeliver(t, st, "strict", "", deliverOptions{}, fn)
 	waitConsumer(t, st, "strict")
 
-	junk, err := st.js.Publish(ctx, "stamp.token.a.Junk", []byte("not json"))
+	junk, err := st.js.Publish(ctx, "stamp.client.a.Junk", []byte("not json"))
 	if err != nil {
 		t.Fatalf("publish junk: %v", err)
 	}
-	s2 := mustAppend(t, st, token("a"), domain.ExpectAny, env("e2", "AccessTokenCreated"))
+	s2 := mustAppend(t, st, client("a"), domain.ExpectAny, env("e2", "AccessTokenCreated"))
 	expectDeliveries(t, got, delivered{"e2", s2, 1})
 
 	parked, err := st.Parked(ctx, "strict")
 	if err != nil {
 		t.Fatalf("Parked: %v", err)
 	}
-	want := []Parked{{Listener: "strict", Seq: junk.Sequence, Subject: "stamp.token.a.Junk", Reason: "not an envelope", Attempts: 1}}
+	want := []Parked{{Listener: "strict", Seq: junk.Sequence, Subject: "stamp.client.a.Junk", Reason: "not an envelope", Attempts: 1}}
 	if diff := cmp.Diff(want, parked, cmpopts.IgnoreFields(Parked{}, "Time")); diff != "" {
 		t.Errorf("Parked (-want +got):\n%s", diff)
 	}

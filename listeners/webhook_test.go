@@ -91,8 +91,9 @@ func TestWebhookPostsSignedEvent(t *testing.T) {
 	if err := json.Unmarshal(rcv.bodies[0], &body); err != nil {
 		t.Fatal(err)
 	}
-	if body.Seq != 42 || body.Subject != "stamp.token.jti1.AccessTokenCreated" || body.Event.ID != "evt-42" {
-		t.Errorf("body: got seq %d subject %q id %q; want 42 stamp.token.jti1.AccessTokenCreated evt-42", body.Seq, body.Subject, body.Event.ID)
+	subject := domain.Aggregate{Kind: domain.KindToken, ID: "jti1"}.Subject("AccessTokenCreated")
+	if body.Seq != 42 || body.Subject != subject || body.Event.ID != "evt-42" {
+		t.Errorf("body: got seq %d subject %q id %q; want 42 %s evt-42", body.Seq, body.Subject, body.Event.ID, subject)
 	}
 	if got := domain.DataField(body.Event.Data, "token_id"); got != "jti1" {
 		t.Errorf("event data token_id: got %q; want %q", got, "jti1")

@@ -154,8 +154,7 @@ func decode(rec domain.Recorded) (domain.Event, error) {
 		return nil, fmt.Errorf("%w: seq %d: %s has invalid aggregate id %q", ErrMalformed, rec.Seq, rec.Envelope.Type, agg.ID)
 	}
 	if rec.Subject != "" {
-		got, typ, ok := domain.ParseSubject(rec.Subject)
-		if !ok || got != agg || typ != rec.Envelope.Type {
+		if !agg.OnSubject(rec.Subject, rec.Envelope.Type) {
 			return nil, fmt.Errorf("%w: seq %d: %s of %s recorded on subject %q", ErrMalformed, rec.Seq, rec.Envelope.Type, agg, rec.Subject)
 		}
 	}

@@ -23,6 +23,8 @@
 //	devices/by-user-code-hash/<hash>          the device code id
 //	devices/checkpoint                        last applied sequence
 //	devices/id/<device code id>               domain.DeviceCode as JSON
+//	events/<kind>/<id>/<seq, 8 bytes>          event index of the sharded kinds; the value is the seq
+//	events/checkpoint                         last applied sequence
 //	keys/checkpoint                           last applied sequence
 //	keys/id/<kid>                             domain.SigningKey as JSON
 //	meta/layout                               layout version of the store ("2")

@@ -25,6 +25,9 @@ const (
 	// without its checkpoint starts it at 0, and the runner replays the
 	// log into it while the other models skip what they hold.
 	ModelSessions Model = "sessions"
+	// ModelEvents is the event index of the sharded kinds
+	// (model_events.go), added as ModelSessions was.
+	ModelEvents Model = "events"
 )
 
 // Models returns every model of a Store, in the order they apply an event.
@@ -47,6 +50,7 @@ const (
 	idxAuthorizations
 	idxDevices
 	idxSessions
+	idxEvents
 	numModels
 )
 
@@ -71,6 +75,8 @@ func (m Model) index() (int, bool) {
 		return idxDevices, true
 	case ModelSessions:
 		return idxSessions, true
+	case ModelEvents:
+		return idxEvents, true
 	}
 	return 0, false
 }
@@ -80,7 +86,7 @@ func modelAt(i int) Model {
 	return [numModels]Model{
 		ModelClients, ModelTokens, ModelKeys, ModelRefreshFamilies,
 		ModelUsers, ModelCodes, ModelAuthorizations, ModelDevices,
-		ModelSessions,
+		ModelSessions, ModelEvents,
 	}[i]
 }
 

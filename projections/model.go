@@ -185,7 +185,7 @@ func declare() *models {
 		idxClients: ms.clients, idxTokens: ms.tokens, idxKeys: ms.keys,
 		idxRefresh: ms.families, idxUsers: ms.users, idxCodes: ms.codes,
 		idxAuthorizations: ms.authorizations, idxDevices: ms.devices,
-		idxSessions: ms.sessions,
+		idxSessions: ms.sessions, idxEvents: eventIndex{},
 	}
 	return ms
 }

@@ -91,6 +91,11 @@ func keysMentioning(t *testing.T, s *Store, jti string) int {
 	defer it.Close()
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
+		// The event index keeps the history of purged aggregates by design
+		// (model_events.go): an audit must still find it.
+		if bytes.HasPrefix(it.Key(), []byte(ModelEvents+"/")) {
+			continue
+		}
 		if bytes.Contains(it.Key(), []byte(jti)) || bytes.Contains(it.Value(), []byte(`"`+jti+`"`)) {
 			n++
 		}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -52,16 +53,27 @@ func cmdAudit(ctx context.Context, args []string, cio IO) error {
 		id = u.ID
 	}
 	var recs []domain.Recorded
-	if err := l.Replay(ctx, 0, "", func(r domain.Recorded) error {
-		if r.Refused != "" { // never part of an audit: see stamp verify
-			logger.Error("refused event skipped", "seq", r.Seq, "subject", r.Subject, "reason", r.Refused)
-			return nil
+	indexed := false
+	if kind == "token" {
+		// Fast: the token's events through the event index, its client's
+		// and the keys' by subject (token_history.go).
+		if recs, indexed, err = tokenAuditRecords(ctx, c, l, id); err != nil {
+			return err
 		}
+	}
+	if err := replayUnless(ctx, indexed, l, func(r domain.Recorded) error {
 		recs = append(recs, r)
 		return nil
 	}); err != nil {
 		return err
 	}
+	recs = slices.DeleteFunc(recs, func(r domain.Recorded) bool {
+		if r.Refused != "" { // never part of an audit: see stamp verify
+			logger.Error("refused event skipped", "seq", r.Seq, "subject", r.Subject, "reason", r.Refused)
+			return true
+		}
+		return false
+	})
 	if recs, err = clilog.Reveal(ctx, l.keys, recs); err != nil {
 		return err
 	}
@@ -167,4 +179,12 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// replayUnless replays the whole log into fn unless done.
+func replayUnless(ctx context.Context, done bool, l *cliLog, fn func(domain.Recorded) error) error {
+	if done {
+		return nil
+	}
+	return l.Replay(ctx, 0, "", fn)
 }

@@ -141,7 +141,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		return nil, err
 	}
 	ports := domain.Ports{
-		Log: n.store, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views,
+		Log: indexedLog{Store: n.store, views: n.views, runner: n.runner}, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views,
 		Users: n.views, Grants: n.views, Sessions: n.views, Limiter: n.shared.limiter, UserKeys: n.keys,
 		DevicePolls: n.shared.polls,
 	}
@@ -239,6 +239,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	}
 	if _, err := n.serveParked(); err != nil { // see node_logsign.go; ends with the store
 		return nil, fmt.Errorf("serve parked events: %w", err)
+	}
+	if _, err := n.serveEvents(); err != nil { // see token_history.go; ends with the store
+		return nil, fmt.Errorf("serve the event index: %w", err)
 	}
 	if err := n.writeServeInfo(); err != nil {
 		return nil, err

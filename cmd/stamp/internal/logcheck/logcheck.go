@@ -111,7 +111,7 @@ func Record(r domain.Recorded) string {
 	case err != nil:
 		return fmt.Sprintf("undecodable %s on %s: %v", r.Envelope.Type, r.Subject, err)
 	}
-	if agg, typ, ok := domain.ParseSubject(r.Subject); !ok || agg != e.AggregateOf() || typ != r.Envelope.Type {
+	if !e.AggregateOf().OnSubject(r.Subject, r.Envelope.Type) {
 		return fmt.Sprintf("%s of %s recorded on subject %s", r.Envelope.Type, e.AggregateOf(), r.Subject)
 	}
 	return ""
