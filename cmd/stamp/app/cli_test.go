@@ -188,9 +188,6 @@ func TestJSONProblems(t *testing.T) {
 // test; listeners retry, which needs a parked event, is run by
 // integration's TestListenerRetry with the same check.
 func TestCLIJSON(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts NATS")
-	}
 	dir := filepath.Join(t.TempDir(), "data")
 	env := map[string]string{"STAMP_SCOPES": "read=Read your data"}
 	if code, _, errOut := cliRun(t, dir, env, "", "install"); code != 0 {
