@@ -25,9 +25,16 @@ var errProjectionBehind = ErrTemporarilyUnavailable.WithDescription("the change 
 // move again. When ctx ends first it returns ctx's error; other failures of
 // the Waiter are returned wrapped.
 func (s *Service) waitFor(ctx context.Context, seq uint64) error {
-	wctx, cancel := context.WithTimeout(ctx, s.cfg.ProjectionWait)
+	return WaitApplied(ctx, s.ports.Wait, seq, s.cfg.ProjectionWait)
+}
+
+// WaitApplied waits until w has applied seq, for at most within: past it
+// the answer is a *RetryError wrapping ErrTemporarilyUnavailable (503 with
+// Retry-After), never a bare deadline; ctx's own end is returned as it is.
+func WaitApplied(ctx context.Context, w Waiter, seq uint64, within time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	err := s.ports.Wait.WaitFor(wctx, seq)
+	err := w.WaitFor(wctx, seq)
 	switch {
 	case err == nil:
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/stamp-oauth/stamp/domain"
 	"github.com/stamp-oauth/stamp/eventstore"
@@ -19,6 +20,9 @@ type indexedLog struct {
 	*eventstore.Store
 	views  *projections.Store
 	runner *projections.Runner
+	// wait bounds the catch-up before an indexed load
+	// (projection_wait_timeout).
+	wait time.Duration
 }
 
 // Load returns every event of agg in stream order, as eventstore.Store.Load
@@ -34,7 +38,7 @@ func (l indexedLog) Load(ctx context.Context, agg domain.Aggregate) ([]domain.Re
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", agg, err)
 	}
-	if err := l.runner.WaitFor(ctx, last); err != nil {
+	if err := domain.WaitApplied(ctx, l.runner, last, l.wait); err != nil {
 		return nil, fmt.Errorf("load %s: %w", agg, err)
 	}
 	return loadIndexed(ctx, l.Store, l.views, agg)

@@ -141,7 +141,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		return nil, err
 	}
 	ports := domain.Ports{
-		Log: indexedLog{Store: n.store, views: n.views, runner: n.runner}, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views,
+		Log: indexedLog{Store: n.store, views: n.views, runner: n.runner, wait: time.Duration(n.cfg.ProjectionWaitTimeout)}, Wait: n.runner, Clients: n.views, Tokens: n.views, Keys: n.views,
 		Users: n.views, Grants: n.views, Sessions: n.views, Limiter: n.shared.limiter, UserKeys: n.keys,
 		DevicePolls: n.shared.polls,
 	}

@@ -39,7 +39,7 @@ type eventsReply struct {
 // serveEvents answers eventsRequests on the node's control subject, from
 // read models caught up with the stream as it ended when the request came.
 func (n *Node) serveEvents() (stop func(), err error) {
-	log := indexedLog{Store: n.store, views: n.views, runner: n.runner}
+	log := indexedLog{Store: n.store, views: n.views, runner: n.runner, wait: time.Duration(n.cfg.ProjectionWaitTimeout)}
 	return n.store.Serve(eventsSubject(n.instance), func(req []byte) []byte {
 		var r eventsRequest
 		reply := eventsReply{}
