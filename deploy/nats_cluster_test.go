@@ -67,8 +67,11 @@ func TestNATSConfigRunsACluster(t *testing.T) {
 		}
 		go s.Start()
 		t.Cleanup(s.Shutdown)
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("node %d did not accept clients within 10s", i)
+		// Ready means JetStream too, which in a cluster waits for the
+		// routes and the meta group: on a loaded 2-core machine that
+		// takes longer than a quiet one's second.
+		if !s.ReadyForConnections(60 * time.Second) {
+			t.Fatalf("node %d did not accept clients within 60s", i)
 		}
 		urls = append(urls, s.ClientURL())
 	}
