@@ -140,18 +140,22 @@ func (s *Store) appendOnce(ctx context.Context, agg domain.Aggregate, expect dom
 	if s.readOnly {
 		return 0, fmt.Errorf("eventstore: append %s: %w", agg.Filter(), ErrReadOnly)
 	}
-	seq, check := expect.Check()
-	if !check && s.commits != nil {
-		return s.groupCommit(ctx, agg, events, msgs)
-	}
-	if check && agg.Sharded() {
-		return s.appendSlot(ctx, agg.String(), agg, seq, events[0].ID, msgs)
-	}
-	if check {
+	a := &commitAppend{msgs: msgs}
+	switch seq, check := expect.Check(); {
+	case check && agg.Sharded():
+		a.msgs = s.withSlot(agg, seq, msgs)
+		a.alone = func(ctx context.Context) (uint64, error) {
+			return s.appendSlot(ctx, agg.String(), agg, seq, events[0].ID, a.msgs)
+		}
+	case check:
 		msgs[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(seq, 10))
 		msgs[0].Header.Set(hdrExpectedSubject, agg.Filter())
+		a.guard = agg.Filter()
+		fallthrough
+	default:
+		a.alone = func(ctx context.Context) (uint64, error) { return s.appendAlone(ctx, agg, events, msgs) }
 	}
-	return s.appendAlone(ctx, agg, events, msgs)
+	return s.groupCommit(ctx, agg.Filter(), a)
 }
 
 // messages turns events into the messages to publish: each on its

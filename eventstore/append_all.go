@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/stamp-oauth/stamp/domain"
 )
 
@@ -52,12 +54,27 @@ func (s *Store) appendAllOnce(ctx context.Context, expect domain.Expect, events 
 		return 0, fmt.Errorf("eventstore: append %s: %w", first.Filter(), ErrReadOnly)
 	}
 	where := fmt.Sprintf("%s (+%d events on other aggregates)", first.Filter(), len(msgs)-1)
-	if seq, check := expect.Check(); check && first.Sharded() {
-		return s.appendSlot(ctx, where, first, seq, events[0].Envelope.ID, msgs)
-	} else if check {
+	a := &commitAppend{msgs: msgs}
+	switch seq, check := expect.Check(); {
+	case check && first.Sharded():
+		a.msgs = s.withSlot(first, seq, msgs)
+		a.alone = func(ctx context.Context) (uint64, error) {
+			return s.appendSlot(ctx, where, first, seq, events[0].Envelope.ID, a.msgs)
+		}
+	case check:
 		msgs[0].Header.Set(hdrExpectedSubjSeq, strconv.FormatUint(seq, 10))
 		msgs[0].Header.Set(hdrExpectedSubject, first.Filter())
+		a.guard = first.Filter()
+		fallthrough
+	default:
+		a.alone = func(ctx context.Context) (uint64, error) { return s.publishAll(ctx, where, events, msgs) }
 	}
+	return s.groupCommit(ctx, where, a)
+}
+
+// publishAll publishes msgs, the messages of events on several aggregates,
+// as AppendAll does when it combines them with no other append.
+func (s *Store) publishAll(ctx context.Context, where string, events []domain.Pending, msgs []*nats.Msg) (uint64, error) {
 	seq, err := s.publishBatch(ctx, where, msgs)
 	if err != nil && (errors.Is(err, domain.ErrConflict) || errors.Is(err, errBatchDuplicate)) {
 		// A retry of a batch that was stored: its last event is there.

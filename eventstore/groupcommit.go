@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stamp-oauth/stamp/domain"
 	"github.com/stamp-oauth/stamp/eventstore/internal/groupcommit"
@@ -27,8 +28,15 @@ func newCommitter(s *Store) (*groupcommit.Committer, error) {
 // commitPublisher is the Store as the group commit's stream.
 type commitPublisher struct{ s *Store }
 
+// PublishBatch publishes msgs as one atomic batch; an error answered by the
+// stream (a JetStream API error: an expectation, a duplicate id, a limit)
+// stored nothing and wraps groupcommit.ErrRefused.
 func (p commitPublisher) PublishBatch(ctx context.Context, what string, msgs []*nats.Msg) (uint64, error) {
-	return p.s.publishBatch(ctx, what, msgs)
+	seq, err := p.s.publishBatch(ctx, what, msgs)
+	if apiErr := (*jetstream.APIError)(nil); errors.As(err, &apiErr) {
+		return 0, fmt.Errorf("%w: %w", groupcommit.ErrRefused, err)
+	}
+	return seq, err
 }
 
 // Barrier sends a message on barrierSubject that the stream refuses
@@ -43,28 +51,35 @@ func (p commitPublisher) Barrier(ctx context.Context) error {
 	return err
 }
 
-// commitAppend is one ExpectAny append going through the group commit.
+// commitAppend is one append (Append or AppendAll) going through the
+// group commit: msgs as they go out in a combined batch (the expectation
+// on the first: its headers, or its slot id on a sharded aggregate), guard
+// the filter of a low-cardinality aggregate's expectation, alone the
+// append published on its own as without group commit.
 type commitAppend struct {
-	s      *Store
-	agg    domain.Aggregate
-	events []domain.Envelope
-	msgs   []*nats.Msg
+	msgs  []*nats.Msg
+	guard string
+	alone func(ctx context.Context) (uint64, error)
 }
 
 func (a *commitAppend) Msgs() []*nats.Msg { return a.msgs }
 
-func (a *commitAppend) PublishAlone(ctx context.Context) (uint64, error) {
-	return a.s.appendAlone(ctx, a.agg, a.events, a.msgs)
-}
+func (a *commitAppend) Guard() string { return a.guard }
 
-// groupCommit appends through s.commits, as Append documents.
-func (s *Store) groupCommit(ctx context.Context, agg domain.Aggregate, events []domain.Envelope, msgs []*nats.Msg) (uint64, error) {
-	seq, err := s.commits.Append(ctx, &commitAppend{s: s, agg: agg, events: events, msgs: msgs})
+func (a *commitAppend) PublishAlone(ctx context.Context) (uint64, error) { return a.alone(ctx) }
+
+// groupCommit appends a through s.commits, as Append documents, or on its
+// own without group commit; where names it in errors.
+func (s *Store) groupCommit(ctx context.Context, where string, a *commitAppend) (uint64, error) {
+	if s.commits == nil {
+		return a.alone(ctx)
+	}
+	seq, err := s.commits.Append(ctx, a)
 	switch {
 	case errors.Is(err, groupcommit.ErrClosed):
-		return 0, fmt.Errorf("eventstore: append %s: %w: %w", agg.Filter(), ErrClosed, err)
+		return 0, fmt.Errorf("eventstore: append %s: %w: %w", where, ErrClosed, err)
 	case errors.Is(err, groupcommit.ErrWaitEnded):
-		return 0, fmt.Errorf("eventstore: append %s: %w", agg.Filter(), err)
+		return 0, fmt.Errorf("eventstore: append %s: %w", where, err)
 	}
 	return seq, err
 }

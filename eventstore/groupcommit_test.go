@@ -180,8 +180,8 @@ func TestGroupCommitCombinesInQueueOrder(t *testing.T) {
 	}
 }
 
-// A round refused for a duplicate id is published again one append at a
-// time, and every caller gets what it would have got alone.
+// A round refused for a duplicate id is split until the refused appends
+// are alone, and every caller gets what it would have got alone.
 func TestGroupCommitDuplicateFallsBack(t *testing.T) {
 	st := openStore(t, startServer(t, ServerOptions{}))
 	ctx := testContext(t)
@@ -221,8 +221,9 @@ func TestGroupCommitDuplicateFallsBack(t *testing.T) {
 	if len(bySeq) != 7 {
 		t.Errorf("%d events stored; want 7 (3 before, b1, c1, c2, twin)", len(bySeq))
 	}
-	if s := commitStatsOf(st); s.Fallbacks != 1 || s.Batches != 0 {
-		t.Errorf("stats %+v; want 1 fallback, no batch", s)
+	// The split's course depends on where the duplicates queued.
+	if s := commitStatsOf(st); s.Fallbacks == 0 {
+		t.Errorf("stats %+v; want the refused batch split", s)
 	}
 }
 

@@ -29,19 +29,13 @@ const recentLookback = 10 * time.Minute
 // appendSlot publishes msgs, the messages of events, for an append that
 // expects the sharded aggregate agg at sequence seq: the first message goes
 // out under Nats-Msg-Id domain.SlotID(agg, seq) instead of its envelope id
-// (signed so), and JetStream stores that id once. A duplicate is our own
+// (signed so: msgs come from withSlot), and JetStream stores that id once. A duplicate is our own
 // earlier attempt (a retry of a stored append: the stored message carries
 // envID, the first envelope's id, as ours does) or a competing decision on
 // the same state (ErrConflict).
 func (s *Store) appendSlot(ctx context.Context, where string, agg domain.Aggregate, seq uint64, envID string, msgs []*nats.Msg) (uint64, error) {
 	slot := domain.SlotID(agg, seq)
-	first := &nats.Msg{Subject: msgs[0].Subject, Data: msgs[0].Data, Header: make(nats.Header, len(msgs[0].Header))}
-	for k, v := range msgs[0].Header {
-		first.Header[k] = v
-	}
-	first.Header.Set(hdrMsgID, slot)
-	s.sign(first)
-	msgs = append([]*nats.Msg{first}, msgs[1:]...)
+	first := msgs[0]
 	if len(msgs) == 1 {
 		ack, err := s.js.PublishMsg(ctx, first)
 		if err != nil {
@@ -72,6 +66,19 @@ func (s *Store) appendSlot(ctx context.Context, where string, agg domain.Aggrega
 	}
 	// A stored atomic batch is contiguous.
 	return stored.seq + uint64(len(msgs)) - 1, nil
+}
+
+// withSlot returns msgs with the first replaced by a copy that goes out
+// under Nats-Msg-Id domain.SlotID(agg, seq), signed so; msgs are left
+// unchanged.
+func (s *Store) withSlot(agg domain.Aggregate, seq uint64, msgs []*nats.Msg) []*nats.Msg {
+	first := &nats.Msg{Subject: msgs[0].Subject, Data: msgs[0].Data, Header: make(nats.Header, len(msgs[0].Header))}
+	for k, v := range msgs[0].Header {
+		first.Header[k] = v
+	}
+	first.Header.Set(hdrMsgID, domain.SlotID(agg, seq))
+	s.sign(first)
+	return append([]*nats.Msg{first}, msgs[1:]...)
 }
 
 // rawMessage is a stored message as a direct get returned it.

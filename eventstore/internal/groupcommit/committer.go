@@ -34,6 +34,13 @@ type Append interface {
 	// append's caller expects (the Committer passes its result on as it
 	// is), so it may, say, recognise a retry that was stored.
 	PublishAlone(ctx context.Context) (uint64, error)
+	// Guard is the subject filter whose last sequence the append's first
+	// message expects (Nats-Expected-Last-Subject-Sequence-Subject), or
+	// "" for none. The server checks that expectation against what is
+	// stored, not against the messages of the batch before it, so the
+	// Committer never puts the append in a batch behind a message on a
+	// subject the filter matches (see package comment).
+	Guard() string
 }
 
 // Publisher is the stream a Committer publishes to. Its methods are called
@@ -90,6 +97,7 @@ type queuedAppend struct {
 	ctx    context.Context
 	a      Append
 	msgs   []*nats.Msg
+	guard  string            // a.Guard()
 	result chan appendResult // buffered: the flusher never waits on a caller
 }
 
@@ -168,14 +176,17 @@ func New(pub Publisher, opts Options) (*Committer, error) {
 // wrapping ErrWaitEnded and ctx.Err() when ctx ended while a waited for a
 // round (a may be stored).
 func (c *Committer) Append(ctx context.Context, a Append) (uint64, error) {
-	p := &queuedAppend{ctx: ctx, a: a, msgs: a.Msgs()}
+	p := &queuedAppend{ctx: ctx, a: a, msgs: a.Msgs(), guard: a.Guard()}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return 0, ErrClosed
 	}
 	c.active++
-	if !c.flushing && len(c.queue) == 0 && (c.inflight == 0 || c.lowDemand()) {
+	// An append of several messages costs a batch on its own anyway: beside
+	// others in flight it queues, so that the round it starts shares that
+	// batch with them.
+	if !c.flushing && len(c.queue) == 0 && (c.inflight == 0 || len(p.msgs) == 1 && c.lowDemand()) {
 		if c.inflight == 0 {
 			c.busySince, c.busyDone, c.busyMixed = time.Now(), 0, false
 		}
@@ -275,7 +286,7 @@ func (c *Committer) round() bool {
 			live = append(live, p)
 		}
 	}
-	if c.lowDemand() {
+	if c.lowDemand() && !anyMulti(live) {
 		// Batches do not pay at this concurrency: publish these as direct
 		// appends, without waiting for them, and leave the queue to the
 		// appends themselves again.
@@ -299,9 +310,11 @@ func (c *Committer) round() bool {
 
 	for len(live) > 0 {
 		// Split at maxBatchEvents, keeping every append whole; an append
-		// larger than that goes alone (and is refused as it would be).
+		// larger than that goes alone (and is refused as it would be). A
+		// guarded append behind a message its guard matches starts the
+		// next part.
 		n, events := 1, len(live[0].msgs)
-		for n < len(live) && events+len(live[n].msgs) <= maxBatchEvents {
+		for n < len(live) && events+len(live[n].msgs) <= maxBatchEvents && !guarded(live[:n], live[n]) {
 			events += len(live[n].msgs)
 			n++
 		}
@@ -368,9 +381,15 @@ func (c *Committer) publishCombined(part []*queuedAppend, events int) {
 			}
 			return
 		}
-		// Refused as a whole: a duplicate id (a retry, or two callers
-		// with one envelope), a limit, a timeout. Alone, each append gets
-		// its own answer, and the ids make a second store impossible.
+		if errors.Is(err, ErrRefused) && len(part) > 2 {
+			// One append's expectation or id refused the whole batch:
+			// find it by halves, so the others still share batches.
+			c.split(part)
+			return
+		}
+		// A timeout, a lost connection, or two appends left: alone, each
+		// append gets its own answer, and the ids make a second store
+		// impossible.
 		c.publishEach(part)
 		return
 	}

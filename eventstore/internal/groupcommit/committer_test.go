@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
 )
 
 // With nothing in flight an append is published at once, on its own, by
@@ -111,10 +112,11 @@ func TestRoundSplitsAtMaxBatchEvents(t *testing.T) {
 	}
 }
 
-// A batch the stream refuses is published again append by append, so each
-// caller gets the answer it would have got alone: the append whose id is
-// stored gets its refusal, the others their sequences.
-func TestRefusedBatchFallsBackToEachAlone(t *testing.T) {
+// A batch the stream refuses (ErrRefused) is split in halves until the
+// refused append is alone: each caller gets the answer it would have got
+// alone (the append whose id is stored its refusal, the others their
+// sequences), and the others still share batches.
+func TestRefusedBatchIsSplit(t *testing.T) {
 	s := newStream()
 	c := newCommitter(t, s)
 	c.CombineAlways()
@@ -122,21 +124,134 @@ func TestRefusedBatchFallsBackToEachAlone(t *testing.T) {
 	if _, err := c.Append(ctx, newAppend(s, "dup")); err != nil {
 		t.Fatal(err)
 	}
-	first, second, dup := newAppend(s, "x1"), newAppend(s, "y1", "y2"), newAppend(s, "dup")
-	chs := queue(t, ctx, c, first, dup, second)
+	appends := []*appendOf{
+		newAppend(s, "a1"), newAppend(s, "b1", "b2"), newAppend(s, "c1"), newAppend(s, "d1"),
+		newAppend(s, "e1"), newAppend(s, "dup"), newAppend(s, "g1", "g2"), newAppend(s, "h1"),
+	}
+	const dup = 5
+	var as []Append
+	for _, a := range appends {
+		as = append(as, a)
+	}
+	chs := queue(t, ctx, c, as...)
 	c.Release()
-	r1, rdup, r2 := result(t, chs[0]), result(t, chs[1]), result(t, chs[2])
-	if !errors.Is(rdup.err, errDuplicate) {
-		t.Errorf("the duplicate append = %d, %v; want its own refusal", rdup.seq, rdup.err)
+	results := make([]outcome, len(chs))
+	for i, ch := range chs {
+		results[i] = result(t, ch)
 	}
-	log, batches, refused, _, _ := s.snapshot()
-	if r1.err != nil || r2.err != nil {
-		t.Fatalf("the other appends: %v, %v", r1.err, r2.err)
+	if !errors.Is(results[dup].err, errDuplicate) {
+		t.Errorf("the duplicate append = %d, %v; want its own refusal", results[dup].seq, results[dup].err)
 	}
-	checkStored(t, log, first.ids(), r1.seq)
-	checkStored(t, log, second.ids(), r2.seq)
-	if st := c.Stats(); batches != 0 || refused != 1 || st.Fallbacks != 1 {
-		t.Errorf("batches %d, refused %d, stats %+v; want one refused batch and its fallback", batches, refused, st)
+	log, batches, refused, alone, _ := s.snapshot()
+	for i, a := range appends {
+		if i == dup {
+			continue
+		}
+		if results[i].err != nil {
+			t.Fatalf("append %v: %v", a.ids(), results[i].err)
+		}
+		checkStored(t, log, a.ids(), results[i].seq)
+	}
+	if len(log) != 1+9 {
+		t.Errorf("log = %v; want the first dup and the 9 other messages once each", log)
+	}
+	// all 8 refused; a..d stored; e+dup refused, then each alone (dup's
+	// attempt counted: 1 + 2 alone after the first dup); g+h stored.
+	if st := c.Stats(); batches != 2 || refused != 3 || alone != 3 || st.Fallbacks != 3 {
+		t.Errorf("batches %d, refused %d, alone %d, stats %+v; want 2 batches, 3 refused, 3 alone", batches, refused, alone, st)
+	}
+}
+
+// After an error that is no refusal (a timeout, a lost connection) the
+// batch's appends are published each alone, at once.
+func TestFailedBatchFallsBackToEachAlone(t *testing.T) {
+	s := newStream()
+	c, err := New(failingBatches{s}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); c.Wait() })
+	c.CombineAlways()
+	ctx := testContext(t)
+	appends := []*appendOf{newAppend(s, "a1"), newAppend(s, "b1", "b2"), newAppend(s, "c1"), newAppend(s, "d1")}
+	var as []Append
+	for _, a := range appends {
+		as = append(as, a)
+	}
+	chs := queue(t, ctx, c, as...)
+	c.Release()
+	log, _, _, _, _ := s.snapshot()
+	for i, ch := range chs {
+		r := result(t, ch)
+		if r.err != nil {
+			t.Fatalf("append %v: %v", appends[i].ids(), r.err)
+		}
+		log, _, _, _, _ = s.snapshot()
+		checkStored(t, log, appends[i].ids(), r.seq)
+	}
+	if _, _, _, alone, _ := s.snapshot(); alone != 4 || len(log) != 5 {
+		t.Errorf("%d published alone, log %v; want 4 alone", alone, log)
+	}
+}
+
+// failingBatches is a stream whose batches time out.
+type failingBatches struct{ *stream }
+
+func (failingBatches) PublishBatch(context.Context, string, []*nats.Msg) (uint64, error) {
+	return 0, context.DeadlineExceeded
+}
+
+// A guarded append never shares a batch with an earlier message its guard
+// matches (the server would check its expectation without it): it starts
+// the next batch. Guards that match nothing before change nothing.
+func TestGuardStartsNextBatch(t *testing.T) {
+	s := newStream()
+	c := newCommitter(t, s)
+	c.CombineAlways()
+	ctx := testContext(t)
+	a := newAppend(s, "x.1.created")
+	b := newAppend(s, "y.1.created")
+	b.guard = "y.1.>" // its own aggregate, untouched before it: same batch
+	d := newAppend(s, "z.1.updated")
+	d.guard = "x.1.>" // behind a's message: next batch
+	e := newAppend(s, "x.2.created")
+	e.guard = "x.2.>"
+	chs := queue(t, ctx, c, a, b, d, e)
+	c.Release()
+	for _, ch := range chs {
+		if r := result(t, ch); r.err != nil {
+			t.Fatal(r.err)
+		}
+	}
+	log, batches, _, _, _ := s.snapshot()
+	if want := []string{"x.1.created", "y.1.created", "z.1.updated", "x.2.created"}; !cmp.Equal(log, want) {
+		t.Errorf("log = %v; want %v", log, want)
+	}
+	if batches != 2 {
+		t.Errorf("batches = %d; want 2 (a+b, then d+e)", batches)
+	}
+}
+
+func TestSubjectMatches(t *testing.T) {
+	tests := []struct {
+		filter, subject string
+		want            bool
+	}{
+		{"stamp.client.c1.>", "stamp.client.c1.ClientUpdated", true},
+		{"stamp.client.c1.>", "stamp.client.c1.a.b", true},
+		{"stamp.client.c1.>", "stamp.client.c1", false},
+		{"stamp.client.c1.>", "stamp.client.c10.ClientUpdated", false},
+		{"stamp.*.c1.>", "stamp.user.c1.UserRegistered", true},
+		{"stamp.client.c1.ClientUpdated", "stamp.client.c1.ClientUpdated", true},
+		{"stamp.client.c1.ClientUpdated", "stamp.client.c1.ClientDeleted", false},
+		{"stamp.client.*", "stamp.client.c1.x", false},
+		{"stamp", "stamp.client", false},
+		{">", "stamp", true},
+	}
+	for _, tt := range tests {
+		if got := subjectMatches(tt.filter, tt.subject); got != tt.want {
+			t.Errorf("subjectMatches(%q, %q) = %v; want %v", tt.filter, tt.subject, got, tt.want)
+		}
 	}
 }
 

@@ -28,14 +28,17 @@ var errDuplicate = errors.New("stream: id already stored")
 
 func newStream() *stream { return &stream{ids: map[string]bool{}} }
 
-// store stores msgs all or none and returns the sequence of the last.
+// store stores msgs all or none and returns the sequence of the last. It
+// refuses (ErrRefused) msgs holding an id stored or twice.
 func (s *stream) store(msgs []*nats.Msg) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	seen := map[string]bool{}
 	for _, m := range msgs {
-		if s.ids[m.Subject] {
-			return 0, fmt.Errorf("%w: %s", errDuplicate, m.Subject)
+		if s.ids[m.Subject] || seen[m.Subject] {
+			return 0, fmt.Errorf("%w: %w: %s", ErrRefused, errDuplicate, m.Subject)
 		}
+		seen[m.Subject] = true
 	}
 	for _, m := range msgs {
 		s.ids[m.Subject] = true
@@ -74,8 +77,9 @@ func (s *stream) snapshot() (log []string, batches, refused, alone, barriers int
 
 // appendOf is an Append of messages whose ids are their subjects.
 type appendOf struct {
-	s    *stream
-	msgs []*nats.Msg
+	s     *stream
+	msgs  []*nats.Msg
+	guard string
 }
 
 func newAppend(s *stream, ids ...string) *appendOf {
@@ -87,6 +91,8 @@ func newAppend(s *stream, ids ...string) *appendOf {
 }
 
 func (a *appendOf) Msgs() []*nats.Msg { return a.msgs }
+
+func (a *appendOf) Guard() string { return a.guard }
 
 func (a *appendOf) PublishAlone(ctx context.Context) (uint64, error) {
 	if err := ctx.Err(); err != nil {
