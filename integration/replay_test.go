@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,15 +30,19 @@ import (
 // tokens each (eventstore.Store.AppendAll), from a few writers at once: a
 // batch costs the server a few milliseconds whatever its size, so big
 // batches make bulk setup cheap and its time follow the number of events,
-// not of decisions. Each batch has its own deadline, not the whole run: a
-// loaded machine makes the run slower, never wrong, and a stuck append
-// still fails. Token ids are bulk-<batch>-<i>, so bulk-0-0 always exists.
+// not of decisions. Each attempt at a batch has its own deadline, not the
+// whole run, and a batch whose attempt timed out is appended again, up to
+// batchAttempts times: its envelope ids are fixed, so a retry of a batch
+// that was stored after all is recognised, never stored twice. A loaded
+// machine makes the run slower, never wrong, and a stuck append still
+// fails. Token ids are bulk-<batch>-<i>, so bulk-0-0 always exists.
 func appendTokens(tb testing.TB, store *eventstore.Store, clientID string, n int) uint64 {
 	tb.Helper()
 	const (
 		bulkBatchEvents = 500 // half the server's limit of a batch
 		bulkWriters     = 4
-		batchTimeout    = 60 * time.Second
+		batchTimeout    = 30 * time.Second
+		batchAttempts   = 4
 	)
 	issued := time.Now().UTC().Truncate(time.Second)
 	actor := domain.Actor{Kind: domain.ActorSystem}
@@ -79,9 +84,15 @@ func appendTokens(tb testing.TB, store *eventstore.Store, clientID string, n int
 						return
 					}
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-				_, err := store.AppendAll(ctx, domain.ExpectAny, batch...)
-				cancel()
+				var err error
+				for range batchAttempts {
+					ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+					_, err = store.AppendAll(ctx, domain.ExpectAny, batch...)
+					cancel()
+					if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, domain.ErrTemporarilyUnavailable) {
+						break
+					}
+				}
 				if err != nil {
 					errs <- fmt.Errorf("batch %d of %d (%d events): %w", b, batches, len(batch), err)
 					return
