@@ -71,21 +71,28 @@ var errBatchDuplicate = errors.New("an event id of the batch is already stored")
 // atomic batch (at most 1000 by the server's default limit), stored all or
 // none, and the server syncs the batch once.
 //
-// Group commit (on unless Options.DisableGroupCommit): appends with
-// domain.ExpectAny may share a publish. With none in flight, an ExpectAny
-// append is published at once as above; while one is, the next ones wait,
-// and when the publish completes everything waiting goes out together, as
-// one atomic batch (split at 1000 events) that the server stores with one
-// fsync. A batch has a fixed cost of a few milliseconds, so it pays only
-// when many appends wait and every write is fsynced: the Store measures what
-// batches and single publishes cost, and while batches would not pay at the
-// current number of concurrent appends it publishes each at once, side by
-// side, as if there were no group commit. Either way the events of one
-// append stay contiguous and in order, each caller gets the sequence of its
-// own last event, and an append that is refused inside a combined batch
-// (say, a retry whose id is already stored) is published again on its own,
-// so every caller gets the answer it would have got alone. Appends with an
-// expectation are never combined.
+// Group commit (on unless Options.DisableGroupCommit): appends may share
+// a publish, whatever their expectation. With none in flight, an append is
+// published at once as above; while one is, the next ones wait, and when
+// the publish completes everything waiting goes out together, as one
+// atomic batch (split at 1000 events) that the server stores with one
+// fsync. Each append's expectation travels on its own first message (the
+// headers above, or its slot id), so the server checks each decision's
+// own; an expectation on a low-cardinality aggregate never goes in a batch
+// behind another message on that aggregate, since the server checks it
+// against what is stored, not against the batch. A batch has a fixed cost
+// of a few milliseconds, so for single events it pays only when many
+// appends wait and every write is fsynced: the Store measures what batches
+// and single publishes cost, and while batches would not pay at the
+// current number of concurrent appends it publishes each single event at
+// once, side by side, as if there were no group commit; an append of
+// several events, which costs a batch anyway, always waits to share one.
+// Either way the events of one append stay contiguous and in order, each
+// caller gets the sequence of its own last event, and a combined batch
+// the server refuses (one decision's conflict, a retry whose id is already
+// stored) is split in halves until the refused append goes alone, so every
+// caller gets the answer it would have got alone and no decision is
+// refused for another's conflict.
 //
 // A retry of an append that was stored is not stored again, and Append
 // returns the sequence of its last event: within the stream's duplicate

@@ -16,15 +16,21 @@
 // answers with the sequence already stored; a retried append with an
 // expectation is recognised at any age.
 //
-// Appends without an expectation (domain.ExpectAny) go through a group
-// commit unless Options.DisableGroupCommit: while one is being published the
-// next ones wait, then go out together as one atomic batch that the server
-// syncs once; when the Store has measured that batches would not pay at the
-// current concurrency (no fsync per write, or few concurrent appends), they
-// go out one by one at once, as without it. Each caller still gets the
-// sequence of its own last event, and the outcome it would have got alone.
-// It is what lets a single node that fsyncs every write acknowledge more
-// events than it can fsync.
+// Every append, with or without an expectation, on one aggregate or
+// several (AppendAll), goes through a group commit unless
+// Options.DisableGroupCommit: while one is being published the next ones
+// wait, then go out together as one atomic batch that the server syncs
+// once, each decision's expectation on its own first message; when the
+// Store has measured that batches would not pay at the current
+// concurrency (no fsync per write, or few concurrent single events), they
+// go out one by one at once, as without it. A decision of several events
+// costs a batch on its own anyway, so beside others it always shares one.
+// Each caller still gets the sequence of its own last event, and the
+// outcome it would have got alone: a batch refused for one decision's
+// conflict or duplicate is split until that decision is alone. It is what
+// lets a single node that fsyncs every write acknowledge more events than
+// it can fsync, and multi-event decisions cost about what single events do
+// under concurrent load.
 //
 // Load reads one aggregate with JetStream direct get, by literal subjects so
 // the server stays on its per-subject indexes; Read, Replay and Follow stream

@@ -1,6 +1,7 @@
 package groupcommit
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -132,4 +133,51 @@ func TestOptionsValidate(t *testing.T) {
 	if got := (Options{}).withDefaults(); got.BatchTimeout != DefaultBatchTimeout || got.BarrierTimeout != DefaultBarrierTimeout {
 		t.Errorf("defaults = %+v", got)
 	}
+}
+
+// While batches would not pay, a single event goes out beside an append in
+// flight, but an append of several events, which costs a batch anyway,
+// queues so that the round it starts can share that batch.
+func TestMultiEventAppendQueuesBesideInflight(t *testing.T) {
+	s := newStream()
+	c := newCommitter(t, s)
+	c.SetCosts(time.Millisecond, time.Second) // batches dear: direct appends
+	ctx := testContext(t)
+	release := make(chan struct{})
+	slow := &blockingAppend{appendOf: newAppend(s, "slow"), release: release}
+	chSlow := appendAsync(ctx, c, slow)
+	eventually(t, "slow append in flight", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.inflight == 1
+	})
+	single := newAppend(s, "single")
+	if r := result(t, appendAsync(ctx, c, single)); r.err != nil {
+		t.Fatalf("single beside the one in flight: %v", r.err)
+	}
+	multi := newAppend(s, "m1", "m2")
+	chMulti := appendAsync(ctx, c, multi)
+	eventually(t, "the multi-event append queued", func() bool { return c.Queued() == 1 })
+	close(release)
+	rs, rm := result(t, chSlow), result(t, chMulti)
+	if rs.err != nil || rm.err != nil {
+		t.Fatalf("slow %v, multi %v", rs.err, rm.err)
+	}
+	log, _, _, _, _ := s.snapshot()
+	checkStored(t, log, multi.ids(), rm.seq)
+}
+
+// blockingAppend is published alone only once release is closed.
+type blockingAppend struct {
+	*appendOf
+	release chan struct{}
+}
+
+func (a *blockingAppend) PublishAlone(ctx context.Context) (uint64, error) {
+	select {
+	case <-a.release:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return a.appendOf.PublishAlone(ctx)
 }

@@ -1,6 +1,7 @@
 // Package groupcommit lets concurrent appends to a JetStream stream share
 // a publish, so that with fsync before every acknowledgement they share an
-// fsync too. The event store runs its ExpectAny appends through it.
+// fsync too. The event store runs every append through it: single events
+// and atomic multi-event decisions, with or without an expectation.
 //
 // # Contract
 //
@@ -14,18 +15,49 @@
 //     then gets ErrWaitEnded, or the publish's own error);
 //   - an append whose caller's ctx has ended before its round starts is
 //     left out, so it is not stored behind the caller's back;
-//   - an append refused inside a combined batch (say, a retry whose id is
-//     already stored, or a limit) is published again on its own, so every
-//     caller gets the answer Append.PublishAlone would have given it;
+//   - an append refused inside a combined batch (say, a decision whose
+//     expectation failed, a retry whose id is already stored, or a limit)
+//     is published again on its own, so every caller gets the answer
+//     Append.PublishAlone would have given it; the others of that batch
+//     are not refused for it (the batch is split in halves, each half a
+//     batch again, until the refused append is alone);
+//   - an append with a Guard never goes in a batch behind a message on a
+//     subject its guard matches;
 //   - after Close, queued and later appends fail with ErrClosed without
 //     being published.
 //
-// It requires of the caller: appends without expectations (a combined
-// batch checks none), whose messages carry ids the stream deduplicates
-// (a refused batch's appends are published again, and a batch cut short
-// by Close or a timeout may have been stored); a Publisher whose
-// PublishBatch is atomic (all or nothing) and whose Barrier stores
-// nothing; Close once, then Wait.
+// It requires of the caller: appends whose messages carry ids the stream
+// deduplicates (a refused batch's appends are published again, and a
+// batch cut short by Close or a timeout may have been stored), whose
+// expectation, if any, is on their first message and checked by the
+// server against what is stored (a sequence expectation, named by Guard)
+// or by a message id (a slot id, which needs no guard: the server refuses
+// an id twice within a batch too); a Publisher whose PublishBatch is
+// atomic (all or nothing), wraps ErrRefused when the stream answered with
+// a refusal, and whose Barrier stores nothing; Close once, then Wait.
+//
+// # Why combine decisions (and not something else)
+//
+// On a single-node file store an atomic batch costs the server a fixed
+// six syncs and a directory made and removed (nats-server
+// jetstream_batching.go, newBatchStore: a staging file store per batch,
+// its two meta files written O_SYNC and their directory fsynced twice, the
+// staged block fsynced, then the commit's one fsync; then it deletes the
+// directory), against one fsync for a single message. A decision of two or three events (a
+// password grant, a code exchange, a refresh rotation) therefore costs 8–
+// 15 single appends when it goes alone. The ways out weighed:
+//
+//   - (b) pipelining a batch's messages does not help: they are already
+//     sent without waiting, and only the commit is answered; the cost is
+//     the server's staging, not round trips;
+//   - (c) one event per decision would remove the batch, but changes the
+//     events the README documents and every reader of them;
+//   - (a) combining concurrent decisions into one batch shares the fixed
+//     cost: a round of n decisions pays one staging, so under concurrent
+//     load a multi-event decision costs about what a single event does.
+//
+// (a) is what this package does. At one appender nothing is there to
+// share with, and a multi-event decision still costs one staged batch.
 //
 // # How it works
 //
@@ -64,7 +96,9 @@
 //     own), so that one bad sample (a disk stall) cannot settle the choice
 //     for good;
 //   - a round that holds an append of several messages is always one
-//     batch: that append costs a batch anyway.
+//     batch: that append costs a batch anyway; for the same reason such an
+//     append queues (and starts a round) whenever another is in flight,
+//     instead of going out beside it.
 //
 // The server deletes a batch's staging store after it acknowledges the
 // batch, on the stream's one write loop, delaying whatever comes next.
