@@ -15,7 +15,9 @@ import (
 // batch: all are stored, in order, or none. expect applies to the first
 // event's aggregate (the aggregate the decision was made on), checked as
 // Append checks it. Events that all belong to one aggregate are handed to
-// Append, group commit included. It returns the stream sequence of the last
+// Append; either way the batch goes through the group commit as Append
+// documents, and may share one atomic batch with other appends waiting at
+// the same time. It returns the stream sequence of the last
 // event, the same errors as Append, and recognises a retry of a stored
 // batch by its last envelope id. Like Append, it tries again while the
 // failure is transient.

@@ -13,8 +13,8 @@ import (
 )
 
 // Group commit (see Append, and package groupcommit for its contract and
-// cost model): the Store is its Publisher, each ExpectAny append one of
-// its Appends.
+// cost model): the Store is its Publisher, each append (Append and
+// AppendAll, with or without an expectation) one of its Appends.
 
 // barrierSubject is where the group commit's barrier goes: under the
 // stream's subjects, and no event subject (domain.ParseSubject refuses it).
