@@ -43,7 +43,11 @@
 // jetstream_batching.go, newBatchStore: a staging file store per batch,
 // its two meta files written O_SYNC and their directory fsynced twice, the
 // staged block fsynced, then the commit's one fsync; then it deletes the
-// directory), against one fsync for a single message. A decision of two or three events (a
+// directory), against one fsync for a single message; the server's
+// maintainers name that staging the primary cost of single-node batches
+// (nats-io/nats-server pull request 7298). One staged batch measured
+// 3.4 ms against 0.4 ms for a single message on a quiet disk of the
+// development machine, 15–24 ms against 1.2–1.5 ms under load. A decision of two or three events (a
 // password grant, a code exchange, a refresh rotation) therefore costs 8–
 // 15 single appends when it goes alone. The ways out weighed:
 //
