@@ -73,6 +73,8 @@ func (s *Store) readTrusted(ctx context.Context, ro ReadOptions, fn func(domain.
 			if rec, err = decode(seq, subject, body); err != nil {
 				s.verify.refused.Add(1)
 				rec, err = domain.Recorded{Seq: seq, Subject: subject, Refused: "not an envelope"}, fmt.Errorf("%w: %w", ErrRefused, err)
+			} else {
+				s.verify.hashed.Add(1)
 			}
 		}
 		hashes.put(seq, domain.LogEntryHash(seq, status, subject, h.Get(hdrMsgID), body))
