@@ -55,6 +55,7 @@ func (s *Store) readTrusted(ctx context.Context, ro ReadOptions, fn func(domain.
 	}
 
 	hashes := newEntryHashes()
+	ro.serial = true
 	ro.entry = func(seq uint64, subject string, h nats.Header, body []byte) (domain.Recorded, error) {
 		c := rangeOf(ranges, seq)
 		if c == nil {
@@ -144,4 +145,19 @@ func rangeOf(ranges []checkpoint, seq uint64) *checkpoint {
 		}
 	}
 	return nil
+}
+
+// Checkpointed is the Store as a rebuild reads it: a Replay of the whole
+// log (filter "" or domain.SubjectRoot+".>") trusts the log's checkpoints
+// (ReadOptions.TrustCheckpoints, so it may fail with an error wrapping
+// ErrCheckpointMismatch); any other read is the Store's. Safe for
+// concurrent use.
+type Checkpointed struct{ *Store }
+
+// Replay is Store.Replay, trusting checkpoints for the whole log.
+func (c Checkpointed) Replay(ctx context.Context, from uint64, filter string, fn func(domain.Recorded) error) error {
+	if filter != "" && filter != domain.SubjectRoot+".>" {
+		return c.Store.Replay(ctx, from, filter, fn)
+	}
+	return c.Store.Read(ctx, ReadOptions{From: from, TrustCheckpoints: true}, fn)
 }
