@@ -70,23 +70,29 @@ const logCheckpointContext = "stamp log checkpoint v1"
 // LogEntryHash returns the entry hash of the message stored at sequence
 // seq on subject with message id msgID and body payload, judged status.
 func LogEntryHash(seq uint64, status LogEntryStatus, subject, msgID string, payload []byte) [sha256.Size]byte {
-	h := sha256.New()
-	var head [len(logCheckpointContext) + 9]byte
-	n := copy(head[:], logCheckpointContext)
-	binary.BigEndian.PutUint64(head[n:], seq)
-	head[n+8] = byte(status)
-	h.Write(head[:])
+	var x LogEntryHasher
+	return x.Hash(seq, status, subject, msgID, payload)
+}
+
+// LogEntryHasher computes entry hashes (LogEntryHash) reusing one buffer.
+// The zero value is ready. Not safe for concurrent use.
+type LogEntryHasher struct{ buf []byte }
+
+// Hash returns LogEntryHash(seq, status, subject, msgID, payload).
+func (x *LogEntryHasher) Hash(seq uint64, status LogEntryStatus, subject, msgID string, payload []byte) [sha256.Size]byte {
+	b := append(x.buf[:0], logCheckpointContext...)
+	b = binary.BigEndian.AppendUint64(b, seq)
+	b = append(b, byte(status))
 	// Then what the log signature covers, framed as its input is.
-	var l [8]byte
-	h.Write([]byte(logSigningContext))
-	for _, part := range [][]byte{[]byte(subject), []byte(msgID), payload} {
-		binary.BigEndian.PutUint64(l[:], uint64(len(part)))
-		h.Write(l[:])
-		h.Write(part)
-	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return sum
+	b = append(b, logSigningContext...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(subject)))
+	b = append(b, subject...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(msgID)))
+	b = append(b, msgID...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(payload)))
+	b = append(b, payload...)
+	x.buf = b
+	return sha256.Sum256(b)
 }
 
 // LogDigest accumulates the entry hashes of a range in sequence order. The

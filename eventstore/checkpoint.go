@@ -33,19 +33,22 @@ var checkpointSubject = domain.LogCheckpointAggregate.Subject(domain.LogCheckpoi
 // (a refused one has Refused set and comes with an error).
 type entryFunc func(seq uint64, subject string, h nats.Header, body []byte) (domain.Recorded, error)
 
-// entryHashes hands the entry hashes a read computes, on whichever
-// goroutine checks a message, to the in-order consumer of its records.
-// It holds at most the messages in flight. Safe for concurrent use.
+// entryHashes computes the entry hashes of a read's messages, on
+// whichever goroutine checks a message, and hands them to the in-order
+// consumer of its records. It holds at most the messages in flight. Safe
+// for concurrent use.
 type entryHashes struct {
-	mu sync.Mutex
-	m  map[uint64][sha256.Size]byte
+	mu     sync.Mutex
+	hasher domain.LogEntryHasher
+	m      map[uint64][sha256.Size]byte
 }
 
 func newEntryHashes() *entryHashes { return &entryHashes{m: map[uint64][sha256.Size]byte{}} }
 
-func (e *entryHashes) put(seq uint64, h [sha256.Size]byte) {
+// put computes and keeps the entry hash of a message (domain.LogEntryHash).
+func (e *entryHashes) put(seq uint64, status domain.LogEntryStatus, subject, msgID string, body []byte) {
 	e.mu.Lock()
-	e.m[seq] = h
+	e.m[seq] = e.hasher.Hash(seq, status, subject, msgID, body)
 	e.mu.Unlock()
 }
 
@@ -206,7 +209,7 @@ func (s *Store) checkpointRun(ctx context.Context, every uint64) error {
 	hashes := newEntryHashes()
 	entry := func(seq uint64, subject string, h nats.Header, body []byte) (domain.Recorded, error) {
 		rec, err := s.verify.read(seq, subject, h, body)
-		hashes.put(seq, domain.LogEntryHash(seq, entryStatus(h, err), subject, h.Get(hdrMsgID), body))
+		hashes.put(seq, entryStatus(h, err), subject, h.Get(hdrMsgID), body)
 		return rec, err
 	}
 	digest, refused := domain.NewLogDigest(), []uint64(nil)

@@ -25,8 +25,10 @@ import (
 // A range is trusted only when the read begins at or before it and the
 // stream still holds its first sequence (a stream's max age may have
 // dropped part of it); every other message, and every message past the
-// last checkpoint, is verified per event. Ignored checkpoints (bad
-// signature, bad range) are logged as warnings.
+// last checkpoint, is verified per event (past the last range, by a
+// second read up to the stream's last sequence as of then, checking on
+// several goroutines as Read does). Ignored checkpoints (bad signature,
+// bad range) are logged as warnings.
 func (s *Store) readTrusted(ctx context.Context, ro ReadOptions, fn func(domain.Recorded) error) error {
 	ro.TrustCheckpoints = false
 	if len(s.verify.keys) == 0 {
@@ -78,7 +80,7 @@ func (s *Store) readTrusted(ctx context.Context, ro ReadOptions, fn func(domain.
 				s.verify.hashed.Add(1)
 			}
 		}
-		hashes.put(seq, domain.LogEntryHash(seq, status, subject, h.Get(hdrMsgID), body))
+		hashes.put(seq, status, subject, h.Get(hdrMsgID), body)
 		return rec, err
 	}
 
@@ -95,6 +97,12 @@ func (s *Store) readTrusted(ctx context.Context, ro ReadOptions, fn func(domain.
 		}
 		return nil
 	}
+	// The checkpointed part, up to the last range's end, one message at a
+	// time: hashing costs less than handing messages between goroutines.
+	// Then the rest verified per event, as Read does.
+	tail := ro
+	tail.From, tail.entry, tail.serial = ranges[len(ranges)-1].To+1, nil, false
+	ro.upTo = tail.From - 1
 	err = s.Read(ctx, ro, func(rec domain.Recorded) error {
 		for open && rec.Seq > ranges[next].To {
 			if err := finish(); err != nil {
@@ -126,7 +134,10 @@ func (s *Store) readTrusted(ctx context.Context, ro ReadOptions, fn func(domain.
 	if err == nil && open {
 		err = finish()
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return s.Read(ctx, tail, fn)
 }
 
 // rangeOf returns the checkpoint of ranges (ascending, disjoint) whose

@@ -41,9 +41,11 @@ type ReadOptions struct {
 	// entry, when set, turns each stored message into a Recorded in place
 	// of the Store's verifier (verifier.read); it must be safe for
 	// concurrent use. serial keeps the read from checking messages on
-	// several goroutines.
+	// several goroutines. upTo, when set, ends a read without Follow at
+	// that sequence if the stream goes further.
 	entry  entryFunc
 	serial bool
+	upTo   uint64
 }
 
 // Validate reports the first problem with ro, or nil; Read calls it.
@@ -103,6 +105,9 @@ func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorde
 			return nil
 		}
 		stop = last
+		if ro.upTo > 0 {
+			stop = min(stop, ro.upTo)
+		}
 	}
 
 	if s.archive != nil {
