@@ -151,6 +151,8 @@ func blank(eventType string) Event {
 		return &DeviceCodeRedeemed{}
 	case "LogSigningKeyAnnounced":
 		return &LogSigningKeyAnnounced{}
+	case "LogCheckpointed":
+		return &LogCheckpointed{}
 	case "ListenerRetryRequested":
 		return &ListenerRetryRequested{}
 	}
@@ -199,7 +201,7 @@ func EventTypes() []string {
 		"SessionEnded", "ServerConfigured",
 		"AuthCodeIssued", "AuthCodeRedeemed", "ClientAuthorized", "ClientAuthorizationRevoked",
 		"DeviceCodeIssued", "DeviceCodeApproved", "DeviceCodeDenied", "DeviceCodeRedeemed",
-		"LogSigningKeyAnnounced",
+		"LogSigningKeyAnnounced", "LogCheckpointed",
 		"ListenerRetryRequested",
 		"LoginRequested", "LoginAccepted", "LoginRejected", "LoginCompleted",
 		"ConsentRequested", "ConsentAccepted", "ConsentRejected", "ConsentCompleted",

@@ -50,6 +50,7 @@ func goldenEvents() []Event {
 		SigningKeyGenerated{KeyID: "kid-1", Algorithm: EdDSA, PublicKey: json.RawMessage(`{"use":"sig","kty":"OKP","kid":"kid-1","crv":"Ed25519","alg":"EdDSA","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`), CreatedAt: at},
 		SigningKeyRetired{KeyID: "kid-1", RetiredAt: at, VerifyUntil: at.Add(time.Hour)},
 		LogSigningKeyAnnounced{KeyID: "QUJDREVGR0hJSktM", PublicKey: "A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg", AdoptedAt: 42},
+		LogCheckpointed{From: 1, To: 10000, Digest: "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg", Refused: []uint64{17, 4711}, KeyID: "QUJDREVGR0hJSktM"},
 	}, goldenChallengeEvents(at)...)
 }
 

@@ -42,7 +42,7 @@ func (s *Store) readWithArchive(ctx context.Context, ro ReadOptions, stop uint64
 		if stop > 0 {
 			upTo = min(upTo, stop)
 		}
-		if err := s.readArchive(ctx, next, upTo, ro.Filter, fn); err != nil {
+		if err := s.readArchive(ctx, next, upTo, ro.Filter, ro.entry, fn); err != nil {
 			return unavailable(fmt.Errorf("eventstore: read %s: %w", where, err))
 		}
 		next = upTo + 1
@@ -62,7 +62,7 @@ func (s *Store) readWithArchive(ctx context.Context, ro ReadOptions, stop uint64
 			return err
 		}
 		if upTo := min(hf, below) - 1; hf > next && upTo >= next {
-			return s.readArchive(ctx, next, upTo, ro.Filter, fn)
+			return s.readArchive(ctx, next, upTo, ro.Filter, ro.entry, fn)
 		}
 		return nil
 	}
@@ -138,8 +138,11 @@ func (s *Store) directSeqAt(ctx context.Context, stream string, t time.Time) (ui
 
 // readArchive calls fn with every archived event from from to upTo
 // (STAMP sequences, both included) on filter ("" for all), in order,
-// through the Store's verifier.
-func (s *Store) readArchive(ctx context.Context, from, upTo uint64, filter string, fn func(domain.Recorded) error) error {
+// through entry (the Store's verifier when nil).
+func (s *Store) readArchive(ctx context.Context, from, upTo uint64, filter string, entry entryFunc, fn func(domain.Recorded) error) error {
+	if entry == nil {
+		entry = s.verify.read
+	}
 	offset, ok, err := s.archiveOffset(ctx)
 	if err != nil || !ok {
 		return err
@@ -190,7 +193,7 @@ func (s *Store) readArchive(ctx context.Context, from, upTo uint64, filter strin
 			return nil
 		}
 		if seq >= from {
-			rec, _ := s.verify.read(seq, msg.Subject(), msg.Headers(), msg.Data())
+			rec, _ := entry(seq, msg.Subject(), msg.Headers(), msg.Data())
 			if err := fn(rec); err != nil {
 				return fmt.Errorf("at sequence %d: %w", seq, err)
 			}

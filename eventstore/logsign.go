@@ -52,6 +52,9 @@ type LogSigning struct {
 	Keys map[string]ed25519.PublicKey
 	// Refused counts the messages this Store's readers refused.
 	Refused uint64
+	// Hashed counts the messages reads with TrustCheckpoints accepted by
+	// their checkpoint's digest instead of their own signature.
+	Hashed uint64
 }
 
 // verifier checks the log signatures of stored messages; with no key it
@@ -64,6 +67,7 @@ type verifier struct {
 	adopted   atomic.Bool
 	adoptedAt atomic.Uint64
 	refused   atomic.Uint64
+	hashed    atomic.Uint64
 }
 
 // newVerifier returns the verifier of opts.
@@ -245,7 +249,7 @@ func (v *verifier) read(seq uint64, subject string, h nats.Header, body []byte) 
 
 // state returns what v knows.
 func (v *verifier) state() LogSigning {
-	return LogSigning{Verifying: len(v.keys) > 0, Adopted: v.adopted.Load(), AdoptedAt: v.adoptedAt.Load(), Keys: v.keys, Refused: v.refused.Load()}
+	return LogSigning{Verifying: len(v.keys) > 0, Adopted: v.adopted.Load(), AdoptedAt: v.adoptedAt.Load(), Keys: v.keys, Refused: v.refused.Load(), Hashed: v.hashed.Load()}
 }
 
 // sign adds the log signature headers to m, whose body and Nats-Msg-Id

@@ -29,12 +29,32 @@ type ReadOptions struct {
 	// Follow keeps delivering new events after the last one, until ctx ends.
 	// Without it, Read stops at the stream's last sequence as of the call.
 	Follow bool
+	// TrustCheckpoints verifies the log's signatures by its checkpoints
+	// (domain.LogCheckpointed) where it can: inside a range whose
+	// checkpoint is validly signed, each message is hashed instead of
+	// verified, and the read stops with an error wrapping
+	// ErrCheckpointMismatch at the end of a range whose digest differs
+	// (see readTrusted). Only for a read of the whole log without Follow
+	// (Validate says so); a rebuild's read.
+	TrustCheckpoints bool
+
+	// entry, when set, turns each stored message into a Recorded in place
+	// of the Store's verifier (verifier.read); it must be safe for
+	// concurrent use. serial keeps the read from checking messages on
+	// several goroutines. upTo, when set, ends a read without Follow at
+	// that sequence if the stream goes further.
+	entry  entryFunc
+	serial bool
+	upTo   uint64
 }
 
 // Validate reports the first problem with ro, or nil; Read calls it.
 func (ro ReadOptions) Validate() error {
 	if ro.From > 1 && !ro.Since.IsZero() {
 		return errors.New("eventstore: read options: From and Since are exclusive")
+	}
+	if ro.TrustCheckpoints && (ro.Follow || !ro.Since.IsZero() || (ro.Filter != "" && ro.Filter != domain.SubjectRoot+".>")) {
+		return errors.New("eventstore: read options: TrustCheckpoints reads the whole log from a sequence, without Follow")
 	}
 	return nil
 }
@@ -72,6 +92,9 @@ func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorde
 	if err := ro.Validate(); err != nil {
 		return fmt.Errorf("eventstore: read %s: %w", where, err)
 	}
+	if ro.TrustCheckpoints {
+		return s.readTrusted(ctx, ro, fn) // see checkpoint_read.go
+	}
 	var stop uint64 // last sequence to deliver, when not following
 	if !ro.Follow {
 		last, err := s.LastSeq(ctx)
@@ -82,6 +105,9 @@ func (s *Store) Read(ctx context.Context, ro ReadOptions, fn func(domain.Recorde
 			return nil
 		}
 		stop = last
+		if ro.upTo > 0 {
+			stop = min(stop, ro.upTo)
+		}
 	}
 
 	if s.archive != nil {
@@ -152,7 +178,7 @@ func (s *Store) readSession(ctx context.Context, ro ReadOptions, stop uint64, fn
 		return 0, false, nil
 	}
 	// A refused message reaches fn with Refused set (see verifier.read).
-	next, stopReads := s.reads(ctx, it)
+	next, stopReads := s.reads(ctx, it, ro.entry, ro.serial)
 	defer stopReads()
 	for {
 		rec, pending, err := next()

@@ -30,7 +30,8 @@ type readItem struct {
 }
 
 // reads returns next, which hands out the messages of it in order as
-// Records (through verifier.read, so refused ones have Refused set) with
+// Records (through entry, verifier.read when nil, so refused ones have
+// Refused set) with
 // the number of messages pending after each, and stop, which the caller
 // must call when done, before it stops it.
 //
@@ -39,10 +40,14 @@ type readItem struct {
 // next's messages are checked on several goroutines, up to readAheadWindow
 // ahead, still handed out in order. A log-signing announcement is checked
 // before any later message is, so that those see the adoption point it
-// teaches. Otherwise each message is checked when next is called.
-func (s *Store) reads(ctx context.Context, it jetstream.MessagesContext) (next func() (domain.Recorded, uint64, error), stop func()) {
+// teaches. Otherwise (or when serial) each message is checked when next
+// is called.
+func (s *Store) reads(ctx context.Context, it jetstream.MessagesContext, entry entryFunc, serial bool) (next func() (domain.Recorded, uint64, error), stop func()) {
+	if entry == nil {
+		entry = s.verify.read
+	}
 	procs := runtime.GOMAXPROCS(0)
-	if len(s.verify.keys) == 0 || procs < 2 {
+	if len(s.verify.keys) == 0 || procs < 2 || serial {
 		return func() (domain.Recorded, uint64, error) {
 			msg, err := it.Next(jetstream.NextContext(ctx))
 			if err != nil {
@@ -52,7 +57,7 @@ func (s *Store) reads(ctx context.Context, it jetstream.MessagesContext) (next f
 			if err != nil {
 				return domain.Recorded{}, 0, err
 			}
-			rec, _ := s.verify.read(meta.Sequence.Stream, msg.Subject(), msg.Headers(), msg.Data())
+			rec, _ := entry(meta.Sequence.Stream, msg.Subject(), msg.Headers(), msg.Data())
 			return rec, meta.NumPending, nil
 		}, func() {}
 	}
@@ -62,7 +67,7 @@ func (s *Store) reads(ctx context.Context, it jetstream.MessagesContext) (next f
 	jobs := make(chan *readItem, readAheadWindow)
 	var wg sync.WaitGroup
 	check := func(item *readItem) {
-		item.rec, _ = s.verify.read(item.seq, item.msg.Subject(), item.msg.Headers(), item.msg.Data())
+		item.rec, _ = entry(item.seq, item.msg.Subject(), item.msg.Headers(), item.msg.Data())
 		item.msg = nil
 		close(item.done)
 	}

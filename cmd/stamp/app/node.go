@@ -186,6 +186,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 			runArchiver(runCtx, n.nats, cfg, logger) // see config_archive.go
 		}()
 	}
+	n.startCheckpoints(runCtx) // see node_checkpoint.go
 
 	sealing, err := loadSealingKey(cfg)
 	if err != nil {
