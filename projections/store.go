@@ -58,6 +58,12 @@ type Store struct {
 	// applied is the lowest of cps, published after each commit.
 	applied atomic.Uint64
 
+	// keyGen moves whenever the signing keys model may have changed, before
+	// the change is published; keySet is the decoded model as of a
+	// generation (keys_cache.go).
+	keyGen atomic.Uint64
+	keySet atomic.Pointer[keySet]
+
 	// waitCh is closed and replaced after a commit when a waiter has taken
 	// it (waitTaken), so waiting costs nothing while nobody waits.
 	waitMu    sync.Mutex
@@ -250,6 +256,7 @@ func (s *Store) Drop(m Model) error {
 	}
 	cps := s.cps
 	cps[i] = 0
+	s.keyGen.Add(1)
 	s.publish(cps)
 	return nil
 }

@@ -118,19 +118,6 @@ func byCreation(a, b domain.RefreshFamily) int {
 	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 }
 
-// SigningKeys returns every signing key, retired ones included, sorted by
-// creation time, then id (an empty slice, not nil, if there is none).
-func (s *Store) SigningKeys(ctx context.Context) ([]domain.SigningKey, error) {
-	out, err := scanAll[domain.SigningKey](ctx, s, ModelKeys.idPrefix())
-	if err != nil {
-		return nil, fmt.Errorf("projections: signing keys: %w", err)
-	}
-	slices.SortFunc(out, func(a, b domain.SigningKey) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-	})
-	return out, nil
-}
-
 // scanAll decodes every JSON value under prefix, in key order (an empty
 // slice, not nil, if there is none).
 func scanAll[T any](ctx context.Context, s *Store, prefix []byte) ([]T, error) {
