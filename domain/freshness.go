@@ -76,7 +76,9 @@ func lookupFresh[T any](ctx context.Context, s *Service, lookup func(context.Con
 	return lookup(ctx)
 }
 
-// parseAccessToken is ParseAccessToken under the announced keys. A token
+// parseAccessToken is ParseAccessToken under the announced keys, a token
+// that verified before answered from s.verified (which checks its key and
+// its times again, see verifiedTokens). A token
 // signed under a key this instance does not know (yet: announced by
 // another instance) is parsed again after catching up. It returns the
 // context to go on with (caught up when it had to).
@@ -86,7 +88,7 @@ func (s *Service) parseAccessToken(ctx context.Context, raw string, now time.Tim
 		if err != nil {
 			return ctx, Claims{}, err
 		}
-		claims, err := ParseAccessToken(raw, s.cfg.Issuer, keys, now, leeway)
+		claims, err := s.verified.parse(raw, s.cfg.Issuer, keys, now, leeway)
 		if !errors.Is(err, errUnknownKey) || s.isCaughtUp(ctx) {
 			return ctx, claims, err
 		}
