@@ -186,9 +186,9 @@ type writer struct {
 	// nil outside Rebuild.
 	written map[uint64]struct{}
 	seed    maphash.Seed
-	// keysChanged: the batch wrote under the signing keys model's prefix
-	// (see keys_cache.go).
-	keysChanged bool
+	// keysChanged and clientsChanged: the batch wrote under the signing
+	// keys or the clients model's prefix (see keys_cache.go).
+	keysChanged, clientsChanged bool
 }
 
 func (w *writer) begin(s *Store) {
@@ -208,7 +208,7 @@ func (w *writer) end() {
 	}
 	w.batch.Close()
 	w.batch = nil
-	w.keysChanged = false
+	w.keysChanged, w.clientsChanged = false, false
 	clear(w.pending)
 }
 
@@ -282,6 +282,9 @@ func (w *writer) commit() error {
 	if w.keysChanged {
 		w.s.keyGen.Add(1)
 	}
+	if w.clientsChanged {
+		w.s.clientGen.Add(1)
+	}
 	w.s.publish(w.cps)
 	return nil
 }
@@ -340,7 +343,7 @@ func (w *writer) store(key []byte, v any) error {
 		return err
 	}
 	w.pending[string(key)] = val
-	w.keysChanged = w.keysChanged || isKeysKey(key)
+	w.noteChange(key)
 	return w.batch.Set(key, val, nil)
 }
 
@@ -349,6 +352,6 @@ func (w *writer) store(key []byte, v any) error {
 // store, so later events of the batch see them.
 func (w *writer) drop(key []byte) error {
 	w.pending[string(key)] = nil
-	w.keysChanged = w.keysChanged || isKeysKey(key)
+	w.noteChange(key)
 	return w.batch.Delete(key, nil)
 }

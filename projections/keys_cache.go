@@ -11,19 +11,24 @@ import (
 )
 
 // The signing keys are read on every token check (a verification needs
-// the key its kid names) and change a few times a year, so SigningKeys
-// answers from a decoded copy of the keys model instead of scanning and
-// decoding it each time.
+// the key its kid names) and the client on every client authentication
+// and token check; both change rarely (keys a few times a year, clients
+// when registered, updated, given a new secret or deleted). So
+// SigningKeys answers from a decoded copy of the keys model, and Client
+// from decoded copies of the clients it read (clients_cache.go), instead
+// of reading and decoding JSON each time.
 //
-// The copy is tagged with the keys generation (Store.keyGen) it was read
-// at. The generation moves after every commit that wrote under the keys
-// prefix (writer.keysChanged), and after a Drop or a swap, and always
-// before the checkpoints of that commit are published: a caller that
-// waited for a sequence (WaitFor, a catch-up) reads a generation at least
-// as new as the keys event at that sequence, so a key announced, rotated
-// or retired is seen at once (read your writes). A copy read while the
-// generation moved carries the older generation, so the next call reads
-// the model again: it may hold newer keys than its tag says, never older.
+// A copy is tagged with its model's generation (Store.keyGen,
+// Store.clientGen) as read before the copy was. The generation moves
+// after every commit that wrote under the model's prefix
+// (writer.noteChange), and after a Drop or a swap (cachesStale), and
+// always before the checkpoints of that commit are published: a caller
+// that waited for a sequence (WaitFor, a catch-up) reads a generation at
+// least as new as the event at that sequence, so a key announced, rotated
+// or retired, or a client changed, is seen at once (read your writes). A
+// copy read while the generation moved carries the older generation, so
+// the next call reads the model again: a copy may hold newer state than
+// its tag says, never older.
 
 // keySet is the signing keys model, decoded and sorted, as of gen.
 type keySet struct {
@@ -31,11 +36,25 @@ type keySet struct {
 	keys []domain.SigningKey
 }
 
-// keysPrefix is the key prefix of the signing keys model.
-var keysPrefix = []byte(string(ModelKeys) + "/")
+// The key prefixes of the cached models.
+var (
+	keysPrefix    = []byte(prefixOf(idxKeys))
+	clientsPrefix = []byte(prefixOf(idxClients))
+)
 
-// isKeysKey reports whether key belongs to the signing keys model.
-func isKeysKey(key []byte) bool { return bytes.HasPrefix(key, keysPrefix) }
+// noteChange notes that the batch writes key, for the caches.
+func (w *writer) noteChange(key []byte) {
+	w.keysChanged = w.keysChanged || bytes.HasPrefix(key, keysPrefix)
+	w.clientsChanged = w.clientsChanged || bytes.HasPrefix(key, clientsPrefix)
+}
+
+// cachesStale moves every cached model's generation: the database
+// changed other than through a writer's commit (Drop, a swap). The
+// caller publishes after it.
+func (s *Store) cachesStale() {
+	s.keyGen.Add(1)
+	s.clientGen.Add(1)
+}
 
 // SigningKeys returns every signing key, retired ones included, sorted by
 // creation time, then id (an empty slice, not nil, if there is none). The

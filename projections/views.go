@@ -22,16 +22,6 @@ import (
 // ctxCheckEvery is how many records a listing reads between looks at ctx.
 const ctxCheckEvery = 256
 
-// Client returns the client with id id, deleted or not. It returns an error
-// wrapping domain.ErrNotFound if no such client was registered.
-func (s *Store) Client(ctx context.Context, id string) (domain.Client, error) {
-	var c domain.Client
-	if err := s.get(ctx, ModelClients.idKey(id), &c); err != nil {
-		return domain.Client{}, fmt.Errorf("projections: client %q: %w", id, err)
-	}
-	return c, nil
-}
-
 // Clients returns every client, deleted ones included, sorted by id (an
 // empty slice, not nil, if there is none).
 func (s *Store) Clients(ctx context.Context) ([]domain.Client, error) {
