@@ -97,3 +97,22 @@ func (s *Service) parseAccessToken(ctx context.Context, raw string, now time.Tim
 		}
 	}
 }
+
+// appliedSeq is what a Waiter may also tell: the highest sequence the
+// read models have applied (projections.Runner).
+type appliedSeq interface {
+	Applied() uint64
+}
+
+// appliedMark returns the sequence the read models have applied, when the
+// Waiter tells it. A read made after one mark and a catch-up that ends at
+// the same mark saw the state the catch-up left: the read models publish
+// a new applied sequence with every commit, so nothing changed between
+// the two and the read needs not be made again.
+func (s *Service) appliedMark() (uint64, bool) {
+	a, ok := s.ports.Wait.(appliedSeq)
+	if !ok {
+		return 0, false
+	}
+	return a.Applied(), true
+}
