@@ -76,7 +76,9 @@ func lookupFresh[T any](ctx context.Context, s *Service, lookup func(context.Con
 	return lookup(ctx)
 }
 
-// parseAccessToken is ParseAccessToken under the announced keys. A token
+// parseAccessToken is ParseAccessToken under the announced keys, a token
+// that verified before answered from s.verified (which checks its key and
+// its times again, see verifiedTokens). A token
 // signed under a key this instance does not know (yet: announced by
 // another instance) is parsed again after catching up. It returns the
 // context to go on with (caught up when it had to).
@@ -86,7 +88,7 @@ func (s *Service) parseAccessToken(ctx context.Context, raw string, now time.Tim
 		if err != nil {
 			return ctx, Claims{}, err
 		}
-		claims, err := ParseAccessToken(raw, s.cfg.Issuer, keys, now, leeway)
+		claims, err := s.verified.parse(raw, s.cfg.Issuer, keys, now, leeway)
 		if !errors.Is(err, errUnknownKey) || s.isCaughtUp(ctx) {
 			return ctx, claims, err
 		}
@@ -94,4 +96,23 @@ func (s *Service) parseAccessToken(ctx context.Context, raw string, now time.Tim
 			return ctx, Claims{}, err
 		}
 	}
+}
+
+// appliedSeq is what a Waiter may also tell: the highest sequence the
+// read models have applied (projections.Runner).
+type appliedSeq interface {
+	Applied() uint64
+}
+
+// appliedMark returns the sequence the read models have applied, when the
+// Waiter tells it. A read made after one mark and a catch-up that ends at
+// the same mark saw the state the catch-up left: the read models publish
+// a new applied sequence with every commit, so nothing changed between
+// the two and the read needs not be made again.
+func (s *Service) appliedMark() (uint64, bool) {
+	a, ok := s.ports.Wait.(appliedSeq)
+	if !ok {
+		return 0, false
+	}
+	return a.Applied(), true
 }

@@ -43,12 +43,16 @@ func (s *Service) ValidateAccessToken(ctx context.Context, raw string) (AccessTo
 	if err != nil {
 		return AccessToken{}, Claims{}, err
 	}
+	mark, marked := s.appliedMark()
 	t, err := s.ports.Tokens.AccessToken(ctx, claims.ID)
 	if (err == nil && t.Active(now) || errors.Is(err, ErrNotFound)) && !s.isCaughtUp(ctx) {
-		if ctx, err = s.catchUp(ctx); err != nil {
-			return AccessToken{}, Claims{}, err
+		var cerr error
+		if ctx, cerr = s.catchUp(ctx); cerr != nil {
+			return AccessToken{}, Claims{}, cerr
 		}
-		t, err = s.ports.Tokens.AccessToken(ctx, claims.ID)
+		if after, ok := s.appliedMark(); !marked || !ok || after != mark {
+			t, err = s.ports.Tokens.AccessToken(ctx, claims.ID)
+		}
 	}
 	if errors.Is(err, ErrNotFound) {
 		t, err = AccessToken{}, nil

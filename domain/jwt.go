@@ -100,36 +100,60 @@ type KeyLookup func(kid string) (key any, alg string, ok bool)
 // the claims, or an error wrapping ErrInvalidToken. Revocation is not its
 // business: callers look the jti up.
 func ParseAccessToken(raw, issuer string, keys KeyLookup, now time.Time, leeway time.Duration) (Claims, error) {
+	c, _, err := verifyAccessToken(raw, keys)
+	if err != nil {
+		return Claims{}, err
+	}
+	if err := checkAccessClaims(c, issuer, now, leeway); err != nil {
+		return Claims{}, err
+	}
+	return c, nil
+}
+
+// verifiedBy names the key a token's signature verified under.
+type verifiedBy struct{ kid, alg string }
+
+// verifyAccessToken parses raw, checks its typ and its signature under
+// the key its kid names, and returns its claims and that key. Its errors
+// wrap ErrInvalidToken (and errUnknownKey for a kid keys does not know).
+func verifyAccessToken(raw string, keys KeyLookup) (Claims, verifiedBy, error) {
 	tok, err := jwt.ParseSigned(raw, acceptedAlgorithms)
 	if err != nil {
-		return Claims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return Claims{}, verifiedBy{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	if len(tok.Headers) != 1 {
-		return Claims{}, fmt.Errorf("%w: want one signature", ErrInvalidToken)
+		return Claims{}, verifiedBy{}, fmt.Errorf("%w: want one signature", ErrInvalidToken)
 	}
 	h := tok.Headers[0]
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != AccessTokenType {
-		return Claims{}, fmt.Errorf("%w: typ %q", ErrInvalidToken, typ)
+		return Claims{}, verifiedBy{}, fmt.Errorf("%w: typ %q", ErrInvalidToken, typ)
 	}
 	key, alg, ok := keys(h.KeyID)
 	if !ok || alg != h.Algorithm {
-		return Claims{}, fmt.Errorf("%w: %w %q", ErrInvalidToken, errUnknownKey, h.KeyID)
+		return Claims{}, verifiedBy{}, fmt.Errorf("%w: %w %q", ErrInvalidToken, errUnknownKey, h.KeyID)
 	}
 	var c Claims
 	if err := tok.Claims(key, &c); err != nil {
-		return Claims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return Claims{}, verifiedBy{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
+	return c, verifiedBy{kid: h.KeyID, alg: alg}, nil
+}
+
+// checkAccessClaims checks the issuer, the jti, nbf and exp of verified
+// claims at now (with leeway for clock skew); its errors wrap
+// ErrInvalidToken.
+func checkAccessClaims(c Claims, issuer string, now time.Time, leeway time.Duration) error {
 	switch unix := now.Unix(); {
 	case c.Issuer != issuer:
-		return Claims{}, fmt.Errorf("%w: issuer %q", ErrInvalidToken, c.Issuer)
+		return fmt.Errorf("%w: issuer %q", ErrInvalidToken, c.Issuer)
 	case c.ID == "":
-		return Claims{}, fmt.Errorf("%w: no jti", ErrInvalidToken)
+		return fmt.Errorf("%w: no jti", ErrInvalidToken)
 	case unix+int64(leeway/time.Second) < c.NotBefore:
-		return Claims{}, fmt.Errorf("%w: not valid yet", ErrInvalidToken)
+		return fmt.Errorf("%w: not valid yet", ErrInvalidToken)
 	case unix-int64(leeway/time.Second) >= c.Expiry:
-		return Claims{}, fmt.Errorf("%w: expired", ErrInvalidToken)
+		return fmt.Errorf("%w: expired", ErrInvalidToken)
 	}
-	return c, nil
+	return nil
 }
 
 // ParsePublicJWK decodes a public JWK as announced in SigningKeyGenerated.

@@ -212,8 +212,11 @@ type Service struct {
 	ports  Ports
 	signer atomic.Pointer[TokenSigner]
 	keys   keyCache
-	polls  pollClock
-	hashes chan struct{} // password hashing slots, see hashSlot
+	// verified remembers the access tokens whose signature verified
+	// (verified_tokens.go).
+	verified verifiedTokens
+	polls    pollClock
+	hashes   chan struct{} // password hashing slots, see hashSlot
 }
 
 // NewService returns a Service. signer may be nil when the Service will

@@ -186,6 +186,9 @@ type writer struct {
 	// nil outside Rebuild.
 	written map[uint64]struct{}
 	seed    maphash.Seed
+	// keysChanged and clientsChanged: the batch wrote under the signing
+	// keys or the clients model's prefix (see keys_cache.go).
+	keysChanged, clientsChanged bool
 }
 
 func (w *writer) begin(s *Store) {
@@ -205,6 +208,7 @@ func (w *writer) end() {
 	}
 	w.batch.Close()
 	w.batch = nil
+	w.keysChanged, w.clientsChanged = false, false
 	clear(w.pending)
 }
 
@@ -275,6 +279,12 @@ func (w *writer) commit() error {
 	if err := w.batch.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("projections: commit: %w", err)
 	}
+	if w.keysChanged {
+		w.s.keyGen.Add(1)
+	}
+	if w.clientsChanged {
+		w.s.clientGen.Add(1)
+	}
 	w.s.publish(w.cps)
 	return nil
 }
@@ -333,6 +343,7 @@ func (w *writer) store(key []byte, v any) error {
 		return err
 	}
 	w.pending[string(key)] = val
+	w.noteChange(key)
 	return w.batch.Set(key, val, nil)
 }
 
@@ -341,5 +352,6 @@ func (w *writer) store(key []byte, v any) error {
 // store, so later events of the batch see them.
 func (w *writer) drop(key []byte) error {
 	w.pending[string(key)] = nil
+	w.noteChange(key)
 	return w.batch.Delete(key, nil)
 }

@@ -58,6 +58,13 @@ type Store struct {
 	// applied is the lowest of cps, published after each commit.
 	applied atomic.Uint64
 
+	// keyGen and clientGen move whenever the signing keys or the clients
+	// model may have changed, before the change is published; keySet and
+	// clientSet hold decoded records as of a generation (keys_cache.go).
+	keyGen, clientGen atomic.Uint64
+	keySet            atomic.Pointer[keySet]
+	clientSet         atomic.Pointer[clientSet]
+
 	// waitCh is closed and replaced after a commit when a waiter has taken
 	// it (waitTaken), so waiting costs nothing while nobody waits.
 	waitMu    sync.Mutex
@@ -250,6 +257,7 @@ func (s *Store) Drop(m Model) error {
 	}
 	cps := s.cps
 	cps[i] = 0
+	s.cachesStale()
 	s.publish(cps)
 	return nil
 }

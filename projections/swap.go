@@ -254,6 +254,7 @@ func (s *Store) replaceDir(sw Swap, opts Options) error {
 func (s *Store) adopt(next *Store) {
 	s.db = next.db
 	s.mayBlock = next.mayBlock
+	s.cachesStale()
 	s.publish(next.cps)
 }
 

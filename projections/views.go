@@ -22,16 +22,6 @@ import (
 // ctxCheckEvery is how many records a listing reads between looks at ctx.
 const ctxCheckEvery = 256
 
-// Client returns the client with id id, deleted or not. It returns an error
-// wrapping domain.ErrNotFound if no such client was registered.
-func (s *Store) Client(ctx context.Context, id string) (domain.Client, error) {
-	var c domain.Client
-	if err := s.get(ctx, ModelClients.idKey(id), &c); err != nil {
-		return domain.Client{}, fmt.Errorf("projections: client %q: %w", id, err)
-	}
-	return c, nil
-}
-
 // Clients returns every client, deleted ones included, sorted by id (an
 // empty slice, not nil, if there is none).
 func (s *Store) Clients(ctx context.Context) ([]domain.Client, error) {
@@ -116,19 +106,6 @@ func byIssue(a, b domain.AccessToken) int {
 
 func byCreation(a, b domain.RefreshFamily) int {
 	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-}
-
-// SigningKeys returns every signing key, retired ones included, sorted by
-// creation time, then id (an empty slice, not nil, if there is none).
-func (s *Store) SigningKeys(ctx context.Context) ([]domain.SigningKey, error) {
-	out, err := scanAll[domain.SigningKey](ctx, s, ModelKeys.idPrefix())
-	if err != nil {
-		return nil, fmt.Errorf("projections: signing keys: %w", err)
-	}
-	slices.SortFunc(out, func(a, b domain.SigningKey) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-	})
-	return out, nil
 }
 
 // scanAll decodes every JSON value under prefix, in key order (an empty
