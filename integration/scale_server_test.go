@@ -173,12 +173,13 @@ func (s *scaleServer) kill() {
 // (/proc/<pid>/status), and the Go runtime's view from /metrics.
 type memory struct {
 	RSS, HWM         int64 // VmRSS, VmHWM, bytes
+	RSSFile          int64 // RssFile: the part of RSS that maps files (the binary's code)
 	HeapInuse, GoSys int64 // go_memstats_heap_inuse_bytes, go_memstats_sys_bytes
 }
 
 func (m memory) String() string {
-	return fmt.Sprintf("RSS %5.1f MB (peak %5.1f), Go heap in use %5.1f MB, Go runtime total %5.1f MB",
-		mb(m.RSS), mb(m.HWM), mb(m.HeapInuse), mb(m.GoSys))
+	return fmt.Sprintf("RSS %5.1f MB (peak %5.1f, files %4.1f), Go heap in use %5.1f MB, Go runtime total %5.1f MB",
+		mb(m.RSS), mb(m.HWM), mb(m.RSSFile), mb(m.HeapInuse), mb(m.GoSys))
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
@@ -204,6 +205,8 @@ func (s *scaleServer) memory(t *testing.T) memory {
 			m.RSS = kb << 10
 		case "VmHWM:":
 			m.HWM = kb << 10
+		case "RssFile:":
+			m.RSSFile = kb << 10
 		}
 	}
 	if m.RSS == 0 {
