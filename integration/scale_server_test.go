@@ -265,12 +265,11 @@ func (s *scaleServer) waitApplied(t *testing.T, seq uint64, within time.Duration
 }
 
 // settled polls the server's memory every 500 ms for at least settleFor
-// (nats-server drops a message block's cache 10 s after its last use), then
-// until its RSS moved less than 2 % over the last 2 s (or 30 s more
-// passed), and returns the last reading.
-func (s *scaleServer) settled(t *testing.T) memory {
+// (12 s in the benchmark: nats-server drops a message block's cache 10 s
+// after its last use), then until its RSS moved less than 2 % over the
+// last 2 s (or 30 s more passed), and returns the last reading.
+func (s *scaleServer) settled(t *testing.T, settleFor time.Duration) memory {
 	t.Helper()
-	const settleFor = 12 * time.Second
 	var window []memory
 	began := time.Now()
 	for deadline := began.Add(settleFor + 30*time.Second); ; time.Sleep(500 * time.Millisecond) {
