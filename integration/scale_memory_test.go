@@ -285,8 +285,17 @@ func measureScale(t *testing.T, name string, s *scaleServer, clock simClock, n i
 	}
 	w.store.Close()
 	s.stop(t)
+	if scale {
+		// What the start-up spends its time on: the log with nats-server's
+		// notices (debug level), up to ready.
+		s.env = append(s.env, "STAMP_LOG_LEVEL=debug")
+	}
 	s.start(t)
 	run.startup = s.ready
+	if scale {
+		lines := strings.Split(s.log.String(), "\n")
+		t.Logf("%s restarted, ready in %s; its log up to then:\n%s", name, s.ready.Round(time.Millisecond), strings.Join(lines[:min(len(lines), 80)], "\n"))
+	}
 	w = openTokenWriter(t, s, created.ClientID, "")
 	run.restarted = caughtUp(n)
 	if prefix := os.Getenv("STAMP_BENCH_SCALE_PROFILES"); prefix != "" {

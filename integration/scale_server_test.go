@@ -45,7 +45,7 @@ type scaleServer struct {
 	env       []string
 	cmd       *exec.Cmd
 	exited    chan error
-	log       *bytes.Buffer
+	log       *lockedBuffer // cluster_issuer_test.go
 	httpURL   string
 	pprof     string // the debug address (STAMP_BENCH_SCALE_PROFILES)
 	natsURL   string
@@ -71,7 +71,7 @@ func (s *scaleServer) start(t *testing.T) {
 		s.pprof = freeAddr(t)
 		s.cmd.Env = append(append([]string{}, s.env...), "STAMP_DEBUG_ADDRESS="+s.pprof)
 	}
-	s.log = &bytes.Buffer{}
+	s.log = &lockedBuffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	began := time.Now()
 	if err := s.cmd.Start(); err != nil {
