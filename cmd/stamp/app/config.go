@@ -104,6 +104,9 @@ type Config struct {
 	ArchiveConfig
 	// CheckpointConfig: signed log checkpoints (config_checkpoint.go).
 	CheckpointConfig
+	// RuntimeConfig: the serving process's memory limit and profiles
+	// (config_runtime.go).
+	RuntimeConfig
 
 	LogLevel        string   `json:"log_level"`
 	LogFormat       string   `json:"log_format"`
@@ -300,7 +303,7 @@ func settings() []setting {
 		{"access-log", "log one line per HTTP request (method, route, status, bytes, duration, client address, request id; never a query, header or form value): true or false", boolean(func(c *Config) *bool { return &c.AccessLog })},
 		{"bench-ceiling-route", "serve GET /bench/ceiling, a constant JSON answer `stamp bench` measures as the ceiling of the server and load generator (not part of the API; on with serve --dev)", boolean(func(c *Config) *bool { return &c.BenchCeilingRoute })},
 		{"shutdown-timeout", "how long in-flight requests may finish on SIGTERM", dur(func(c *Config) *Duration { return &c.ShutdownTimeout })},
-	}, append(append(append(healthSettings(dur, num, boolean), observeSettings(str, boolean)...), archiveSettings(str, dur)...), checkpointSettings(num)...)...)
+	}, append(append(append(append(healthSettings(dur, num, boolean), observeSettings(str, boolean)...), archiveSettings(str, dur)...), checkpointSettings(num)...), runtimeSettings(str)...)...)
 }
 
 func splitList(v string) []string {
@@ -507,6 +510,9 @@ func (c Config) Validate() error {
 		return bad("shutdown_timeout", "must be positive")
 	}
 	if err := c.ObserveConfig.validate(); err != nil {
+		return err
+	}
+	if err := c.RuntimeConfig.validate(); err != nil {
 		return err
 	}
 	if err := c.validateArchive(); err != nil {

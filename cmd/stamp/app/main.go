@@ -162,6 +162,11 @@ func cmdServe(ctx context.Context, args []string, io IO) error {
 	if c.Dev {
 		logger.Warn("DEVELOPMENT MODE: POST /dev/tokens mints tokens without credentials; never use --dev in production", "data_dir", c.DataDir)
 	}
+	stopRuntime, err := applyRuntime(c.RuntimeConfig, logger) // see config_runtime.go
+	if err != nil {
+		return err
+	}
+	defer stopRuntime()
 	n, err := Start(ctx, c, logger)
 	if err != nil {
 		return err
