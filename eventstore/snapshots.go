@@ -89,11 +89,13 @@ func snapshotName(seq uint64) string { return fmt.Sprintf("%020d", seq) }
 // PutSnapshot stores the snapshot r, the read models at stream sequence
 // seq, in SnapshotBucket, signed with the Store's LogKey (unsigned without
 // one): the signature covers the name and the SHA-256 of the contents,
-// which the object store checks on every read. It then deletes all but the
-// newest snapshotsKept snapshots. It returns the snapshot's info, or an
-// error (ErrReadOnly for a read-only Store) after which a partial object
-// may be left, unsigned (readers that verify ignore it).
-func (s *Store) PutSnapshot(ctx context.Context, seq uint64, r io.Reader) (SnapshotInfo, error) {
+// which the object store checks on every read. It reads r twice, to hash
+// it and then to store it with its signature in one put, so a reader
+// never meets it unsigned. It then deletes all but the newest
+// snapshotsKept snapshots. It returns the snapshot's info, or an error
+// (ErrReadOnly for a read-only Store; ErrSnapshotInvalid if r changed
+// between the reads).
+func (s *Store) PutSnapshot(ctx context.Context, seq uint64, r io.ReadSeeker) (SnapshotInfo, error) {
 	if s.readOnly {
 		return SnapshotInfo{}, fmt.Errorf("eventstore: put snapshot: %w", ErrReadOnly)
 	}
@@ -103,21 +105,25 @@ func (s *Store) PutSnapshot(ctx context.Context, seq uint64, r io.Reader) (Snaps
 	}
 	name := snapshotName(seq)
 	h := sha256.New()
-	meta := jetstream.ObjectMeta{Name: name, Headers: nats.Header{hdrSnapshotSeq: []string{strconv.FormatUint(seq, 10)}}}
-	info, err := obs.Put(ctx, meta, io.TeeReader(r, h))
-	if err != nil {
+	if _, err := io.Copy(h, r); err != nil {
+		return SnapshotInfo{}, fmt.Errorf("eventstore: put snapshot %s: read: %w", name, err)
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return SnapshotInfo{}, fmt.Errorf("eventstore: put snapshot %s: %w", name, err)
 	}
 	digest := "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil))
-	if info.Digest != digest {
-		return SnapshotInfo{}, fmt.Errorf("eventstore: put snapshot %s: %w: stored digest %s, sent %s", name, ErrSnapshotInvalid, info.Digest, digest)
-	}
+	meta := jetstream.ObjectMeta{Name: name, Headers: nats.Header{hdrSnapshotSeq: []string{strconv.FormatUint(seq, 10)}}}
 	if s.logKey != nil {
 		meta.Headers.Set(HeaderSignature, domain.SignLogEvent(s.logKey, snapshotSigningSubject, name, []byte(digest)))
 		meta.Headers.Set(HeaderKey, s.logKeyID)
-		if err := obs.UpdateMeta(ctx, name, meta); err != nil {
-			return SnapshotInfo{}, fmt.Errorf("eventstore: sign snapshot %s: %w", name, err)
-		}
+	}
+	info, err := obs.Put(ctx, meta, r)
+	if err != nil {
+		return SnapshotInfo{}, fmt.Errorf("eventstore: put snapshot %s: %w", name, err)
+	}
+	if info.Digest != digest {
+		_ = obs.Delete(ctx, name)
+		return SnapshotInfo{}, fmt.Errorf("eventstore: put snapshot %s: %w: stored digest %s, read %s", name, ErrSnapshotInvalid, info.Digest, digest)
 	}
 	if err := s.pruneSnapshots(ctx, obs); err != nil {
 		return SnapshotInfo{}, err

@@ -40,55 +40,110 @@ const (
 	restoreBatchBytes = 4 << 20
 )
 
-// WriteSnapshot writes a snapshot of the store (see above) to w and
-// returns the sequence it is at: the lowest of the models' checkpoints,
-// as Checkpoint. It reads one consistent Pebble snapshot, so writers go on
-// meanwhile. It returns w's error, a read's (wrapping ErrCorrupt for a
-// damaged block), or ErrClosed. Safe for concurrent use.
-func (s *Store) WriteSnapshot(w io.Writer) (uint64, error) {
+// Snapshot is the store at one point, pinned until Close, to be written
+// out (WriteTo) as a snapshot. Store.Close waits for it to be closed.
+type Snapshot struct {
+	s    *Store
+	snap *pebble.Snapshot
+	seq  uint64
+}
+
+// Snapshot pins the store's current state and returns it, at the lowest
+// of the models' checkpoints (as Checkpoint); writers go on meanwhile.
+// The caller must Close it, soon: the store cannot close before. It
+// returns ErrClosed after Close. Safe for concurrent use.
+func (s *Store) Snapshot() (*Snapshot, error) {
 	if err := s.rlock(); err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer s.closeMu.RUnlock()
 	s.writeMu.Lock()
 	snap, seq := s.db.NewSnapshot(), s.Checkpoint()
 	s.writeMu.Unlock()
-	defer snap.Close()
+	return &Snapshot{s: s, snap: snap, seq: seq}, nil
+}
 
+// Seq returns the sequence the snapshot is at.
+func (p *Snapshot) Seq() uint64 { return p.seq }
+
+// Close releases the snapshot. A second Close does nothing.
+func (p *Snapshot) Close() error {
+	if p.snap == nil {
+		return nil
+	}
+	err := p.snap.Close()
+	p.snap = nil
+	p.s.closeMu.RUnlock()
+	return err
+}
+
+// WriteSnapshot writes a snapshot of the store (see above) to w and
+// returns the sequence it is at, as Snapshot and WriteTo do.
+func (s *Store) WriteSnapshot(w io.Writer) (uint64, error) {
+	p, err := s.Snapshot()
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	if _, err := p.WriteTo(w); err != nil {
+		return 0, err
+	}
+	return p.seq, nil
+}
+
+// WriteTo writes the snapshot (see above) to w and returns the bytes
+// written. It returns w's error, a read's (wrapping ErrCorrupt for a
+// damaged block), or ErrClosed after Close.
+func (p *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	if p.snap == nil {
+		return 0, ErrClosed
+	}
+	cw := &countingWriter{w: w}
 	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 64<<10)
+	bw := bufio.NewWriterSize(io.MultiWriter(cw, h), 64<<10)
 	var n [binary.MaxVarintLen64]byte
 	uvarint := func(v uint64) { bw.Write(n[:binary.PutUvarint(n[:], v)]) }
 	bw.WriteString(snapshotMagic)
 	bw.WriteByte(snapshotVersion)
-	uvarint(seq)
-	it, err := snap.NewIter(nil)
+	uvarint(p.seq)
+	it, err := p.snap.NewIter(nil)
 	if err != nil {
-		return 0, fmt.Errorf("projections: snapshot: %w", err)
+		return cw.n, fmt.Errorf("projections: snapshot: %w", err)
 	}
 	for ok := it.First(); ok; ok = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return 0, errors.Join(asCorrupt(fmt.Errorf("projections: snapshot: %w", err)), it.Close())
+			return cw.n, errors.Join(asCorrupt(fmt.Errorf("projections: snapshot: %w", err)), it.Close())
 		}
 		uvarint(uint64(len(it.Key())))
 		bw.Write(it.Key())
 		uvarint(uint64(len(v)))
 		if _, err := bw.Write(v); err != nil {
-			return 0, errors.Join(fmt.Errorf("projections: snapshot: write: %w", err), it.Close())
+			return cw.n, errors.Join(fmt.Errorf("projections: snapshot: write: %w", err), it.Close())
 		}
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return 0, asCorrupt(fmt.Errorf("projections: snapshot: %w", err))
+		return cw.n, asCorrupt(fmt.Errorf("projections: snapshot: %w", err))
 	}
 	uvarint(0)
 	if err := bw.Flush(); err != nil {
-		return 0, fmt.Errorf("projections: snapshot: write: %w", err)
+		return cw.n, fmt.Errorf("projections: snapshot: write: %w", err)
 	}
-	if _, err := w.Write(h.Sum(nil)); err != nil {
-		return 0, fmt.Errorf("projections: snapshot: write: %w", err)
+	if _, err := cw.Write(h.Sum(nil)); err != nil {
+		return cw.n, fmt.Errorf("projections: snapshot: write: %w", err)
 	}
-	return seq, nil
+	return cw.n, nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // RestoreSnapshot builds a store in dir, which must not hold a store yet,

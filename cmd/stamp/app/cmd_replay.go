@@ -82,6 +82,15 @@ type replayResult struct {
 	// Note tells what the operator should know of a sound replay: the
 	// stream begins above sequence 1; where --force put the old models.
 	Note string `json:"note,omitempty"`
+	// FromSnapshot is the sequence of the read-model snapshot the rebuild
+	// started from (see snapshots.go); 0: from the first event.
+	FromSnapshot uint64 `json:"from_snapshot,omitempty"`
+}
+
+// replayRequest asks a server to replay.
+type replayRequest struct {
+	// FromScratch: from the first event, not from a snapshot.
+	FromScratch bool `json:"from_scratch,omitempty"`
 }
 
 func (r replayResult) drifted() bool { return r.LiveChecksum != "" && r.LiveChecksum != r.Checksum }
@@ -90,6 +99,7 @@ func (r replayResult) drifted() bool { return r.LiveChecksum != "" && r.LiveChec
 func cmdReplay(ctx context.Context, args []string, cio IO) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	force := fs.Bool("force", false, "rebuild read models a server refuses (damaged, or ahead of the log) without opening them; they are moved aside to projections.corrupt-<time>")
+	fromScratch := fs.Bool("from-scratch", false, "rebuild from the first event, not from the newest read-model snapshot (--force always does)")
 	c, pos, err := parse(fs, args, cio)
 	if err != nil {
 		return err
@@ -108,13 +118,13 @@ func cmdReplay(ctx context.Context, args []string, cio IO) error {
 	if *force {
 		res, err = replayForce(ctx, l, c, meter)
 	} else if info, ierr := readServeInfo(c); ierr == nil && info.Instance != "" {
-		res, err = replayOnServer(ctx, l, info.Instance, meter)
+		res, err = replayOnServer(ctx, l, info.Instance, meter, *fromScratch)
 		if errors.Is(err, eventstore.ErrNoResponder) {
 			logger.Debug("the server in serve.json does not answer; replaying here", "instance", info.Instance)
-			res, err = replayHere(ctx, l, c, meter)
+			res, err = replayHere(ctx, l, c, meter, *fromScratch)
 		}
 	} else {
-		res, err = replayHere(ctx, l, c, meter)
+		res, err = replayHere(ctx, l, c, meter, *fromScratch)
 	}
 	meter.finish()
 	if err != nil {
@@ -133,6 +143,9 @@ func printReplay(w io.Writer, res replayResult) error {
 	if res.Note != "" {
 		fmt.Fprintf(w, "note: %s\n", res.Note)
 	}
+	if res.FromSnapshot > 0 {
+		fmt.Fprintf(w, "from snapshot at sequence %d (stamp replay --from-scratch replays every event)\n", res.FromSnapshot)
+	}
 	fmt.Fprintf(w, "checksum %s\n", res.Checksum)
 	took := time.Duration(res.Seconds * float64(time.Second))
 	fmt.Fprintf(w, "events %d in %s (%s/s)\n", res.Events, took.Round(time.Millisecond), formatRate(res.Events, took))
@@ -145,7 +158,7 @@ func printReplay(w io.Writer, res replayResult) error {
 // replayHere rebuilds and swaps from this process: no server holds the
 // read models. It opens the live ones first, so that it fails before the
 // rebuild if something else holds them.
-func replayHere(ctx context.Context, l *cliLog, c Config, meter *progressMeter) (replayResult, error) {
+func replayHere(ctx context.Context, l *cliLog, c Config, meter *progressMeter, fromScratch bool) (replayResult, error) {
 	dir := projectionsDir(c)
 	freshDir := dir + ".rebuild"
 	opts := projections.Options{Logger: storeLogger(c, meter.w), UserKeys: l.keys}
@@ -188,7 +201,11 @@ func replayHere(ctx context.Context, l *cliLog, c Config, meter *progressMeter) 
 	if note != "" {
 		meter.note(note)
 	}
-	fresh, res, err := rebuildFresh(ctx, src, dir, opts, meter.update)
+	var snaps snapshotSource
+	if !fromScratch {
+		snaps = l
+	}
+	fresh, res, err := rebuildFresh(ctx, src, dir, opts, meter.update, snaps, meter.note)
 	res.Note = note
 	if err != nil {
 		return res, err
@@ -250,17 +267,27 @@ func finishWithoutLive(fresh *projections.Store, res replayResult, dir string, r
 
 // rebuildFresh rebuilds the read models from src into dir+".rebuild",
 // removing a stale one first, and returns the new store open, with the
-// count and time of the rebuild in res. On failure it removes the partial
-// directory.
-func rebuildFresh(ctx context.Context, src projections.Replayer, dir string, opts projections.Options, progress func(done, total uint64)) (*projections.Store, replayResult, error) {
+// count and time of the rebuild in res. With snaps, it starts from the
+// newest usable read-model snapshot (see snapshots.go; warn hears of each
+// one it skips), else, or when there is none, from the first event. On
+// failure it removes the partial directory.
+func rebuildFresh(ctx context.Context, src projections.Replayer, dir string, opts projections.Options, progress func(done, total uint64), snaps snapshotSource, warn func(string)) (*projections.Store, replayResult, error) {
 	freshDir := dir + ".rebuild"
 	if err := os.RemoveAll(freshDir); err != nil {
 		return nil, replayResult{}, fmt.Errorf("remove the stale %s: %w", freshDir, err)
 	}
 	counted := &countingReplayer{Replayer: src}
 	start := time.Now()
-	fresh, err := projections.Rebuild(ctx, freshDir, opts, counted, progress)
-	res := replayResult{Events: counted.n.Load(), Seconds: time.Since(start).Seconds()}
+	var fresh *projections.Store
+	var err error
+	var from uint64
+	if snaps != nil {
+		fresh, from, err = rebuildFromSnapshot(ctx, snaps, counted, freshDir, opts, progress, warn)
+	}
+	if err == nil && fresh == nil {
+		fresh, err = projections.Rebuild(ctx, freshDir, opts, counted, progress)
+	}
+	res := replayResult{Events: counted.n.Load(), Seconds: time.Since(start).Seconds(), FromSnapshot: from}
 	if err != nil {
 		os.RemoveAll(freshDir)
 		return nil, res, err
@@ -286,7 +313,7 @@ func projectionsDir(c Config) string { return filepath.Join(c.DataDir, "projecti
 // replayOnServer asks the server with instance id instance to replay and
 // follows its progress until the result. It returns an error wrapping
 // eventstore.ErrNoResponder if no such server answers.
-func replayOnServer(ctx context.Context, l *cliLog, instance string, meter *progressMeter) (replayResult, error) {
+func replayOnServer(ctx context.Context, l *cliLog, instance string, meter *progressMeter, fromScratch bool) (replayResult, error) {
 	subject := replaySubject(instance)
 	done := make(chan struct{})
 	defer close(done)
@@ -305,7 +332,8 @@ func replayOnServer(ctx context.Context, l *cliLog, instance string, meter *prog
 		return replayResult{}, err
 	}
 	defer stop()
-	resp, err := l.Request(ctx, subject, []byte("{}"))
+	req, _ := json.Marshal(replayRequest{FromScratch: fromScratch})
+	resp, err := l.Request(ctx, subject, req)
 	if err != nil {
 		return replayResult{}, err
 	}

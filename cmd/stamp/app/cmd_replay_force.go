@@ -32,7 +32,7 @@ func replayForce(ctx context.Context, l *cliLog, c Config, meter *progressMeter)
 		meter.note(note)
 	}
 	opts := projections.Options{Logger: storeLogger(c, meter.w), UserKeys: l.keys}
-	fresh, res, err := rebuildFresh(ctx, src, dir, opts, meter.update)
+	fresh, res, err := rebuildFresh(ctx, src, dir, opts, meter.update, nil, nil) // from scratch
 	if err != nil {
 		return res, err
 	}

@@ -56,11 +56,14 @@ func (rc *replayControl) close() {
 	rc.wg.Wait()
 }
 
-func (rc *replayControl) handle([]byte) []byte {
+func (rc *replayControl) handle(body []byte) []byte {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	ack := replayAck{Started: true}
+	var req replayRequest
 	switch {
+	case len(body) > 0 && json.Unmarshal(body, &req) != nil:
+		ack = replayAck{Error: "malformed replay request"}
 	case rc.running:
 		ack = replayAck{Error: "a replay is already running"}
 	case rc.ctx.Err() != nil:
@@ -68,14 +71,14 @@ func (rc *replayControl) handle([]byte) []byte {
 	default:
 		rc.running = true
 		rc.wg.Add(1)
-		go rc.run()
+		go rc.run(req)
 	}
 	b, _ := json.Marshal(ack)
 	return b
 }
 
 // run replays, reporting progress every replayTick and the result last.
-func (rc *replayControl) run() {
+func (rc *replayControl) run(req replayRequest) {
 	defer func() {
 		rc.mu.Lock()
 		rc.running = false
@@ -116,7 +119,7 @@ func (rc *replayControl) run() {
 	}()
 
 	n.logger.Info("replay: rebuilding the read models from the log")
-	res, err := rc.replay(set, publish)
+	res, err := rc.replay(req, set, publish)
 	close(ticking)
 	<-ticked
 	if err != nil {
@@ -129,7 +132,7 @@ func (rc *replayControl) run() {
 	publish(replayStatus{Phase: "done", Result: &res})
 }
 
-func (rc *replayControl) replay(set func(func(*replayStatus)), publish func(replayStatus)) (replayResult, error) {
+func (rc *replayControl) replay(req replayRequest, set func(func(*replayStatus)), publish func(replayStatus)) (replayResult, error) {
 	n := rc.n
 	dir := projectionsDir(n.cfg)
 	opts := projections.Options{Logger: n.logger, UserKeys: n.keys}
@@ -137,9 +140,13 @@ func (rc *replayControl) replay(set func(func(*replayStatus)), publish func(repl
 	if err != nil {
 		return replayResult{}, err
 	}
+	var snaps snapshotSource
+	if !req.FromScratch {
+		snaps = n.store
+	}
 	fresh, res, err := rebuildFresh(rc.ctx, src, dir, opts, func(done, total uint64) {
 		set(func(s *replayStatus) { s.Done, s.Total = done, total })
-	})
+	}, snaps, snapshotWarner(n.logger))
 	res.Note = note
 	if err != nil {
 		return res, err
