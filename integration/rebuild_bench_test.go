@@ -82,6 +82,7 @@ func BenchmarkRebuildSigned(b *testing.B) {
 	}
 
 	var jsTime, rebuildTime, startup time.Duration
+	var snap snapshotFigures
 	var peakRSS, baseRSS uint64
 	b.ResetTimer()
 	for i := range b.N {
@@ -128,6 +129,9 @@ func BenchmarkRebuildSigned(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if i == 0 {
+			snap = measureSnapshotRebuild(b, ctx, srv, key, store, views, dir, events)
+		}
 		views.Close()
 		b.StopTimer()
 		os.RemoveAll(pdir)
@@ -156,8 +160,72 @@ func BenchmarkRebuildSigned(b *testing.B) {
 		b.Logf("rebuild peak RSS      %10.0f MB  (limit %d MB at 1,000,000 events: %s)", float64(peakRSS)/(1<<20), rebuildPeakRSSMax>>20, verdict(peakRSS <= rebuildPeakRSSMax))
 		b.Logf("  of which before it  %10.0f MB  (the embedded NATS server's state and the test's own)", float64(baseRSS)/(1<<20))
 	}
+	snapRate := float64(snap.events) / snap.took.Seconds()
+	b.ReportMetric(snapRate/jsRate, "snapshot-rebuild/js")
+	b.Logf("rebuild from snapshot %10.0f events/s  %.3f× raw  (limit ≥ %.1f×: %s): snapshot at %d (%d MB, put in %s) + %d events after it, in %s, peak RSS %.0f MB",
+		snapRate, snapRate/jsRate, rebuildRatioLimit, verdict(snapRate/jsRate >= rebuildRatioLimit), snap.at, snap.size>>20, snap.put.Round(time.Millisecond), snap.events-snap.at, snap.took.Round(time.Millisecond), float64(snap.peakRSS)/(1<<20))
 	perStart := startup.Seconds() / float64(b.N)
 	b.Logf("start-up to ready     %10.3f s  (limit %.0f s at 10,000,000 events; linear extrapolation %.2f s)", perStart, rebuildStartupMax, perStart*10e6/float64(last))
+}
+
+// snapshotFigures are what measureSnapshotRebuild measured.
+type snapshotFigures struct {
+	at, events, size uint64 // the snapshot's sequence, the log's last one after the tail, its bytes
+	put, took        time.Duration
+	peakRSS          uint64
+}
+
+// measureSnapshotRebuild takes a snapshot of views (at the log's end) into
+// the object store as a server does, appends a tenth of events more
+// (signed), and times a rebuild from the snapshot plus that tail, as stamp
+// replay does by default.
+func measureSnapshotRebuild(b *testing.B, ctx context.Context, srv *eventstore.Server, key ed25519.PrivateKey, store *eventstore.Store, views *projections.Store, dir string, events int) snapshotFigures {
+	b.StopTimer()
+	defer b.StartTimer()
+	var f snapshotFigures
+	tmp, err := os.CreateTemp(dir, "snapshot-*")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	f.at, err = views.WriteSnapshot(tmp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := tmp.Seek(0, 0); err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	info, err := store.PutSnapshot(ctx, f.at, tmp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.put, f.size = time.Since(t0), info.Size
+	f.events = bulkAppendSignedFrom(b, srv, key, events, max(events/10, 1))
+	resetPeakRSS()
+	t1 := time.Now()
+	r, got, err := store.OpenSnapshot(ctx, func(info eventstore.SnapshotInfo, reason string) {
+		b.Fatalf("snapshot %s skipped: %s", info.Name, reason)
+	})
+	if err != nil || got.Seq != f.at {
+		b.Fatalf("OpenSnapshot = %+v, %v; want the one at %d", got, err, f.at)
+	}
+	fresh, err := projections.RebuildFromSnapshot(ctx, filepath.Join(dir, "projections-snap"), projections.Options{}, r, store, nil)
+	r.Close()
+	f.took = time.Since(t1)
+	if rss, ok := readPeakRSS(); ok {
+		f.peakRSS = rss
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if cp := fresh.Checkpoint(); cp != f.events {
+		b.Fatalf("the rebuild from the snapshot reached %d; want %d", cp, f.events)
+	}
+	fresh.Close()
+	os.RemoveAll(filepath.Join(dir, "projections-snap"))
+	return f
 }
 
 // readStatusKB returns the value of field (a kB line of /proc/self/status,
@@ -184,6 +252,14 @@ func readStatusKB(field string) (uint64, bool) {
 // slower, never wrong; only a window that makes no progress for a minute
 // fails. It returns the stream's last sequence.
 func bulkAppendSigned(tb testing.TB, srv *eventstore.Server, key ed25519.PrivateKey, n int) uint64 {
+	tb.Helper()
+	return bulkAppendSignedFrom(tb, srv, key, 0, n)
+}
+
+// bulkAppendSignedFrom is bulkAppendSigned of events first to first+n-1
+// (token ids follow the event numbers), onto a stream that holds the
+// announcement and first events already.
+func bulkAppendSignedFrom(tb testing.TB, srv *eventstore.Server, key ed25519.PrivateKey, first, n int) uint64 {
 	tb.Helper()
 	nk, err := nats.NkeyOptionFromSeed(srv.SeedFile(eventstore.RoleWriter))
 	if err != nil {
@@ -227,7 +303,7 @@ func bulkAppendSigned(tb testing.TB, srv *eventstore.Server, key ed25519.Private
 			tb.Fatalf("bulk append: %d publishes unacknowledged after a minute", js.PublishAsyncPending())
 		}
 	}
-	for i := 0; i < n; {
+	for i, end := first, first+n; i < end; {
 		jti := fmt.Sprintf("bulk-%d", i)
 		agg := domain.Aggregate{Kind: domain.KindToken, ID: jti}
 		publish(agg, jti+"-c", domain.AccessTokenCreated{
@@ -236,7 +312,7 @@ func bulkAppendSigned(tb testing.TB, srv *eventstore.Server, key ed25519.Private
 			IssuedAt: issued, ExpiresAt: issued.Add(time.Hour),
 		})
 		i++
-		if i%4 == 0 && i < n {
+		if i%4 == 0 && i < end {
 			publish(agg, jti+"-r", domain.AccessTokenRevoked{TokenID: jti, ClientID: "bench-client", Reason: domain.ReasonRevokedByClient})
 			i++
 		}
@@ -256,8 +332,8 @@ func bulkAppendSigned(tb testing.TB, srv *eventstore.Server, key ed25519.Private
 		tb.Fatal(err)
 	}
 	// The log-signing announcement is the one event before them.
-	if got := info.State.Msgs; got != uint64(n)+1 {
-		tb.Fatalf("bulk append: the stream holds %d messages; want %d", got, n+1)
+	if got := info.State.Msgs; got != uint64(first+n)+1 {
+		tb.Fatalf("bulk append: the stream holds %d messages; want %d", got, first+n+1)
 	}
 	return info.State.LastSeq
 }
