@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,6 +23,10 @@ import (
 // snapshots (stream OBJ_STAMP_SNAPSHOTS); the writer may use it (see
 // ObjectBuckets).
 const SnapshotBucket = "STAMP_SNAPSHOTS"
+
+// snapshotReadTimeout bounds reading a snapshot whose context has no
+// deadline.
+const snapshotReadTimeout = time.Hour
 
 // snapshotsKept is how many snapshots PutSnapshot keeps: the newest, and
 // one before it in case the newest turns out damaged.
@@ -216,7 +221,9 @@ func (s *Store) checkSnapshot(o *jetstream.ObjectInfo) string {
 // OpenSnapshot returns the newest snapshot whose signature holds (any
 // snapshot when the Store trusts no log key), as a reader of its contents
 // that returns an error wrapping ErrSnapshotInvalid instead of io.EOF if
-// they do not match their checksum; the caller closes it. Every newer
+// they do not match their checksum; the caller closes it. Reading it
+// must end before ctx's deadline, or within snapshotReadTimeout without
+// one. Every newer
 // snapshot it skips is passed to skipped with the reason. It returns an
 // error wrapping ErrNoSnapshot when none is left.
 func (s *Store) OpenSnapshot(ctx context.Context, skipped func(SnapshotInfo, string)) (io.ReadCloser, SnapshotInfo, error) {
@@ -236,11 +243,18 @@ func (s *Store) OpenSnapshot(ctx context.Context, skipped func(SnapshotInfo, str
 			}
 			continue
 		}
-		r, err := obs.Get(ctx, o.Name)
+		// The object store bounds the whole read by ctx's deadline, or
+		// by a short default without one: give a big snapshot time.
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		if _, ok := ctx.Deadline(); !ok {
+			rctx, cancel = context.WithTimeout(ctx, snapshotReadTimeout)
+		}
+		r, err := obs.Get(rctx, o.Name)
 		if err != nil {
+			cancel()
 			return nil, SnapshotInfo{}, fmt.Errorf("eventstore: open snapshot %s: %w", o.Name, err)
 		}
-		return &checkedSnapshot{r: r, name: o.Name}, info, nil
+		return &checkedSnapshot{r: r, name: o.Name, cancel: cancel}, info, nil
 	}
 	return nil, SnapshotInfo{}, ErrNoSnapshot
 }
@@ -248,8 +262,9 @@ func (s *Store) OpenSnapshot(ctx context.Context, skipped func(SnapshotInfo, str
 // checkedSnapshot maps the object store's digest mismatch, found at the
 // end of the contents, to ErrSnapshotInvalid.
 type checkedSnapshot struct {
-	r    jetstream.ObjectResult
-	name string
+	r      jetstream.ObjectResult
+	name   string
+	cancel context.CancelFunc
 }
 
 func (c *checkedSnapshot) Read(p []byte) (int, error) {
@@ -260,4 +275,7 @@ func (c *checkedSnapshot) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *checkedSnapshot) Close() error { return c.r.Close() }
+func (c *checkedSnapshot) Close() error {
+	defer c.cancel()
+	return c.r.Close()
+}
