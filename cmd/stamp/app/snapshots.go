@@ -96,7 +96,7 @@ func (n *Node) takeSnapshots(ctx context.Context, every SnapshotInterval) {
 	}
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	last := n.views.Checkpoint()
+	var last uint64 // of the newest snapshot; none: the first turn writes one
 	if list, err := n.store.Snapshots(ctx); err == nil && len(list) > 0 {
 		last = list[0].Seq
 	}
