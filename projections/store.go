@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Errors of the package. Callers branch on them with errors.Is.
@@ -36,6 +37,8 @@ var (
 // batch. After Close every method returns an error wrapping ErrClosed.
 type Store struct {
 	db     *pebble.DB
+	dir    string // where it was opened, on fs (verified.go)
+	fs     vfs.FS
 	logger *slog.Logger
 	keys   UserKeys // see reveal.go
 	models *models  // the models' declarations (model.go)
@@ -103,7 +106,7 @@ func open(dir string, opts Options, fresh bool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("projections: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, logger: opts.Logger, keys: opts.UserKeys, models: declare(), done: make(chan struct{}), waitCh: make(chan struct{})}
+	s := &Store{db: db, dir: dir, fs: opts.FS, logger: opts.Logger, keys: opts.UserKeys, models: declare(), done: make(chan struct{}), waitCh: make(chan struct{})}
 	if err := s.load(); err != nil {
 		return nil, errors.Join(asCorrupt(err), db.Close())
 	}
