@@ -115,7 +115,7 @@
 // equal byte for byte to the store it was taken of. Where snapshots are
 // kept and who signs them is cmd/stamp's business. Verify reads the whole
 // store; VerifyIncremental (verified.go) only the tables it has not read
-// before and a rotating share of the others.
+// before and, in turn, a fixed budget of the others.
 //
 // projections imports domain, Pebble and the standard library only; the
 // eventstore satisfies Source and Replayer, and cmd/stamp wires them.

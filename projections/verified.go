@@ -21,11 +21,13 @@ import (
 // anyway (a damaged block fails the read that meets it, see corruption in
 // integrity.go). So VerifyIncremental reads only the tables it has not
 // read before (new flushes and compactions since the last start), plus,
-// so that rot in cold tables is still found within a bounded number of
-// starts, a share of the others, those verified longest ago: at least
-// reverifyMin bytes and a reverifyShare of the store per call. The
-// memtable's contents are checked by the WAL's checksums when the store
-// opens.
+// so that rot in cold tables is still found, some of the others, those
+// verified longest ago: reverifyBudget bytes per call. The budget is
+// fixed, so that what a start reads again does not grow with the length
+// of the history: a store of up to reverifyBudget bytes is read whole at
+// every start, a bigger one in turn over size/reverifyBudget starts (a
+// store of 3 GB, some ten million events, over 48 starts). The memtable's
+// contents are checked by the WAL's checksums when the store opens.
 //
 // The tables verified, in the order they were (oldest first), are listed
 // in a file beside Pebble's (verifiedFile), one table number a line;
@@ -33,9 +35,8 @@ import (
 // means nothing was verified: the next call verifies everything.
 
 const (
-	verifiedFile  = "STAMP-VERIFIED"
-	reverifyMin   = 64 << 20
-	reverifyShare = 16 // 1/16 of the store's bytes per call
+	verifiedFile   = "STAMP-VERIFIED"
+	reverifyBudget = 64 << 20
 )
 
 // Verified is what VerifyIncremental read.
@@ -47,13 +48,13 @@ type Verified struct {
 }
 
 // VerifyIncremental checks the store as Verify does, but reads only the
-// tables not verified by an earlier call and a rotating share of the
-// others (see above). It returns an error wrapping ErrCorrupt if a block
+// tables not verified by an earlier call and, in turn, reverifyBudget
+// bytes of the others (see above). It returns an error wrapping ErrCorrupt if a block
 // is damaged; a failure to record what it verified is no error (the next
 // call verifies more). Safe for concurrent use; it must not run beside
 // another VerifyIncremental of the same directory.
 func (s *Store) VerifyIncremental() (Verified, error) {
-	return s.verifyIncremental(reverifyMin, reverifyShare)
+	return s.verifyIncremental(reverifyBudget, 0)
 }
 
 // verifyIncremental is VerifyIncremental reverifying at least minBytes

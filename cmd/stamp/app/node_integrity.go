@@ -15,7 +15,7 @@ import (
 //
 // Damaged: Pebble cannot open the store or a block of it fails its checksum
 // (Open, then VerifyIncremental, which reads the tables written since the
-// last start and a rotating share of the others).
+// last start and, in turn, a fixed budget of the others).
 // Ahead: the models applied a sequence above the stream's last one, so the
 // log lost events they hold (a restore of an older backup of the log, or
 // writes lost with --sync interval in a power failure); new events would
