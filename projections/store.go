@@ -68,6 +68,13 @@ type Store struct {
 	waitTaken bool
 }
 
+// A fresh store's memtables (Rebuild, RestoreSnapshot): at most
+// rebuildMemTables of rebuildMemTableSize bytes, outside the Go heap.
+const (
+	rebuildMemTableSize = 32 << 20
+	rebuildMemTables    = 2
+)
+
 // Open opens the store in dir, creating it if it does not exist, and loads
 // the models' checkpoints. It returns an error if opts is invalid, if Pebble
 // cannot open dir, or (wrapping ErrLayout) if dir holds another layout.
@@ -97,10 +104,13 @@ func open(dir string, opts Options, fresh bool) (*Store, error) {
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	// A rebuild writes the whole store at once: a big memtable flushes it
 	// in few, large tables instead of compacting many small ones as it
-	// goes, which was most of a rebuild's CPU time. The store stays open
-	// with it, at the cost of the memory it fills.
+	// goes, which was most of a rebuild's CPU time. Its memory is bounded:
+	// at most rebuildMemTables of rebuildMemTableSize (one filling, the
+	// others flushing; writes wait beyond), and Rebuild and
+	// RestoreSnapshot reopen the store with a live store's options.
 	if fresh {
-		po.MemTableSize = 64 << 20
+		po.MemTableSize = rebuildMemTableSize
+		po.MemTableStopWritesThreshold = rebuildMemTables
 	}
 	db, err := openPebble(dir, po)
 	if err != nil {

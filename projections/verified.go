@@ -26,7 +26,7 @@ import (
 // fixed, so that what a start reads again does not grow with the length
 // of the history: a store of up to reverifyBudget bytes is read whole at
 // every start, a bigger one in turn over size/reverifyBudget starts (a
-// store of 3 GB, some ten million events, over 48 starts). The memtable's
+// store of 700 MB, some ten million events, over 44 starts). The memtable's
 // contents are checked by the WAL's checksums when the store opens.
 //
 // The tables verified, in the order they were (oldest first), are listed
@@ -36,7 +36,7 @@ import (
 
 const (
 	verifiedFile   = "STAMP-VERIFIED"
-	reverifyBudget = 64 << 20
+	reverifyBudget = 16 << 20
 )
 
 // Verified is what VerifyIncremental read.
