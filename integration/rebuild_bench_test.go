@@ -189,11 +189,14 @@ func BenchmarkRebuildSigned(b *testing.B) {
 		mb := func(v uint64) float64 { return float64(v) / (1 << 20) }
 		b.Logf("  at the sampled peak %10.0f MB RSS: Go heap objects %.0f MB, Go heap free %.0f MB, Go other %.0f MB, outside Go (Pebble's memtables and block cache) %.0f MB",
 			mb(peak.RSS), mb(peak.HeapLive), mb(peak.HeapFree), mb(peak.OtherInGo), mb(peak.NotGo()))
+		b.Logf("  Go heap goal        %10.0f MB  (GOGC=%s GOMEMLIMIT=%s)", mb(peak.HeapGoal), os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT"))
 	}
 	snapRate := float64(snap.events) / snap.took.Seconds()
 	b.ReportMetric(snapRate/jsRate, "snapshot-rebuild/js")
 	b.Logf("rebuild from snapshot %10.0f events/s  %.3f× raw  (limit ≥ %.1f×: %s): snapshot at %d (%d MB, put in %s) + %d events after it, in %s, peak RSS %.0f MB",
 		snapRate, snapRate/jsRate, rebuildRatioLimit, verdict(snapRate/jsRate >= rebuildRatioLimit), snap.at, snap.size>>20, snap.put.Round(time.Millisecond), snap.events-snap.at, snap.took.Round(time.Millisecond), float64(snap.peakRSS)/(1<<20))
+	b.Logf("  at the sampled peak %10.0f MB RSS: Go heap objects %.0f MB, Go heap free %.0f MB, Go other %.0f MB, outside Go %.0f MB",
+		float64(snap.peak.RSS)/(1<<20), float64(snap.peak.HeapLive)/(1<<20), float64(snap.peak.HeapFree)/(1<<20), float64(snap.peak.OtherInGo)/(1<<20), float64(snap.peak.NotGo())/(1<<20))
 	perStart := startup.Seconds() / float64(b.N)
 	b.Logf("first start after it  %10.3f s  (every table verified)", firstStart.Seconds()/float64(b.N))
 	// A restart reads the tables written since the last start and, in
@@ -208,6 +211,7 @@ type snapshotFigures struct {
 	at, events, size uint64 // the snapshot's sequence, the log's last one after the tail, its bytes
 	put, took        time.Duration
 	peakRSS          uint64
+	peak             peakSample
 }
 
 // measureSnapshotRebuild takes a snapshot of views (at the log's end) into
@@ -240,6 +244,7 @@ func measureSnapshotRebuild(b *testing.B, ctx context.Context, srv *eventstore.S
 	f.events = bulkAppendSignedFrom(b, srv, key, events, max(events/10, 1))
 	debug.FreeOSMemory()
 	resetPeakRSS()
+	sampler := startPeakSampler()
 	t1 := time.Now()
 	r, got, err := store.OpenSnapshot(ctx, func(info eventstore.SnapshotInfo, reason string) {
 		b.Fatalf("snapshot %s skipped: %s", info.Name, reason)
@@ -250,6 +255,7 @@ func measureSnapshotRebuild(b *testing.B, ctx context.Context, srv *eventstore.S
 	fresh, err := projections.RebuildFromSnapshot(ctx, filepath.Join(dir, "projections-snap"), projections.Options{}, r, store, nil)
 	r.Close()
 	f.took = time.Since(t1)
+	f.peak = sampler.Stop()
 	if rss, ok := readPeakRSS(); ok {
 		f.peakRSS = rss
 	}

@@ -27,16 +27,19 @@ type peakSample struct {
 	RSS       uint64 // VmRSS
 	GoTotal   uint64 // all memory the Go runtime has mapped
 	HeapLive  uint64 // heap objects, live and not yet swept
-	HeapFree  uint64 // heap memory free or released, still mapped
+	HeapFree  uint64 // heap memory free, not yet returned to the system (resident)
+	Released  uint64 // heap memory returned to the system (not resident)
 	OtherInGo uint64 // stacks, runtime metadata and the rest
+	HeapGoal  uint64 // the heap size at which the next GC starts
 }
 
 // NotGo is the part of RSS the Go runtime does not account for.
 func (p peakSample) NotGo() uint64 {
-	if p.RSS < p.GoTotal-p.HeapFree {
+	inGo := p.GoTotal - p.Released
+	if p.RSS < inGo {
 		return 0
 	}
-	return p.RSS - (p.GoTotal - p.HeapFree)
+	return p.RSS - inGo
 }
 
 func startPeakSampler() *peakSampler {
@@ -48,6 +51,7 @@ func startPeakSampler() *peakSampler {
 		{Name: "/memory/classes/heap/free:bytes"},
 		{Name: "/memory/classes/heap/released:bytes"},
 		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/gc/heap/goal:bytes"},
 	}
 	s.done.Add(1)
 	go func() {
@@ -73,8 +77,8 @@ func startPeakSampler() *peakSampler {
 			}
 			metrics.Read(samples)
 			p := peakSample{RSS: rss, GoTotal: samples[0].Value.Uint64(), HeapLive: samples[1].Value.Uint64() + samples[4].Value.Uint64(),
-				HeapFree: samples[2].Value.Uint64() + samples[3].Value.Uint64()}
-			p.OtherInGo = p.GoTotal - p.HeapLive - p.HeapFree
+				HeapFree: samples[2].Value.Uint64(), Released: samples[3].Value.Uint64(), HeapGoal: samples[5].Value.Uint64()}
+			p.OtherInGo = p.GoTotal - p.HeapLive - p.HeapFree - p.Released
 			s.mu.Lock()
 			s.peak = p
 			s.mu.Unlock()
