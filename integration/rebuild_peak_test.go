@@ -13,7 +13,8 @@ import (
 // held then: the rest of the RSS is memory outside the Go heap (Pebble's
 // memtables and block cache, allocated with C's malloc when cgo is on).
 // With STAMP_BENCH_HEAPPROFILE=<file> it also writes a heap profile at
-// the highest reading (rewritten each time the RSS grows by 16 MiB).
+// the highest reading to <file>-<phase> (rewritten each time the RSS
+// grows by 16 MiB).
 type peakSampler struct {
 	stop chan struct{}
 	done sync.WaitGroup
@@ -42,9 +43,12 @@ func (p peakSample) NotGo() uint64 {
 	return p.RSS - inGo
 }
 
-func startPeakSampler() *peakSampler {
+func startPeakSampler(phase string) *peakSampler {
 	s := &peakSampler{stop: make(chan struct{})}
 	profile := os.Getenv("STAMP_BENCH_HEAPPROFILE")
+	if profile != "" {
+		profile += "-" + phase
+	}
 	samples := []metrics.Sample{
 		{Name: "/memory/classes/total:bytes"},
 		{Name: "/memory/classes/heap/objects:bytes"},
