@@ -68,11 +68,13 @@ type Store struct {
 	waitTaken bool
 }
 
-// A fresh store's memtables (Rebuild, RestoreSnapshot): at most
-// rebuildMemTables of rebuildMemTableSize bytes, outside the Go heap.
+// A fresh store's memory (Rebuild, RestoreSnapshot), outside the Go
+// heap: at most rebuildMemTables memtables of rebuildMemTableSize bytes,
+// and a block cache of rebuildCacheSize.
 const (
 	rebuildMemTableSize = 32 << 20
 	rebuildMemTables    = 2
+	rebuildCacheSize    = 8 << 20
 )
 
 // Open opens the store in dir, creating it if it does not exist, and loads
@@ -106,11 +108,15 @@ func open(dir string, opts Options, fresh bool) (*Store, error) {
 	// in few, large tables instead of compacting many small ones as it
 	// goes, which was most of a rebuild's CPU time. Its memory is bounded:
 	// at most rebuildMemTables of rebuildMemTableSize (one filling, the
-	// others flushing; writes wait beyond), and Rebuild and
-	// RestoreSnapshot reopen the store with a live store's options.
+	// others flushing; writes wait beyond), and a block cache of
+	// rebuildCacheSize at most: a rebuild reads back little (most keys it
+	// loads it has not written yet, see written.go; the rest are mostly
+	// recent, in a memtable). Rebuild and RestoreSnapshot reopen the store
+	// with a live store's options.
 	if fresh {
 		po.MemTableSize = rebuildMemTableSize
 		po.MemTableStopWritesThreshold = rebuildMemTables
+		po.CacheSize = min(po.CacheSize, rebuildCacheSize)
 	}
 	db, err := openPebble(dir, po)
 	if err != nil {
