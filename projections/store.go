@@ -72,7 +72,7 @@ type Store struct {
 // heap: at most rebuildMemTables memtables of rebuildMemTableSize bytes,
 // and a block cache of rebuildCacheSize.
 const (
-	rebuildMemTableSize = 32 << 20
+	rebuildMemTableSize = 16 << 20
 	rebuildMemTables    = 2
 	rebuildCacheSize    = 8 << 20
 )
