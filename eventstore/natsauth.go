@@ -87,6 +87,11 @@ func SeedFileName(r Role) string { return "nats-" + string(r) + ".nk" }
 // bucket must be added here (and to the README's nats-server snippet).
 var KVBuckets = []string{"STAMP_USER_KEYS", "STAMP_LIMITS", "STAMP_DEVICE_POLL"}
 
+// ObjectBuckets are the object store buckets the writer may use (each a
+// stream OBJ_<bucket>, on subjects $O.<bucket>.>), added one by one for the
+// same reason as KVBuckets.
+var ObjectBuckets = []string{SnapshotBucket}
+
 // ErrSeedFile is returned (wrapped) for a seed file that cannot be used:
 // unreadable, not an nkey user seed, or readable by group or others.
 var ErrSeedFile = errors.New("eventstore: unusable nkey seed file")
@@ -237,6 +242,9 @@ func RolePermissions(role Role) Permissions {
 		for _, b := range KVBuckets {
 			streams = append(streams, "KV_"+b)
 		}
+		for _, b := range ObjectBuckets {
+			streams = append(streams, "OBJ_"+b)
+		}
 		for _, s := range streams {
 			p.PublishAllow = append(p.PublishAllow,
 				jsAPI+".STREAM.CREATE."+s,
@@ -260,6 +268,11 @@ func RolePermissions(role Role) Permissions {
 			// A key-value purge is a marker published on $KV.<bucket>.<key>;
 			// removing old markers purges the bucket's stream by subject.
 			p.PublishAllow = append(p.PublishAllow, "$KV."+b+".>", jsAPI+".STREAM.PURGE.KV_"+b)
+		}
+		for _, b := range ObjectBuckets {
+			// Chunks and metadata are published on $O.<bucket>.>; replacing
+			// or deleting an object purges its chunks by subject.
+			p.PublishAllow = append(p.PublishAllow, "$O."+b+".>", jsAPI+".STREAM.PURGE.OBJ_"+b)
 		}
 		return p
 	case RoleReader:

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"runtime"
 	"sync"
 
@@ -178,14 +177,13 @@ type writer struct {
 	// it reads the committed state, made at the first load of a batch: one
 	// iterator seeked per load costs less than a fresh Get each time.
 	it *pebble.Iterator
-	// written, while Rebuild fills a fresh store, holds the hashes (under
-	// seed) of every key a committed batch has written; a key whose hash
-	// is missing is in no committed state, so its load skips the lookup
-	// (most events of a replay create their aggregate). A hash collision
-	// only costs a lookup. It takes some 16 bytes per key written, and is
-	// nil outside Rebuild.
-	written map[uint64]struct{}
-	seed    maphash.Seed
+	// written, while Rebuild fills a fresh store, is a Bloom filter of
+	// every key a committed batch has written (written.go); a key it does
+	// not hold is in no committed state, so its load skips the lookup
+	// (most events of a replay create their aggregate). A false positive
+	// only costs a lookup. Its size is fixed (8 MiB); it is nil outside
+	// Rebuild.
+	written *writtenSet
 	// keysChanged and clientsChanged: the batch wrote under the signing
 	// keys or the clients model's prefix (see keys_cache.go).
 	keysChanged, clientsChanged bool
@@ -273,7 +271,7 @@ func (w *writer) commit() error {
 			if !ok {
 				break
 			}
-			w.written[maphash.Bytes(w.seed, key)] = struct{}{}
+			w.written.add(key)
 		}
 	}
 	if err := w.batch.Commit(pebble.NoSync); err != nil {
@@ -306,7 +304,7 @@ func (w *writer) loadRaw(key []byte) ([]byte, bool, error) {
 		return val, val != nil, nil // nil: dropped in this batch
 	}
 	if w.written != nil {
-		if _, ok := w.written[maphash.Bytes(w.seed, key)]; !ok {
+		if !w.written.mayHold(key) {
 			return nil, false, nil
 		}
 	}

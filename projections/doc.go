@@ -107,6 +107,16 @@
 // Rebuild replays the whole log through the Replayer port into a fresh store
 // in a new directory; SwapIn (swap.go) swaps it in under a live Store.
 //
+// # Snapshots and verification
+//
+// WriteSnapshot (snapshot.go) writes the whole store, checkpoints
+// included, as one checksummed stream; RestoreSnapshot and
+// RebuildFromSnapshot build a store from one (and the log after it),
+// equal byte for byte to the store it was taken of. Where snapshots are
+// kept and who signs them is cmd/stamp's business. Verify reads the whole
+// store; VerifyIncremental (verified.go) only the tables it has not read
+// before and, in turn, a fixed budget of the others.
+//
 // projections imports domain, Pebble and the standard library only; the
 // eventstore satisfies Source and Replayer, and cmd/stamp wires them.
 package projections

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 
 	"github.com/stamp-oauth/stamp/domain"
 )
@@ -27,7 +26,7 @@ const rebuildBatch = 1024
 
 // Rebuild builds a fresh Store in dir, which must not hold a store yet, by
 // replaying the whole log from sequence 1, and returns it open and durable
-// (flushed to disk). progress, if not nil, is called after each batch
+// (flushed to disk), opened as Open opens a store. progress, if not nil, is called after each batch
 // with the last sequence applied and the stream's last sequence. Swapping
 // the new directory in for the old one is SwapIn's job.
 //
@@ -42,7 +41,7 @@ func Rebuild(ctx context.Context, dir string, opts Options, src Replayer, progre
 	// Every key a fold can read in a fresh store is one the rebuild writes
 	// (the layout key, written by open, is read by no fold), so loads can
 	// skip looking up keys it has not written yet.
-	s.w.written, s.w.seed = make(map[uint64]struct{}), maphash.MakeSeed()
+	s.w.written = newWrittenSet()
 	err = s.CatchUp(ctx, src, progress)
 	s.writeMu.Lock()
 	s.w.written = nil
@@ -53,7 +52,13 @@ func Rebuild(ctx context.Context, dir string, opts Options, src Replayer, progre
 	if err := s.db.Flush(); err != nil {
 		return nil, errors.Join(fmt.Errorf("projections: rebuild: flush: %w", err), s.Close())
 	}
-	return s, nil
+	// Reopen with a live store's options, so that the rebuild's big
+	// memtable is not kept (nor refilled) by the store the caller goes on
+	// with.
+	if err := s.Close(); err != nil {
+		return nil, fmt.Errorf("projections: rebuild: %w", err)
+	}
+	return open(dir, opts, false)
 }
 
 // CatchUp replays the log from the store's Checkpoint()+1 up to its last

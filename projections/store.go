@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Errors of the package. Callers branch on them with errors.Is.
@@ -36,6 +37,8 @@ var (
 // batch. After Close every method returns an error wrapping ErrClosed.
 type Store struct {
 	db     *pebble.DB
+	dir    string // where it was opened, on fs (verified.go)
+	fs     vfs.FS
 	logger *slog.Logger
 	keys   UserKeys // see reveal.go
 	models *models  // the models' declarations (model.go)
@@ -72,6 +75,15 @@ type Store struct {
 	waitTaken bool
 }
 
+// A fresh store's memory (Rebuild, RestoreSnapshot), outside the Go
+// heap: at most rebuildMemTables memtables of rebuildMemTableSize bytes,
+// and a block cache of rebuildCacheSize.
+const (
+	rebuildMemTableSize = 16 << 20
+	rebuildMemTables    = 2
+	rebuildCacheSize    = 8 << 20
+)
+
 // Open opens the store in dir, creating it if it does not exist, and loads
 // the models' checkpoints. It returns an error if opts is invalid, if Pebble
 // cannot open dir, or (wrapping ErrLayout) if dir holds another layout.
@@ -101,16 +113,23 @@ func open(dir string, opts Options, fresh bool) (*Store, error) {
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	// A rebuild writes the whole store at once: a big memtable flushes it
 	// in few, large tables instead of compacting many small ones as it
-	// goes, which was most of a rebuild's CPU time. The store stays open
-	// with it, at the cost of the memory it fills.
+	// goes, which was most of a rebuild's CPU time. Its memory is bounded:
+	// at most rebuildMemTables of rebuildMemTableSize (one filling, the
+	// others flushing; writes wait beyond), and a block cache of
+	// rebuildCacheSize at most: a rebuild reads back little (most keys it
+	// loads it has not written yet, see written.go; the rest are mostly
+	// recent, in a memtable). Rebuild and RestoreSnapshot reopen the store
+	// with a live store's options.
 	if fresh {
-		po.MemTableSize = 64 << 20
+		po.MemTableSize = rebuildMemTableSize
+		po.MemTableStopWritesThreshold = rebuildMemTables
+		po.CacheSize = min(po.CacheSize, rebuildCacheSize)
 	}
 	db, err := openPebble(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("projections: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, logger: opts.Logger, keys: opts.UserKeys, models: declare(), done: make(chan struct{}), waitCh: make(chan struct{})}
+	s := &Store{db: db, dir: dir, fs: opts.FS, logger: opts.Logger, keys: opts.UserKeys, models: declare(), done: make(chan struct{}), waitCh: make(chan struct{})}
 	if err := s.load(); err != nil {
 		return nil, errors.Join(asCorrupt(err), db.Close())
 	}

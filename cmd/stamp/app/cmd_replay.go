@@ -34,6 +34,10 @@ import (
 // sequences or records the log refuses stop the replay before the swap,
 // listed with their sequences (exit 1).
 //
+// By default the rebuild starts from the newest read-model snapshot
+// (snapshots.go) and replays the events after it; --from-scratch starts
+// from the first event.
+//
 // --force is for read models a server refuses (see node_integrity.go): it
 // rebuilds without opening the live ones, moves them aside to
 // projections.corrupt-<time> and puts the rebuild in their place. It runs
@@ -43,6 +47,7 @@ import (
 func cmdReplay(ctx context.Context, args []string, cio IO) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	force := fs.Bool("force", false, "rebuild read models a server refuses (damaged, or ahead of the log) without opening them; they are moved aside to projections.corrupt-<time>")
+	fromScratch := fs.Bool("from-scratch", false, "rebuild from the first event, not from the newest read-model snapshot (--force always does)")
 	c, pos, err := parse(fs, args, cio)
 	if err != nil {
 		return err
@@ -61,13 +66,13 @@ func cmdReplay(ctx context.Context, args []string, cio IO) error {
 	if *force {
 		res, err = replayForce(ctx, l, c, meter)
 	} else if info, ierr := readServeInfo(c); ierr == nil && info.Instance != "" {
-		res, err = replayctl.Follow(ctx, l, info.Instance, meter)
+		res, err = replayctl.Follow(ctx, l, info.Instance, replayctl.Request{FromScratch: *fromScratch}, meter)
 		if errors.Is(err, eventstore.ErrNoResponder) {
 			logger.Debug("the server in serve.json does not answer; replaying here", "instance", info.Instance)
-			res, err = replayHere(ctx, l, c, meter)
+			res, err = replayHere(ctx, l, c, meter, *fromScratch)
 		}
 	} else {
-		res, err = replayHere(ctx, l, c, meter)
+		res, err = replayHere(ctx, l, c, meter, *fromScratch)
 	}
 	meter.Finish()
 	if err != nil {
@@ -86,6 +91,9 @@ func printReplay(w io.Writer, res replayctl.Result) error {
 	if res.Note != "" {
 		fmt.Fprintf(w, "note: %s\n", res.Note)
 	}
+	if res.FromSnapshot > 0 {
+		fmt.Fprintf(w, "from snapshot at sequence %d (stamp replay --from-scratch replays every event)\n", res.FromSnapshot)
+	}
 	fmt.Fprintf(w, "checksum %s\n", res.Checksum)
 	took := time.Duration(res.Seconds * float64(time.Second))
 	fmt.Fprintf(w, "events %d in %s (%s/s)\n", res.Events, took.Round(time.Millisecond), replayctl.FormatRate(res.Events, took))
@@ -98,7 +106,7 @@ func printReplay(w io.Writer, res replayctl.Result) error {
 // replayHere rebuilds and swaps from this process: no server holds the
 // read models. It opens the live ones first, so that it fails before the
 // rebuild if something else holds them.
-func replayHere(ctx context.Context, l *cliLog, c Config, meter *replayctl.Meter) (replayctl.Result, error) {
+func replayHere(ctx context.Context, l *cliLog, c Config, meter *replayctl.Meter, fromScratch bool) (replayctl.Result, error) {
 	dir := projectionsDir(c)
 	freshDir := rebuild.FreshDir(dir)
 	opts := projections.Options{Logger: storeLogger(c, meter.Writer()), UserKeys: l.keys}
@@ -141,7 +149,11 @@ func replayHere(ctx context.Context, l *cliLog, c Config, meter *replayctl.Meter
 	if note != "" {
 		meter.Note(note)
 	}
-	fresh, res, err := rebuildFresh(ctx, src, dir, opts, meter.Update)
+	var snaps rebuild.Snapshots
+	if !fromScratch {
+		snaps = snapshotSource{l.Store}
+	}
+	fresh, res, err := rebuildFresh(ctx, src, dir, opts, meter.Update, snaps, meter.Note)
 	res.Note = note
 	if err != nil {
 		return res, err
@@ -169,10 +181,19 @@ func storeLogger(c Config, w io.Writer) *slog.Logger {
 	return newLogger(c, w)
 }
 
-// rebuildFresh is rebuild.Fresh, its Stats in a replay's result.
-func rebuildFresh(ctx context.Context, src projections.Replayer, dir string, opts projections.Options, progress func(done, total uint64)) (*projections.Store, replayctl.Result, error) {
-	fresh, st, err := rebuild.Fresh(ctx, src, dir, opts, progress)
-	return fresh, replayctl.Result{Events: st.Events, Seconds: st.Elapsed.Seconds()}, err
+// rebuildFresh is rebuild.FreshFrom with snaps (warn hears of the
+// snapshots it skips), or rebuild.Fresh without (from the first event),
+// its Stats in a replay's result.
+func rebuildFresh(ctx context.Context, src projections.Replayer, dir string, opts projections.Options, progress func(done, total uint64), snaps rebuild.Snapshots, warn func(string)) (*projections.Store, replayctl.Result, error) {
+	var fresh *projections.Store
+	var st rebuild.Stats
+	var err error
+	if snaps != nil {
+		fresh, st, err = rebuild.FreshFrom(ctx, snaps, src, dir, opts, progress, warn)
+	} else {
+		fresh, st, err = rebuild.Fresh(ctx, src, dir, opts, progress)
+	}
+	return fresh, replayctl.Result{Events: st.Events, Seconds: st.Elapsed.Seconds(), FromSnapshot: st.FromSnapshot}, err
 }
 
 func projectionsDir(c Config) string { return filepath.Join(c.DataDir, "projections") }

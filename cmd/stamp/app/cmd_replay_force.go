@@ -34,7 +34,7 @@ func replayForce(ctx context.Context, l *cliLog, c Config, meter *replayctl.Mete
 		meter.Note(note)
 	}
 	opts := projections.Options{Logger: storeLogger(c, meter.Writer()), UserKeys: l.keys}
-	fresh, res, err := rebuildFresh(ctx, src, dir, opts, meter.Update)
+	fresh, res, err := rebuildFresh(ctx, src, dir, opts, meter.Update, nil, nil) // from the first event
 	if err != nil {
 		return res, err
 	}

@@ -40,6 +40,8 @@ type Config struct {
 	StreamMaxAge Duration `json:"stream_max_age"`
 	// RepairReadModels: see node_integrity.go.
 	RepairReadModels bool `json:"repair_read_models"`
+	// SnapshotInterval: see snapshots.go.
+	SnapshotInterval SnapshotInterval `json:"snapshot_interval"`
 
 	SigningAlgorithm  string `json:"signing_algorithm"`
 	PrivateKeyFile    string `json:"private_key_file"`
@@ -257,6 +259,11 @@ func settings() []setting {
 		{"sync", "embedded store: 'always' fsyncs before every acknowledgement, 'interval' every 2 minutes", str(func(c *Config) *string { return &c.Sync })},
 		{"stream-max-age", "delete events older than this from the stream (0: keep forever; breaks audit and rebuild past it)", dur(func(c *Config) *Duration { return &c.StreamMaxAge })},
 		{"repair-read-models", "at start, rebuild read models that are damaged or ahead of the log from the log (the old ones are moved aside) instead of refusing to start", boolean(func(c *Config) *bool { return &c.RepairReadModels })},
+		{"snapshot-interval", "write a signed read-model snapshot to the object store every so many events (100000) or so much time (1h), from which stamp replay starts (0: off)", func(c *Config, v string) error {
+			p, err := parseSnapshotInterval(v)
+			c.SnapshotInterval = p
+			return err
+		}},
 		{"signing-algorithm", "RS256, ES256 or EdDSA for generated keys", str(func(c *Config) *string { return &c.SigningAlgorithm })},
 		{"private-key-file", "PEM file of the signing key (default <data-dir>/keys/private.pem)", str(func(c *Config) *string { return &c.PrivateKeyFile })},
 		{"private-key", "PEM text of the signing key (as Passport's PASSPORT_PRIVATE_KEY)", str(func(c *Config) *string { return &c.PrivateKey })},

@@ -125,6 +125,13 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		defer n.done.Done()
 		n.health.run(runCtx)
 	}()
+	if !cfg.SnapshotInterval.Off() {
+		n.done.Add(1)
+		go func() {
+			defer n.done.Done()
+			n.takeSnapshots(runCtx, cfg.SnapshotInterval) // see snapshots.go
+		}()
+	}
 
 	key, generated, err := ensureSigningKey(cfg)
 	if err != nil {

@@ -14,7 +14,8 @@ import (
 // Read models a server cannot trust, found at start.
 //
 // Damaged: Pebble cannot open the store or a block of it fails its checksum
-// (Open, then Verify, which reads the whole store once per start).
+// (Open, then VerifyIncremental, which reads the tables written since the
+// last start and, in turn, a fixed budget of the others).
 // Ahead: the models applied a sequence above the stream's last one, so the
 // log lost events they hold (a restore of an older backup of the log, or
 // writes lost with --sync interval in a power failure); new events would
@@ -44,10 +45,13 @@ func openTrustedViews(dir string, last uint64, c Config, logger *slog.Logger, ke
 	views, err := openViews(dir, logger, keys)
 	if err == nil {
 		start := time.Now()
-		if err = views.Verify(); err != nil {
+		// Only the tables not read before, and a share of the others
+		// (see projections.Store.VerifyIncremental).
+		if v, verr := views.VerifyIncremental(); verr != nil {
+			err = verr
 			views.Close()
 		} else {
-			logger.Info("read models verified", "took", time.Since(start).Round(time.Millisecond))
+			logger.Info("read models verified", "tables", v.Tables, "bytes", v.Bytes, "trusted", v.Skipped, "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
 	switch {

@@ -42,9 +42,10 @@ func (rc *replayControl) close() {
 	rc.srv.Close()
 }
 
-// replayViews rebuilds the node's read models from the checked log and
-// swaps the rebuild in, reporting to r.
-func (n *Node) replayViews(ctx context.Context, r replayctl.Reporter) (replayctl.Result, error) {
+// replayViews rebuilds the node's read models from the checked log (from
+// the newest read-model snapshot unless req asks from scratch) and swaps
+// the rebuild in, reporting to r.
+func (n *Node) replayViews(ctx context.Context, req replayctl.Request, r replayctl.Reporter) (replayctl.Result, error) {
 	dir := projectionsDir(n.cfg)
 	opts := projections.Options{Logger: n.logger, UserKeys: n.keys}
 	// The rebuild verifies one signature per checkpointed range.
@@ -52,7 +53,11 @@ func (n *Node) replayViews(ctx context.Context, r replayctl.Reporter) (replayctl
 	if err != nil {
 		return replayctl.Result{}, err
 	}
-	fresh, res, err := rebuildFresh(ctx, src, dir, opts, r.Progress)
+	var snaps rebuild.Snapshots
+	if !req.FromScratch {
+		snaps = snapshotSource{n.store}
+	}
+	fresh, res, err := rebuildFresh(ctx, src, dir, opts, r.Progress, snaps, snapshotWarner(n.logger))
 	res.Note = note
 	if err != nil {
 		return res, err

@@ -7,6 +7,9 @@
 // projections.Store.SwapIn's job; this package serves the cases without
 // live models to compare (none, an older layout, --force).
 //
+// A rebuild may start from a read-model snapshot (FreshFrom, snapshot.go),
+// found through the Snapshots interface.
+//
 // It imports projections (Pebble) and domain; it knows neither the event
 // store nor the replay control protocol. Nothing here is safe for
 // concurrent use on the same directory: one replay at a time.
@@ -27,10 +30,13 @@ import (
 // FreshDir is where a rebuild of the read models in dir is built.
 func FreshDir(dir string) string { return dir + ".rebuild" }
 
-// Stats is what a rebuild did: how many events it applied, in how long.
+// Stats is what a rebuild did: how many events it applied, in how long,
+// and the sequence of the snapshot it started from (0: the first event;
+// see FreshFrom).
 type Stats struct {
-	Events  uint64
-	Elapsed time.Duration
+	Events       uint64
+	Elapsed      time.Duration
+	FromSnapshot uint64
 }
 
 // Fresh rebuilds the read models from src into FreshDir(dir), removing a

@@ -7,13 +7,16 @@
 // publishes on Subject(instance) + ".progress".
 //
 // The exchange: the CLI subscribes to the progress subject, then sends a
-// request ("{}"); the server answers an Ack at once (Started, or why not:
-// one replay at a time, none while shutting down), then publishes a
-// Status every Tick and once as the phase turns from "rebuild" to
-// "swap", and last a Status with a Result. The CLI gives up after Silence
-// without a report. The JSON shapes of Ack, Status and Result are the
-// wire format between a CLI and a server of possibly another release:
-// fields are only ever added.
+// Request ("{}" asks for the default: from the newest read-model snapshot
+// where there is one); the server answers an Ack at once (Started, or why
+// not: one replay at a time, none while shutting down, a malformed
+// request), then publishes a Status every Tick and once as the phase
+// turns from "rebuild" to "swap", and last a Status with a Result. The
+// CLI gives up after Silence without a report. The JSON shapes of
+// Request, Ack, Status and Result are the wire format between a CLI and a
+// server of possibly another release: fields are only ever added (a
+// server of an older release ignores a Request's fields it does not
+// know, and replays as it always did).
 //
 // The package speaks the protocol only: what a replay does (rebuild,
 // check, swap) is the caller's function, and the messaging is reached
@@ -48,6 +51,13 @@ const (
 	PhaseDone    = "done"
 )
 
+// Request asks a server to replay.
+type Request struct {
+	// FromScratch: rebuild from the first event, not from the newest
+	// read-model snapshot.
+	FromScratch bool `json:"from_scratch,omitempty"`
+}
+
 // Ack answers a replay request: the replay has started, or why not.
 type Ack struct {
 	Started bool   `json:"started"`
@@ -78,6 +88,9 @@ type Result struct {
 	// Note tells what the operator should know of a sound replay: the
 	// stream begins above sequence 1; where --force put the old models.
 	Note string `json:"note,omitempty"`
+	// FromSnapshot is the sequence of the read-model snapshot the rebuild
+	// started from; 0: from the first event.
+	FromSnapshot uint64 `json:"from_snapshot,omitempty"`
 }
 
 // Drifted reports whether the live read models differed from the rebuild.
@@ -96,9 +109,9 @@ type Reporter interface {
 	Swapping()
 }
 
-// ReplayFunc runs one replay, reporting to r, until ctx ends. Its Result
-// may be partial when it fails.
-type ReplayFunc func(ctx context.Context, r Reporter) (Result, error)
+// ReplayFunc runs one replay as req asks, reporting to r, until ctx ends.
+// Its Result may be partial when it fails.
+type ReplayFunc func(ctx context.Context, req Request, r Reporter) (Result, error)
 
 // Server answers replay requests of one node: one replay at a time, run
 // by its ReplayFunc, reported on the progress subject.
@@ -141,11 +154,14 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-func (s *Server) handle([]byte) []byte {
+func (s *Server) handle(body []byte) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ack := Ack{Started: true}
+	var req Request
 	switch {
+	case len(body) > 0 && json.Unmarshal(body, &req) != nil:
+		ack = Ack{Error: "malformed replay request"}
 	case s.running:
 		ack = Ack{Error: "a replay is already running"}
 	case s.ctx.Err() != nil:
@@ -153,7 +169,7 @@ func (s *Server) handle([]byte) []byte {
 	default:
 		s.running = true
 		s.wg.Add(1)
-		go s.run()
+		go s.run(req)
 	}
 	b, _ := json.Marshal(ack)
 	return b
@@ -194,7 +210,7 @@ func (s *Server) publish(st Status) {
 }
 
 // run replays, reporting progress every Tick and the result last.
-func (s *Server) run() {
+func (s *Server) run(req Request) {
 	defer func() {
 		s.mu.Lock()
 		s.running = false
@@ -219,7 +235,7 @@ func (s *Server) run() {
 	}()
 
 	s.logger.Info("replay: rebuilding the read models from the log")
-	res, err := s.replay(s.ctx, rep)
+	res, err := s.replay(s.ctx, req, rep)
 	close(ticking)
 	<-ticked
 	if err != nil {
@@ -227,7 +243,7 @@ func (s *Server) run() {
 		s.logger.Error("replay failed", "err", err)
 	} else {
 		s.logger.Info("replay: swapped in the rebuilt read models", "events", res.Events, "seconds", res.Seconds,
-			"seq", res.Seq, "checksum", res.Checksum, "drifted", res.Drifted())
+			"seq", res.Seq, "checksum", res.Checksum, "drifted", res.Drifted(), "from_snapshot", res.FromSnapshot)
 	}
 	s.publish(Status{Phase: PhaseDone, Result: &res})
 }
@@ -238,13 +254,13 @@ type Requester interface {
 	Request(ctx context.Context, subject string, req []byte) ([]byte, error)
 }
 
-// Follow asks the server with instance id instance to replay and follows
-// its progress on meter until the result. An error of the request (one
+// Follow asks the server with instance id instance to replay as ask says
+// and follows its progress on meter until the result. An error of the request (one
 // wrapping eventstore.ErrNoResponder when no such server answers) is
 // returned as it is; Follow also fails when the server does not start a
 // replay, when the replay fails (with its partial Result), after Silence
 // without a report, and when ctx ends (the server carries on).
-func Follow(ctx context.Context, req Requester, instance string, meter *Meter) (Result, error) {
+func Follow(ctx context.Context, req Requester, instance string, ask Request, meter *Meter) (Result, error) {
 	subject := Subject(instance)
 	done := make(chan struct{})
 	defer close(done)
@@ -263,7 +279,11 @@ func Follow(ctx context.Context, req Requester, instance string, meter *Meter) (
 		return Result{}, err
 	}
 	defer stop()
-	resp, err := req.Request(ctx, subject, []byte("{}"))
+	body, err := json.Marshal(ask)
+	if err != nil {
+		return Result{}, err
+	}
+	resp, err := req.Request(ctx, subject, body)
 	if err != nil {
 		return Result{}, err
 	}

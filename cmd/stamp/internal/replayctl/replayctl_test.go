@@ -90,7 +90,7 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func TestFollowAReplay(t *testing.T) {
 	b := newBus()
 	want := Result{Events: 100, Seconds: 0.5, Seq: 101, Checksum: "abc", LiveChecksum: "abd", Note: "n"}
-	srv, err := Serve(b, "i1", func(ctx context.Context, r Reporter) (Result, error) {
+	srv, err := Serve(b, "i1", func(ctx context.Context, _ Request, r Reporter) (Result, error) {
 		for done := uint64(0); done <= 100; done += 10 {
 			r.Progress(done, 100)
 		}
@@ -102,7 +102,7 @@ func TestFollowAReplay(t *testing.T) {
 	}
 	defer srv.Close()
 	var out bytes.Buffer
-	got, err := Follow(context.Background(), b, "i1", NewMeter(&out, time.Now))
+	got, err := Follow(context.Background(), b, "i1", Request{}, NewMeter(&out, time.Now))
 	if err != nil {
 		t.Fatalf("Follow: %v", err)
 	}
@@ -121,14 +121,14 @@ func TestFollowAReplay(t *testing.T) {
 
 func TestFollowAFailedReplay(t *testing.T) {
 	b := newBus()
-	srv, err := Serve(b, "i1", func(ctx context.Context, r Reporter) (Result, error) {
+	srv, err := Serve(b, "i1", func(ctx context.Context, _ Request, r Reporter) (Result, error) {
 		return Result{Events: 7}, errors.New("the log is damaged")
 	}, discard())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	got, err := Follow(context.Background(), b, "i1", NewMeter(&bytes.Buffer{}, time.Now))
+	got, err := Follow(context.Background(), b, "i1", Request{}, NewMeter(&bytes.Buffer{}, time.Now))
 	if err == nil || !strings.Contains(err.Error(), "the server's replay failed: the log is damaged") {
 		t.Errorf("Follow error %v; want the server's failure", err)
 	}
@@ -140,7 +140,7 @@ func TestFollowAFailedReplay(t *testing.T) {
 func TestOneReplayAtATime(t *testing.T) {
 	b := newBus()
 	started, release := make(chan struct{}), make(chan struct{})
-	srv, err := Serve(b, "i1", func(ctx context.Context, r Reporter) (Result, error) {
+	srv, err := Serve(b, "i1", func(ctx context.Context, _ Request, r Reporter) (Result, error) {
 		close(started)
 		select {
 		case <-release:
@@ -154,11 +154,11 @@ func TestOneReplayAtATime(t *testing.T) {
 	}
 	first := make(chan error, 1)
 	go func() {
-		_, err := Follow(context.Background(), b, "i1", NewMeter(&bytes.Buffer{}, time.Now))
+		_, err := Follow(context.Background(), b, "i1", Request{}, NewMeter(&bytes.Buffer{}, time.Now))
 		first <- err
 	}()
 	<-started
-	if _, err := Follow(context.Background(), b, "i1", NewMeter(&bytes.Buffer{}, time.Now)); err == nil || !strings.Contains(err.Error(), "a replay is already running") {
+	if _, err := Follow(context.Background(), b, "i1", Request{}, NewMeter(&bytes.Buffer{}, time.Now)); err == nil || !strings.Contains(err.Error(), "a replay is already running") {
 		t.Errorf("second Follow error %v; want a refusal", err)
 	}
 	close(release)
@@ -166,7 +166,7 @@ func TestOneReplayAtATime(t *testing.T) {
 		t.Errorf("first Follow: %v", err)
 	}
 	srv.Close()
-	if _, err := Follow(context.Background(), b, "i1", NewMeter(&bytes.Buffer{}, time.Now)); !errors.Is(err, errNoResponder) {
+	if _, err := Follow(context.Background(), b, "i1", Request{}, NewMeter(&bytes.Buffer{}, time.Now)); !errors.Is(err, errNoResponder) {
 		t.Errorf("Follow after Close: %v; want the requester's no-responder error", err)
 	}
 	var nilServer *Server
@@ -176,7 +176,7 @@ func TestOneReplayAtATime(t *testing.T) {
 func TestCloseCancelsAReplay(t *testing.T) {
 	b := newBus()
 	started, ended := make(chan struct{}), make(chan error, 1)
-	srv, err := Serve(b, "i1", func(ctx context.Context, r Reporter) (Result, error) {
+	srv, err := Serve(b, "i1", func(ctx context.Context, _ Request, r Reporter) (Result, error) {
 		close(started)
 		<-ctx.Done()
 		ended <- ctx.Err()
@@ -188,7 +188,7 @@ func TestCloseCancelsAReplay(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	followed := make(chan error, 1)
 	go func() {
-		_, err := Follow(ctx, b, "i1", NewMeter(&bytes.Buffer{}, time.Now))
+		_, err := Follow(ctx, b, "i1", Request{}, NewMeter(&bytes.Buffer{}, time.Now))
 		followed <- err
 	}()
 	<-started
@@ -205,4 +205,42 @@ func TestCloseCancelsAReplay(t *testing.T) {
 		t.Errorf("Follow error %v; want the cancelled replay's failure", err)
 	}
 	cancel()
+}
+
+func TestRequestReachesTheReplay(t *testing.T) {
+	b := newBus()
+	got := make(chan Request, 1)
+	srv, err := Serve(b, "i1", func(ctx context.Context, req Request, r Reporter) (Result, error) {
+		got <- req
+		return Result{Checksum: "abc", FromSnapshot: 42}, nil
+	}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	res, err := Follow(context.Background(), b, "i1", Request{FromScratch: true}, NewMeter(&bytes.Buffer{}, time.Now))
+	if err != nil {
+		t.Fatalf("Follow: %v", err)
+	}
+	if req := <-got; !req.FromScratch {
+		t.Errorf("the replay got %+v; want FromScratch", req)
+	}
+	if res.FromSnapshot != 42 {
+		t.Errorf("Follow = %+v; want FromSnapshot 42", res)
+	}
+	// A request that is not JSON starts nothing.
+	resp, err := b.Request(context.Background(), Subject("i1"), []byte("{from"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(resp), "malformed replay request") || strings.Contains(string(resp), `"started":true`) {
+		t.Errorf("a malformed request was answered %s; want a refusal", resp)
+	}
+	// An older CLI's "{}" asks for the default replay.
+	if _, err := Follow(context.Background(), b, "i1", Request{}, NewMeter(&bytes.Buffer{}, time.Now)); err != nil {
+		t.Fatalf("Follow: %v", err)
+	}
+	if req := <-got; req.FromScratch {
+		t.Errorf("the replay got %+v; want the default", req)
+	}
 }
