@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,7 +33,11 @@ const (
 // BenchmarkRebuildSigned measures, in one run on one signed stream, the raw
 // JetStream replay rate (a bare ordered consumer, no decoding), the rate of
 // projections.Rebuild with every log signature checked (the Store has the
-// log-signing key, as a server does), their ratio, the process's peak RSS
+// log-signing key, as a server does), the rate of the same rebuild reading
+// as a server's stamp replay does, trusting the log's signed checkpoints
+// (eventstore.Checkpointed; the store's checkpoint writer covers the log
+// first, one checkpoint per 10,000 events), each rate's ratio to the raw
+// one, the process's peak RSS
 // during the rebuild (it holds the embedded NATS server too), and the time
 // from opening the rebuilt read models to ready (open, verify, catch up),
 // as a server's start does. Each figure is printed beside its limit.
@@ -88,9 +93,21 @@ func BenchmarkRebuildSigned(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	var jsTime, rebuildTime, startup, firstStart time.Duration
+	// The server's checkpoint writer verifies the log once and signs one
+	// checkpoint per 10,000 events (log_checkpoint_interval's default),
+	// so a rebuild can trust the ranges instead of checking every
+	// signature; the writer's own rate is printed.
+	t0 := time.Now()
+	covered := writeCheckpointsUpTo(b, ctx, store, js, last, 10_000)
+	b.Logf("checkpoint writer verified and covered %d of %d events at %.0f events/s", covered, last, float64(covered)/time.Since(t0).Seconds())
+	// The checkpoints are events of the log too.
+	if last, err = store.LastSeq(ctx); err != nil {
+		b.Fatal(err)
+	}
+
+	var jsTime, rebuildTime, ckptTime, startup, firstStart time.Duration
 	var snap snapshotFigures
-	var peakRSS, baseRSS uint64
+	var peakRSS, baseRSS, ckptPeakRSS uint64
 	var peak peakSample
 	b.ResetTimer()
 	for i := range b.N {
@@ -129,6 +146,30 @@ func BenchmarkRebuildSigned(b *testing.B) {
 		if err := fresh.Close(); err != nil {
 			b.Fatal(err)
 		}
+
+		// The same rebuild trusting the log's checkpoints, as a server's
+		// stamp replay reads (eventstore.Checkpointed).
+		debug.FreeOSMemory()
+		resetPeakRSS()
+		t3 := time.Now()
+		cdir := filepath.Join(dir, fmt.Sprintf("projections-ckpt-%d", i))
+		byCkpt, err := projections.Rebuild(ctx, cdir, projections.Options{}, eventstore.Checkpointed{Store: store}, nil)
+		ckptTime += time.Since(t3)
+		if rss, ok := readPeakRSS(); ok {
+			ckptPeakRSS = max(ckptPeakRSS, rss)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := byCkpt.Checkpoint(); got != last {
+			b.Fatalf("the checkpointed rebuild reached %d; want %d", got, last)
+		}
+		if err := byCkpt.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.RemoveAll(cdir)
+		b.StartTimer()
 
 		// Start-up: open the up-to-date models, verify, catch up, as
 		// a server does before it is ready: the first start after the
@@ -186,6 +227,9 @@ func BenchmarkRebuildSigned(b *testing.B) {
 	b.Logf("events %d (signed, every signature verified)", last)
 	b.Logf("raw JetStream replay  %10.0f events/s", jsRate)
 	b.Logf("rebuild               %10.0f events/s  %.3f× raw  (limit ≥ %.1f×: %s)", rebuildRate, ratio, rebuildRatioLimit, verdict(ratio >= rebuildRatioLimit))
+	ckptRate := total / ckptTime.Seconds()
+	b.ReportMetric(ckptRate/jsRate, "checkpointed-rebuild/js")
+	b.Logf("rebuild by checkpoints%10.0f events/s  %.3f× raw  (limit ≥ %.1f×: %s), peak RSS %.0f MB (limit %d MB: %s)", ckptRate, ckptRate/jsRate, rebuildRatioLimit, verdict(ckptRate/jsRate >= rebuildRatioLimit), float64(ckptPeakRSS)/(1<<20), rebuildPeakRSSMax>>20, verdict(ckptPeakRSS <= rebuildPeakRSSMax))
 	if peakRSS > 0 {
 		b.ReportMetric(float64(peakRSS)/(1<<20), "rebuild-peak-rss-MB")
 		// The limit is for 1,000,000 events; a smaller run is held to it
@@ -322,6 +366,21 @@ func bulkAppendSignedFrom(tb testing.TB, srv *eventstore.Server, key ed25519.Pri
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// state returns the stream's message count and last sequence.
+	state := func() (uint64, uint64) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		stream, err := js.Stream(ctx, domain.StreamName)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		info, err := stream.Info(ctx)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return info.State.Msgs, info.State.LastSeq
+	}
+	before, _ := state()
 	kid := domain.LogKeyID(key.Public().(ed25519.PublicKey))
 	issued := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	actor := domain.Actor{Kind: domain.ActorSystem}
@@ -370,19 +429,52 @@ func bulkAppendSignedFrom(tb testing.TB, srv *eventstore.Server, key ed25519.Pri
 		}
 	}
 	wait()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	stream, err := js.Stream(ctx, domain.StreamName)
+	after, last := state()
+	if after-before != uint64(n) {
+		tb.Fatalf("bulk append: the stream took %d messages; want %d", after-before, n)
+	}
+	return last
+}
+
+// writeCheckpointsUpTo runs the store's checkpoint writer until the log's
+// checkpoints cover every full range of every events up to last, and
+// returns the last sequence covered.
+func writeCheckpointsUpTo(b *testing.B, ctx context.Context, store *eventstore.Store, js jetstream.JetStream, last, every uint64) uint64 {
+	b.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- store.WriteCheckpoints(ctx, every) }()
+	defer func() { cancel(); <-done }()
+	stream, err := js.Stream(ctx, "STAMP")
 	if err != nil {
-		tb.Fatal(err)
+		b.Fatal(err)
 	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		tb.Fatal(err)
+	subject := domain.LogCheckpointAggregate.Subject(domain.LogCheckpointed{}.EventType())
+	want := last - last%every
+	deadline := time.Now().Add(time.Hour)
+	for time.Now().Before(deadline) {
+		var to uint64
+		if msg, err := stream.GetLastMsgForSubject(ctx, subject); err == nil {
+			to = checkpointTo(b, msg.Data)
+		} else if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			b.Fatal(err)
+		}
+		if to >= want {
+			return to
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	// The log-signing announcement is the one event before them.
-	if got := info.State.Msgs; got != uint64(first+n)+1 {
-		tb.Fatalf("bulk append: the stream holds %d messages; want %d", got, first+n+1)
+	b.Fatalf("the checkpoints did not reach %d within an hour", want)
+	return 0
+}
+
+// checkpointTo returns the last sequence a stored LogCheckpointed covers.
+func checkpointTo(b *testing.B, body []byte) uint64 {
+	var env struct {
+		Data domain.LogCheckpointed `json:"data"`
 	}
-	return info.State.LastSeq
+	if err := json.Unmarshal(body, &env); err != nil {
+		b.Fatalf("a checkpoint that does not decode: %v", err)
+	}
+	return env.Data.To
 }
