@@ -84,13 +84,7 @@ func (x *LogEntryHasher) Hash(seq uint64, status LogEntryStatus, subject, msgID 
 	b = binary.BigEndian.AppendUint64(b, seq)
 	b = append(b, byte(status))
 	// Then what the log signature covers, framed as its input is.
-	b = append(b, logSigningContext...)
-	b = binary.BigEndian.AppendUint64(b, uint64(len(subject)))
-	b = append(b, subject...)
-	b = binary.BigEndian.AppendUint64(b, uint64(len(msgID)))
-	b = append(b, msgID...)
-	b = binary.BigEndian.AppendUint64(b, uint64(len(payload)))
-	b = append(b, payload...)
+	b = appendLogSigningInput(b, subject, msgID, payload)
 	x.buf = b
 	return sha256.Sum256(b)
 }

@@ -108,6 +108,13 @@ func decodeBase64(s string) ([]byte, error) {
 // logSigningInput frames what a log signature covers.
 func logSigningInput(subject, msgID string, payload []byte) []byte {
 	b := make([]byte, 0, len(logSigningContext)+3*8+len(subject)+len(msgID)+len(payload))
+	return appendLogSigningInput(b, subject, msgID, payload)
+}
+
+// appendLogSigningInput appends to b the framed input of a log signature:
+// the context string, then each part as a big-endian uint64 length
+// followed by its bytes.
+func appendLogSigningInput(b []byte, subject, msgID string, payload []byte) []byte {
 	b = append(b, logSigningContext...)
 	b = binary.BigEndian.AppendUint64(b, uint64(len(subject)))
 	b = append(b, subject...)

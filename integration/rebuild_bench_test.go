@@ -48,21 +48,9 @@ const (
 //
 //	STAMP_BENCH_EVENTS=1000000 go test ./integration/ -run '^$' -bench BenchmarkRebuildSigned -benchtime 1x -timeout 30m
 func BenchmarkRebuildSigned(b *testing.B) {
-	events := rebuildBenchEvents
-	if v := os.Getenv("STAMP_BENCH_EVENTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("STAMP_BENCH_EVENTS=%q: want a positive number", v)
-		}
-		events = n
-	}
+	events := benchEvents(b, rebuildBenchEvents)
 	ctx := context.Background()
-	dir := b.TempDir()
-	srv, err := eventstore.StartServer(eventstore.ServerOptions{StoreDir: filepath.Join(dir, "jetstream"), Port: -1}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Shutdown()
+	dir, srv := startBenchServer(b)
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
 	// The setup appends the whole log within a minute or two; with the
 	// default duplicate window of two minutes the server would still hold
@@ -477,4 +465,31 @@ func checkpointTo(b *testing.B, body []byte) uint64 {
 		b.Fatalf("a checkpoint that does not decode: %v", err)
 	}
 	return env.Data.To
+}
+
+// benchEvents is STAMP_BENCH_EVENTS, or def when it is unset.
+func benchEvents(b *testing.B, def int) int {
+	b.Helper()
+	v := os.Getenv("STAMP_BENCH_EVENTS")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("STAMP_BENCH_EVENTS=%q: want a positive number", v)
+	}
+	return n
+}
+
+// startBenchServer starts an embedded NATS server on a temporary
+// directory (returned), shut down when the benchmark ends.
+func startBenchServer(b *testing.B) (string, *eventstore.Server) {
+	b.Helper()
+	dir := b.TempDir()
+	srv, err := eventstore.StartServer(eventstore.ServerOptions{StoreDir: filepath.Join(dir, "jetstream"), Port: -1}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(srv.Shutdown)
+	return dir, srv
 }

@@ -45,21 +45,9 @@ import (
 //
 //	STAMP_BENCH_EVENTS=1000000 go test ./integration/ -run '^$' -bench BenchmarkReplay -benchtime 1x -timeout 30m
 func BenchmarkReplay(b *testing.B) {
-	events := 100_000
-	if v := os.Getenv("STAMP_BENCH_EVENTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("STAMP_BENCH_EVENTS=%q: want a positive number", v)
-		}
-		events = n
-	}
+	events := benchEvents(b, 100_000)
 	ctx := context.Background()
-	dir := b.TempDir()
-	srv, err := eventstore.StartServer(eventstore.ServerOptions{StoreDir: filepath.Join(dir, "jetstream"), Port: -1}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Shutdown()
+	dir, srv := startBenchServer(b)
 	store, err := eventstore.Open(ctx, eventstore.Options{InProcess: srv})
 	if err != nil {
 		b.Fatal(err)

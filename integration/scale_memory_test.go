@@ -51,10 +51,11 @@ const (
 //     log-signing key, exactly the event the server appends for a
 //     client-credentials issuance (AccessTokenCreated: random jti, a
 //     registered client, the server's key id, issue and expiry times; a
-//     random envelope id as message id), 32 appends at a time through the
-//     group commit. The server's projection, event index, archiver and
-//     revocation feed see the same stream they would see; what is skipped
-//     is the HTTP request and the JWT signature, which hold no state.
+//     random envelope id as message id), in atomic batches of 100 from 16
+//     writers through the group commit (scaleAppendBatch). The server's
+//     projection, event index, archiver, checkpoint writer and revocation
+//     feed see the same stream they would see; what is skipped is the HTTP
+//     request and the JWT signature, which hold no state.
 //   - The clock. Token i is issued at start + i×(lifetime/live) with a
 //     one-hour lifetime, so at any simulated moment `live` tokens are
 //     unexpired; the simulated times end at the wall clock's start. Every
