@@ -22,7 +22,7 @@ import (
 	"github.com/stamp-oauth/stamp/projections"
 )
 
-// Limits of issue 11, goal 4, printed beside the figures.
+// The rebuild's limits, printed beside the figures.
 const (
 	rebuildRatioLimit  = 0.8       // rebuild rate / raw JetStream rate, at least
 	rebuildPeakRSSMax  = 256 << 20 // peak RSS of a rebuild of 1,000,000 events, at most
