@@ -67,19 +67,7 @@ func BenchmarkRebuildSigned(b *testing.B) {
 	last := bulkAppendSigned(b, srv, key, events)
 	b.Logf("appended %d signed events in %s", events, time.Since(start).Round(time.Millisecond))
 
-	nk, err := nats.NkeyOptionFromSeed(srv.SeedFile(eventstore.RoleReader))
-	if err != nil {
-		b.Fatal(err)
-	}
-	nc, err := nats.Connect("", nats.InProcessServer(srv), nk)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js := benchReaderJS(b, srv)
 
 	// The server's checkpoint writer verifies the log once and signs one
 	// checkpoint per 10,000 events (log_checkpoint_interval's default),
@@ -492,4 +480,24 @@ func startBenchServer(b *testing.B) (string, *eventstore.Server) {
 	}
 	b.Cleanup(srv.Shutdown)
 	return dir, srv
+}
+
+// benchReaderJS connects to srv in-process as the reader identity, as an
+// auditor's ordered consumer does, closed when the benchmark ends.
+func benchReaderJS(b *testing.B, srv *eventstore.Server) jetstream.JetStream {
+	b.Helper()
+	nk, err := nats.NkeyOptionFromSeed(srv.SeedFile(eventstore.RoleReader))
+	if err != nil {
+		b.Fatal(err)
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(srv), nk)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return js
 }

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stamp-oauth/stamp/domain"
@@ -57,19 +56,7 @@ func BenchmarkReplay(b *testing.B) {
 	last := appendTokens(b, store, "bench-client", events)
 	b.Logf("appended %d events in %s", events, time.Since(start).Round(time.Millisecond))
 
-	nk, err := nats.NkeyOptionFromSeed(srv.SeedFile(eventstore.RoleReader))
-	if err != nil {
-		b.Fatal(err)
-	}
-	nc, err := nats.Connect("", nats.InProcessServer(srv), nk)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js := benchReaderJS(b, srv)
 
 	var jsTime, replayTime, rebuildTime time.Duration
 	var peakHeap, peakRSS, baseHeap uint64
