@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,14 +54,34 @@ func waitCheckpoints(t *testing.T, n *app.Node, seq uint64) []domain.LogCheckpoi
 	}
 }
 
+// byCheckpointLine is stamp replay's count of events it accepted by their
+// signed log checkpoints.
+var byCheckpointLine = regexp.MustCompile(`(?m)^of which (\d+) accepted by their signed log checkpoints`)
+
+// byCheckpoint returns the count stamp replay printed (0: none printed).
+func byCheckpoint(t *testing.T, out string) uint64 {
+	t.Helper()
+	m := byCheckpointLine.FindStringSubmatch(out)
+	if m == nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(m[1], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // TestRebuildTrustsCheckpoints: the server checkpoints its log every
 // log_checkpoint_interval events, in a linear chain, and `stamp replay`
 // rebuilds by them (accepting most events by digest, not by signature)
-// into read models with the live ones' checksum. A forged event inside a
-// checkpointed range stops the replay exactly as per-event verification
-// does (the log is damaged; the same sequence and reason stamp verify
-// reports), and a validly signed checkpoint that does not match its
-// range stops it with the checkpoint's error; neither swaps anything.
+// into read models with the live ones' checksum; without a server, the
+// CLI's own replay and replay --force read it the same way. A forged
+// event inside a checkpointed range stops the replay exactly as per-event
+// verification does (the log is damaged; the same sequence and reason
+// stamp verify reports), and a validly signed checkpoint that does not
+// match its range stops it with the checkpoint's error; neither swaps
+// anything.
 func TestRebuildTrustsCheckpoints(t *testing.T) {
 	t.Run("clean log", func(t *testing.T) {
 		e := newEnv(t, "STAMP_LOG_CHECKPOINT_INTERVAL", "500")
@@ -93,8 +115,30 @@ func TestRebuildTrustsCheckpoints(t *testing.T) {
 		// its digest, but the signing-key announcement (sequence 1),
 		// which is always checked by its signature; more checkpoints may
 		// have come since.
-		if hashed, want := n.Store().LogSigning().Hashed-before, cps[len(cps)-1].To-1; hashed < want {
+		want := cps[len(cps)-1].To - 1
+		if hashed := n.Store().LogSigning().Hashed - before; hashed < want {
 			t.Errorf("the rebuild accepted %d events by their checkpoint; want at least %d", hashed, want)
+		}
+		if by := byCheckpoint(t, out); by < want {
+			t.Errorf("stamp replay printed %d events accepted by their checkpoints; want at least %d\n%s", by, want, out)
+		}
+
+		// Without a server, the CLI's own replay (and --force) reads the
+		// log the same way.
+		if err := n.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"replay"}, {"replay", "--force"}} {
+			code, out, errOut := e.run(args...)
+			if code != 0 {
+				t.Fatalf("stamp %s without a server: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+			}
+			if got := parseReplay(t, out); got.live != got.rebuilt {
+				t.Errorf("stamp %s without a server: live %s, rebuilt %s; want equal", strings.Join(args, " "), got.live, got.rebuilt)
+			}
+			if by := byCheckpoint(t, out); by < want {
+				t.Errorf("stamp %s without a server printed %d events accepted by their checkpoints; want at least %d\n%s", strings.Join(args, " "), by, want, out)
+			}
 		}
 	})
 

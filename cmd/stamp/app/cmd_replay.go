@@ -97,6 +97,9 @@ func printReplay(w io.Writer, res replayctl.Result) error {
 	fmt.Fprintf(w, "checksum %s\n", res.Checksum)
 	took := time.Duration(res.Seconds * float64(time.Second))
 	fmt.Fprintf(w, "events %d in %s (%s/s)\n", res.Events, took.Round(time.Millisecond), replayctl.FormatRate(res.Events, took))
+	if res.ByCheckpoint > 0 {
+		fmt.Fprintf(w, "of which %d accepted by their signed log checkpoints (one signature per range)\n", res.ByCheckpoint)
+	}
 	if res.Drifted() {
 		return fmt.Errorf("the live read models had drifted from the log: at sequence %d their checksum was %s, a rebuild gives %s; the rebuilt read models are in place now", res.Seq, res.LiveChecksum, res.Checksum)
 	}
@@ -133,7 +136,7 @@ func replayHere(ctx context.Context, l *cliLog, c Config, meter *replayctl.Meter
 			defer live.Close()
 		}
 	}
-	src, note, err := logcheck.Wrap(ctx, l, time.Duration(c.StreamMaxAge))
+	src, note, err := checkedLog(ctx, l.Store, c.StreamMaxAge)
 	if err != nil {
 		return replayctl.Result{}, err
 	}
@@ -153,7 +156,7 @@ func replayHere(ctx context.Context, l *cliLog, c Config, meter *replayctl.Meter
 	if !fromScratch {
 		snaps = snapshotSource{l.Store}
 	}
-	fresh, res, err := rebuildFresh(ctx, src, dir, opts, meter.Update, snaps, meter.Note)
+	fresh, res, err := rebuildFresh(ctx, l.Store, src, dir, opts, meter.Update, snaps, meter.Note)
 	res.Note = note
 	if err != nil {
 		return res, err
@@ -181,19 +184,32 @@ func storeLogger(c Config, w io.Writer) *slog.Logger {
 	return newLogger(c, w)
 }
 
+// checkedLog is the log every replay rebuilds from, on a server and in
+// the CLI alike: store trusting its signed checkpoints (one signature per
+// range, eventstore.Checkpointed), every read checked as stamp verify
+// checks it (logcheck). note is what the operator should know of it.
+func checkedLog(ctx context.Context, store *eventstore.Store, maxAge Duration) (src projections.Replayer, note string, err error) {
+	return logcheck.Wrap(ctx, eventstore.Checkpointed{Store: store}, time.Duration(maxAge))
+}
+
 // rebuildFresh is rebuild.FreshFrom with snaps (warn hears of the
 // snapshots it skips), or rebuild.Fresh without (from the first event),
-// its Stats in a replay's result.
-func rebuildFresh(ctx context.Context, src projections.Replayer, dir string, opts projections.Options, progress func(done, total uint64), snaps rebuild.Snapshots, warn func(string)) (*projections.Store, replayctl.Result, error) {
+// from src, a checkedLog of store; its Stats in a replay's result, with
+// how many events store accepted by their checkpoints meanwhile.
+func rebuildFresh(ctx context.Context, store *eventstore.Store, src projections.Replayer, dir string, opts projections.Options, progress func(done, total uint64), snaps rebuild.Snapshots, warn func(string)) (*projections.Store, replayctl.Result, error) {
 	var fresh *projections.Store
 	var st rebuild.Stats
 	var err error
+	hashed := store.LogSigning().Hashed
 	if snaps != nil {
 		fresh, st, err = rebuild.FreshFrom(ctx, snaps, src, dir, opts, progress, warn)
 	} else {
 		fresh, st, err = rebuild.Fresh(ctx, src, dir, opts, progress)
 	}
-	return fresh, replayctl.Result{Events: st.Events, Seconds: st.Elapsed.Seconds(), FromSnapshot: st.FromSnapshot}, err
+	return fresh, replayctl.Result{
+		Events: st.Events, Seconds: st.Elapsed.Seconds(), FromSnapshot: st.FromSnapshot,
+		ByCheckpoint: store.LogSigning().Hashed - hashed,
+	}, err
 }
 
 func projectionsDir(c Config) string { return filepath.Join(c.DataDir, "projections") }

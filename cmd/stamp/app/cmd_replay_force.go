@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/stamp-oauth/stamp/cmd/stamp/internal/logcheck"
 	"github.com/stamp-oauth/stamp/cmd/stamp/internal/rebuild"
 	"github.com/stamp-oauth/stamp/cmd/stamp/internal/replayctl"
 	"github.com/stamp-oauth/stamp/projections"
@@ -26,7 +25,7 @@ func replayForce(ctx context.Context, l *cliLog, c Config, meter *replayctl.Mete
 	if err := projections.InUse(dir); err != nil {
 		return replayctl.Result{}, fmt.Errorf("the read models are in use (is a server running on the data directory?): %w", err)
 	}
-	src, note, err := logcheck.Wrap(ctx, l, time.Duration(c.StreamMaxAge))
+	src, note, err := checkedLog(ctx, l.Store, c.StreamMaxAge)
 	if err != nil {
 		return replayctl.Result{}, err
 	}
@@ -34,7 +33,7 @@ func replayForce(ctx context.Context, l *cliLog, c Config, meter *replayctl.Mete
 		meter.Note(note)
 	}
 	opts := projections.Options{Logger: storeLogger(c, meter.Writer()), UserKeys: l.keys}
-	fresh, res, err := rebuildFresh(ctx, src, dir, opts, meter.Update, nil, nil) // from the first event
+	fresh, res, err := rebuildFresh(ctx, l.Store, src, dir, opts, meter.Update, nil, nil) // from the first event
 	if err != nil {
 		return res, err
 	}

@@ -6,12 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"time"
 
-	"github.com/stamp-oauth/stamp/cmd/stamp/internal/logcheck"
 	"github.com/stamp-oauth/stamp/cmd/stamp/internal/rebuild"
 	"github.com/stamp-oauth/stamp/cmd/stamp/internal/replayctl"
-	"github.com/stamp-oauth/stamp/eventstore"
 	"github.com/stamp-oauth/stamp/projections"
 )
 
@@ -48,8 +45,7 @@ func (rc *replayControl) close() {
 func (n *Node) replayViews(ctx context.Context, req replayctl.Request, r replayctl.Reporter) (replayctl.Result, error) {
 	dir := projectionsDir(n.cfg)
 	opts := projections.Options{Logger: n.logger, UserKeys: n.keys}
-	// The rebuild verifies one signature per checkpointed range.
-	src, note, err := logcheck.Wrap(ctx, eventstore.Checkpointed{Store: n.store}, time.Duration(n.cfg.StreamMaxAge))
+	src, note, err := checkedLog(ctx, n.store, n.cfg.StreamMaxAge)
 	if err != nil {
 		return replayctl.Result{}, err
 	}
@@ -57,7 +53,7 @@ func (n *Node) replayViews(ctx context.Context, req replayctl.Request, r replayc
 	if !req.FromScratch {
 		snaps = snapshotSource{n.store}
 	}
-	fresh, res, err := rebuildFresh(ctx, src, dir, opts, r.Progress, snaps, snapshotWarner(n.logger))
+	fresh, res, err := rebuildFresh(ctx, n.store, src, dir, opts, r.Progress, snaps, snapshotWarner(n.logger))
 	res.Note = note
 	if err != nil {
 		return res, err

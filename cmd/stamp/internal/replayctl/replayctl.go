@@ -91,6 +91,9 @@ type Result struct {
 	// FromSnapshot is the sequence of the read-model snapshot the rebuild
 	// started from; 0: from the first event.
 	FromSnapshot uint64 `json:"from_snapshot,omitempty"`
+	// ByCheckpoint is how many of Events were accepted by their signed
+	// log checkpoint's digest instead of their own signature.
+	ByCheckpoint uint64 `json:"by_checkpoint,omitempty"`
 }
 
 // Drifted reports whether the live read models differed from the rebuild.
