@@ -19,7 +19,8 @@ import (
 // on loopback (ports, store directories and the identities' keys replaced
 // with the test's own): the routes authenticate, JetStream elects a
 // leader in account STAMP, the writer creates the stream with three
-// replicas and appends, and the reader reads but cannot write.
+// replicas and appends, the reader reads but cannot write, the writer
+// cannot purge, and the archiver purges STAMP and nothing else.
 func TestNATSConfigRunsACluster(t *testing.T) {
 	seeds := map[string]nkeys.KeyPair{}
 	examples := exampleKeys(t)
@@ -103,8 +104,11 @@ func TestNATSConfigRunsACluster(t *testing.T) {
 	for {
 		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
 		var err error
+		// Purges allowed, as stamp creates STAMP since it has an
+		// archive: only the identities' permissions stand between them
+		// and a purge.
 		stream, err = writer.CreateStream(attempt, jetstream.StreamConfig{
-			Name: "STAMP", Subjects: []string{"stamp.>"}, Replicas: 3, DenyDelete: true, DenyPurge: true,
+			Name: "STAMP", Subjects: []string{"stamp.>"}, Replicas: 3, DenyDelete: true,
 		})
 		cancelAttempt()
 		if err == nil {
@@ -142,6 +146,71 @@ func TestNATSConfigRunsACluster(t *testing.T) {
 	}
 	if err := writer.DeleteStream(short, "STAMP"); err == nil {
 		t.Error("the writer deleted the stream; want it refused")
+	}
+	checkArchiver(ctx, t, writer, connect("archiver", "_INBOX_STAMP_ARCHIVER"))
+}
+
+// checkArchiver: the writer cannot purge STAMP; the archiver can, but
+// cannot purge STAMP_ARCHIVE (created here without deny_purge, unlike
+// stamp's, so that only the archiver's permissions refuse it), append an
+// event or delete a stream.
+func checkArchiver(ctx context.Context, t *testing.T, writer, archiver jetstream.JetStream) {
+	t.Helper()
+	archive, err := writer.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "STAMP_ARCHIVE", Sources: []*jetstream.StreamSource{{Name: "STAMP"}}, Replicas: 3, DenyDelete: true,
+	})
+	if err != nil {
+		t.Fatalf("the writer's archive: %v", err)
+	}
+	refused := func(what string, do func(context.Context) error) {
+		t.Helper()
+		short, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := do(short); err == nil {
+			t.Errorf("%s: done; want it refused", what)
+		}
+	}
+	stream := func(js jetstream.JetStream, name string) jetstream.Stream {
+		t.Helper()
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatalf("stream info of %s: %v", name, err)
+		}
+		return s
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		info, err := archive.Info(ctx)
+		if err == nil && info.State.Msgs > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the archive holds no event 30s later (%v)", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	refused("the writer's purge of STAMP", func(c context.Context) error { return stream(writer, "STAMP").Purge(c) })
+	refused("the archiver's purge of STAMP_ARCHIVE", func(c context.Context) error { return stream(archiver, "STAMP_ARCHIVE").Purge(c) })
+	refused("the archiver's append", func(c context.Context) error {
+		_, err := archiver.Publish(c, "stamp.client.c1.ClientDeleted", []byte(`{}`))
+		return err
+	})
+	refused("the archiver's deletion of STAMP", func(c context.Context) error { return archiver.DeleteStream(c, "STAMP") })
+	refused("the archiver's deletion of STAMP_ARCHIVE", func(c context.Context) error { return archiver.DeleteStream(c, "STAMP_ARCHIVE") })
+
+	hot := stream(archiver, "STAMP")
+	if info, err := hot.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Fatalf("STAMP before the archiver's purge: %+v, %v; want the writer's event still there", info, err)
+	}
+	if err := hot.Purge(ctx); err != nil {
+		t.Fatalf("the archiver's purge of STAMP: %v", err)
+	}
+	if info, err := hot.Info(ctx); err != nil || info.State.Msgs != 0 {
+		t.Errorf("STAMP after the archiver's purge: %+v, %v; want it empty", info, err)
+	}
+	if info, err := archive.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Errorf("STAMP_ARCHIVE after the purge of STAMP: %+v, %v; want the event kept", info, err)
 	}
 }
 

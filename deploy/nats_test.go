@@ -21,10 +21,10 @@ import (
 type permissions = eventstore.Permissions
 
 // rolePermissions are the NATS identities' permissions as the embedded
-// server grants them (README "NATS identities"), by user name in the
-// deployment files.
+// server grants them (README "NATS identities"; the archiver's, see
+// eventstore.ArchiverPermissions), by user name in the deployment files.
 func rolePermissions() map[string]permissions {
-	out := map[string]permissions{}
+	out := map[string]permissions{"archiver": eventstore.ArchiverPermissions()}
 	for _, r := range eventstore.Roles() {
 		out[string(r)] = eventstore.RolePermissions(r)
 	}
@@ -36,6 +36,7 @@ var identityVars = map[string]string{
 	"writer":      "STAMP_WRITER_NKEY",
 	"reader":      "STAMP_READER_NKEY",
 	"revocations": "STAMP_REVOCATIONS_NKEY",
+	"archiver":    "STAMP_ARCHIVER_NKEY",
 	"admin":       "NATS_ADMIN_NKEY",
 }
 

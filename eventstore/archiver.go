@@ -23,10 +23,13 @@ import (
 // to min(first event inside the window, last archived event + 1), so an
 // event leaves the hot stream only once the archive holds it: a crash
 // between archiving and purging loses nothing, and a purge that did not
-// happen is done by the next pass.
+// happen is done by the next pass. On an external NATS (Options.URL) there
+// is no embedded server: the operator provisions an archiver identity with
+// ArchiverPermissions, and RemoteArchiver runs the same passes with it.
 
-// archiverInboxPrefix is the archiver connection's inbox prefix.
-const archiverInboxPrefix = "_INBOX_STAMP_ARCHIVER"
+// ArchiverInboxPrefix is the archiver connection's inbox prefix, the only
+// subjects it may subscribe to (see ArchiverPermissions).
+const ArchiverInboxPrefix = "_INBOX_STAMP_ARCHIVER"
 
 // ErrPurgeDenied: the hot stream denies purges (it was created before the
 // archive, and nats-server cannot lift deny_purge), so the hot window is
@@ -51,9 +54,14 @@ func newArchiverKey() (archiverKey, error) {
 	return archiverKey{kp: kp, pub: pub}, nil
 }
 
-// archiverPermissions is what the archiver may do: look at both streams,
-// get messages directly from them, and purge the hot stream.
-func archiverPermissions() Permissions {
+// ArchiverPermissions is what the archiver may do: look at both streams,
+// get messages directly from them, purge the hot stream, and receive the
+// answers on its inbox (ArchiverInboxPrefix). It may not publish events,
+// purge the archive, nor delete anything. The embedded server grants them
+// to its in-memory archiver; on an external NATS the operator grants them
+// to the archiver identity (deploy/nats/stamp-accounts.conf, ARCHIVER; see
+// RemoteArchiver).
+func ArchiverPermissions() Permissions {
 	return Permissions{
 		PublishAllow: []string{
 			jsAPI + ".STREAM.INFO." + domain.StreamName,
@@ -62,12 +70,12 @@ func archiverPermissions() Permissions {
 			jsAPI + ".DIRECT.GET." + ArchiveStreamName,
 			jsAPI + ".STREAM.PURGE." + domain.StreamName,
 		},
-		SubscribeAllow: []string{archiverInboxPrefix + ".>"},
+		SubscribeAllow: []string{ArchiverInboxPrefix + ".>"},
 	}
 }
 
 func (k archiverKey) user() *server.NkeyUser {
-	return &server.NkeyUser{Nkey: k.pub, Permissions: archiverPermissions().server()}
+	return &server.NkeyUser{Nkey: k.pub, Permissions: ArchiverPermissions().server()}
 }
 
 // ArchivePass is what one archiver pass found and did, in STAMP sequences.
@@ -88,7 +96,7 @@ func (s *Server) Archive(ctx context.Context, window time.Duration, now time.Tim
 	if window <= 0 {
 		return ArchivePass{}, fmt.Errorf("eventstore: archiver: window %s is not positive", window)
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(s), nats.Name("stamp-archiver"), nats.CustomInboxPrefix(archiverInboxPrefix),
+	nc, err := nats.Connect("", nats.InProcessServer(s), nats.Name("stamp-archiver"), nats.CustomInboxPrefix(ArchiverInboxPrefix),
 		nats.Nkey(s.archiver.pub, s.archiver.kp.Sign))
 	if err != nil {
 		return ArchivePass{}, fmt.Errorf("eventstore: archiver: connect: %w", err)
@@ -232,6 +240,17 @@ type ArchiverOptions struct {
 // RunArchiver runs an archiver pass every opts.Every until ctx ends, then
 // returns nil. A failed pass is logged and retried at the next period.
 func (s *Server) RunArchiver(ctx context.Context, opts ArchiverOptions) error {
+	return runArchiver(ctx, opts, s.Archive)
+}
+
+// archiveFunc is one archiver pass over some connection: Server.Archive
+// (in-process) or RemoteArchiver.Archive (an external NATS).
+type archiveFunc func(ctx context.Context, window time.Duration, now time.Time) (ArchivePass, error)
+
+// runArchiver is the archiver's loop, whichever way it connects: a pass
+// at once, then one every opts.Every until ctx ends (then nil). A failed
+// pass is logged and retried at the next period.
+func runArchiver(ctx context.Context, opts ArchiverOptions, archive archiveFunc) error {
 	if opts.Window <= 0 {
 		return fmt.Errorf("eventstore: archiver: window %s is not positive", opts.Window)
 	}
@@ -248,7 +267,7 @@ func (s *Server) RunArchiver(ctx context.Context, opts ArchiverOptions) error {
 	defer tick.Stop()
 	deniedSaid := false
 	for {
-		pass, err := s.Archive(ctx, opts.Window, opts.Now())
+		pass, err := archive(ctx, opts.Window, opts.Now())
 		switch {
 		case errors.Is(err, ErrPurgeDenied):
 			if !deniedSaid {

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/stamp-oauth/stamp/eventstore"
@@ -24,6 +23,11 @@ type ArchiveConfig struct {
 	LogHotWindow Duration `json:"log_hot_window"`
 	// LogArchiveInterval is the period of the archiver's passes.
 	LogArchiveInterval Duration `json:"log_archive_interval"`
+	// NATSArchiverNkey is the nkey seed file of the archiver identity on
+	// an external NATS (with NATSURL only): when set, serve runs the
+	// archiver over a connection of its own as that identity. Empty: no
+	// archiver on a cluster, STAMP keeps every event.
+	NATSArchiverNkey string `json:"nats_archiver_nkey"`
 }
 
 // Defaults of ArchiveConfig.
@@ -48,6 +52,7 @@ func archiveSettings(
 		{"stream-compression", "s2 or none: compression of the STAMP stream and its archive STAMP_ARCHIVE (an existing stream is updated; what is already written stays as it is)", str(func(c *Config) *string { return &c.StreamCompression })},
 		{"log-hot-window", "how long events stay in the hot stream STAMP before the archiver drops them, once STAMP_ARCHIVE holds them (audit, events and replay read both); at least the longest token or session lifetime (default: that lifetime, at least 7 days)", dur(func(c *Config) *Duration { return &c.LogHotWindow })},
 		{"log-archive-interval", "how often the archiver drops archived events older than the hot window from the hot stream", dur(func(c *Config) *Duration { return &c.LogArchiveInterval })},
+		{"nats-archiver-nkey", "nkey seed file of the archiver identity (with --nats-url; ARCHIVER in deploy/nats/stamp-accounts.conf): serve then drops archived events older than the hot window from STAMP on the cluster too (default: none, STAMP keeps every event)", str(func(c *Config) *string { return &c.NATSArchiverNkey })},
 	}
 }
 
@@ -79,6 +84,9 @@ func (c *Config) validateArchive() error {
 	if c.LogArchiveInterval <= 0 {
 		return fmt.Errorf("config: log_archive_interval: must be positive")
 	}
+	if c.NATSArchiverNkey != "" && c.NATSURL == "" {
+		return fmt.Errorf("config: nats_archiver_nkey: only with nats_url: the embedded NATS server runs its own archiver")
+	}
 	longest, name := c.longestLifetime()
 	switch {
 	case c.LogHotWindow < 0:
@@ -102,11 +110,38 @@ func (c *Config) hotWindow() time.Duration {
 	return max(DefaultLogHotWindow, longest)
 }
 
-// runArchiver runs the embedded server's archiver with c's hot window until
-// ctx ends. On a NATS cluster (--nats-url) there is none: the archive
-// receives every event, the hot stream keeps them.
-func runArchiver(ctx context.Context, srv *eventstore.Server, c Config, logger *slog.Logger) {
-	_ = srv.RunArchiver(ctx, eventstore.ArchiverOptions{
-		Window: c.hotWindow(), Every: time.Duration(c.LogArchiveInterval), Logger: logger,
-	})
+// startArchiver starts the archiver with c's hot window, until ctx ends:
+// the embedded server's, or on a NATS cluster (--nats-url) the one of
+// --nats-archiver-nkey, over a connection of its own; without that
+// setting a cluster has none (the archive receives every event, the hot
+// stream keeps them). Every instance given the archiver identity runs it:
+// a pass is idempotent (see eventstore.RemoteArchiver). It fails when the
+// archiver cannot connect.
+func (n *Node) startArchiver(ctx context.Context) error {
+	opts := eventstore.ArchiverOptions{
+		Window: n.cfg.hotWindow(), Every: time.Duration(n.cfg.LogArchiveInterval), Logger: n.logger,
+	}
+	var run func(context.Context, eventstore.ArchiverOptions) error
+	var closeConn func()
+	switch {
+	case n.nats != nil:
+		run = n.nats.RunArchiver
+	case n.cfg.NATSArchiverNkey != "":
+		a, err := eventstore.DialArchiver(n.cfg.NATSURL, n.cfg.NATSArchiverNkey, n.logger)
+		if err != nil {
+			return fmt.Errorf("nats_archiver_nkey: %w", err)
+		}
+		run, closeConn = a.Run, a.Close
+	default:
+		return nil
+	}
+	n.done.Add(1)
+	go func() {
+		defer n.done.Done()
+		if closeConn != nil {
+			defer closeConn()
+		}
+		_ = run(ctx, opts)
+	}()
+	return nil
 }

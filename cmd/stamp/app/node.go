@@ -186,12 +186,8 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 			logger.Error("listeners stopped", "err", err)
 		}
 	}()
-	if n.nats != nil {
-		n.done.Add(1)
-		go func() {
-			defer n.done.Done()
-			runArchiver(runCtx, n.nats, cfg, logger) // see config_archive.go
-		}()
+	if err := n.startArchiver(runCtx); err != nil { // see config_archive.go
+		return nil, err
 	}
 	n.startCheckpoints(runCtx) // see node_checkpoint.go
 
