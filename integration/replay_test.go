@@ -38,6 +38,15 @@ import (
 // fails. Token ids are bulk-<batch>-<i>, so bulk-0-0 always exists.
 func appendTokens(tb testing.TB, store *eventstore.Store, clientID string, n int) uint64 {
 	tb.Helper()
+	return appendTokensNamed(tb, store, clientID, "bulk", n)
+}
+
+// appendTokensNamed is appendTokens with token ids <prefix>-<batch>-<i>:
+// a second call with the same prefix appends nothing new within the
+// duplicate window (the same envelope ids), one with another prefix
+// appends n more tokens.
+func appendTokensNamed(tb testing.TB, store *eventstore.Store, clientID, prefix string, n int) uint64 {
+	tb.Helper()
 	const (
 		bulkBatchEvents = 500 // half the server's limit of a batch
 		bulkWriters     = 4
@@ -68,7 +77,7 @@ func appendTokens(tb testing.TB, store *eventstore.Store, clientID string, n int
 					return nil
 				}
 				for i := 0; len(batch) < size; i++ {
-					jti := fmt.Sprintf("bulk-%d-%d", b, i)
+					jti := fmt.Sprintf("%s-%d-%d", prefix, b, i)
 					err := add(jti, "-c", domain.AccessTokenCreated{
 						TokenID: jti, ClientID: clientID, Scopes: []string{"read"},
 						GrantType: domain.GrantClientCredentials, KeyID: "bulk",

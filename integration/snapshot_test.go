@@ -44,7 +44,7 @@ func TestReplayStartsFromSnapshot(t *testing.T) {
 			t.Fatalf("the newest snapshot is at %d within 60s; want %d", snapSeq, last)
 		}
 	}
-	tail := appendTokens(t, n.Store(), clientID, 50)
+	tail := appendTokensNamed(t, n.Store(), clientID, "tail", 50)
 	waitApplied(t, n, tail)
 	// A forged snapshot, newer, unsigned.
 	forger, err := eventstore.Open(ctx, eventstore.Options{URL: n.NATSURL(), NkeySeedFile: n.NATSSeedFile(eventstore.RoleWriter)})
@@ -111,19 +111,7 @@ func TestSnapshotReplayOverArchive(t *testing.T) {
 	clientID, _ := e.createClient(n, "bulk")
 	first := appendTokens(t, n.Store(), clientID, 300)
 	waitApplied(t, n, first)
-	var snapSeq uint64
-	for deadline := time.Now().Add(60 * time.Second); snapSeq < first; time.Sleep(20 * time.Millisecond) {
-		list, err := n.Store().Snapshots(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(list) > 0 {
-			snapSeq = list[0].Seq
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the newest snapshot is at %d within 60s; want %d", snapSeq, first)
-		}
-	}
+	snapSeq := waitSnapshot(t, n, first)
 	if err := n.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +119,7 @@ func TestSnapshotReplayOverArchive(t *testing.T) {
 	// No more snapshots: the tail after snapSeq grows and is archived.
 	e.vars["STAMP_SNAPSHOT_INTERVAL"] = "0"
 	n = e.start()
-	last := appendTokens(t, n.Store(), clientID, 300)
+	last := appendTokensNamed(t, n.Store(), clientID, "tail", 300)
 	waitApplied(t, n, last)
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if hf, err := n.Store().HotFirstSeq(ctx); err == nil && hf > last {

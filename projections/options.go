@@ -8,8 +8,11 @@ import (
 )
 
 // DefaultCacheSize is the block cache size Open uses when Options.CacheSize
-// is zero.
-const DefaultCacheSize int64 = 32 << 20
+// is zero. The cache stays resident once filled, and a store with a long
+// history (the event index) fills it: 16 MiB holds the hot lookups' index
+// and filter blocks and a share of the live tokens; the rest is read
+// through the operating system's file cache.
+const DefaultCacheSize int64 = 16 << 20
 
 // Options configure a Store. The zero value is ready to use: a store on
 // disk with the default cache and no logging.

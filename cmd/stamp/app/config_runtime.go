@@ -21,6 +21,11 @@ type RuntimeConfig struct {
 	// garbage collector runs more often instead of letting the heap double.
 	// 0 leaves the runtime's (GOMEMLIMIT, else none).
 	MemoryLimit ByteSize `json:"memory_limit"`
+	// ReadModelCache is the read models' block cache (Pebble's) in bytes:
+	// what it holds stays resident, so a fuller store (a long history's
+	// event index) costs up to this much more memory. 0:
+	// projections.DefaultCacheSize.
+	ReadModelCache ByteSize `json:"read_model_cache"`
 	// DebugAddress, when set, serves Go's profiles (/debug/pprof/) on
 	// this host:port for `stamp serve`. Empty: off.
 	DebugAddress string `json:"debug_address"`
@@ -71,6 +76,11 @@ func runtimeSettings(str func(func(*Config) *string) func(*Config, string) error
 			c.MemoryLimit = b
 			return err
 		}},
+		{"read-model-cache", "the read models' block cache, such as 16MiB: lookups it holds are served from memory, the others from the operating system's file cache (default 16MiB)", func(c *Config, v string) error {
+			b, err := parseByteSize(v)
+			c.ReadModelCache = b
+			return err
+		}},
 		{"debug-address", "host:port of a listener serving Go's profiles at /debug/pprof/ for serve (heap, goroutines, CPU); keep it on loopback (default: empty, off)", str(func(c *Config) *string { return &c.DebugAddress })},
 	}
 }
@@ -79,6 +89,9 @@ func runtimeSettings(str func(func(*Config) *string) func(*Config, string) error
 func (r *RuntimeConfig) validate() error {
 	if r.MemoryLimit < 0 {
 		return errors.New("config: memory_limit: must not be negative")
+	}
+	if r.ReadModelCache < 0 {
+		return errors.New("config: read_model_cache: must not be negative")
 	}
 	if r.DebugAddress != "" {
 		if _, _, err := net.SplitHostPort(r.DebugAddress); err != nil {

@@ -101,7 +101,10 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 	if err != nil {
 		return nil, err
 	}
-	if n.views, err = openTrustedViews(filepath.Join(cfg.DataDir, "projections"), last, cfg, logger, n.keys); err != nil { // see node_integrity.go
+	// A data directory without read models is seeded from the newest
+	// snapshot and the checkpointed log (node_seed.go).
+	seedViews(ctx, projectionsDir(cfg), last, cfg, n.store, n.keys, logger)
+	if n.views, err = openTrustedViews(projectionsDir(cfg), last, cfg, cfg.viewOptions(logger, n.keys)); err != nil { // see node_integrity.go
 		return nil, err
 	}
 	n.runner = projections.NewRunner(n.views, n.store, logger)
@@ -299,16 +302,22 @@ func (n *Node) reloadSigner(ctx context.Context, seq uint64) {
 // openViews opens the read models. Read models of an older layout are
 // deleted and rebuilt from the log (the runner replays from the start):
 // they are derived data, and the log is the truth.
-func openViews(dir string, logger *slog.Logger, keys projections.UserKeys) (*projections.Store, error) {
-	views, err := projections.Open(dir, projections.Options{Logger: logger, UserKeys: keys})
+func openViews(dir string, opts projections.Options) (*projections.Store, error) {
+	views, err := projections.Open(dir, opts)
 	if !errors.Is(err, projections.ErrLayout) {
 		return views, err
 	}
-	logger.Warn("the read models have an older layout; rebuilding them from the log", "dir", dir)
+	opts.Logger.Warn("the read models have an older layout; rebuilding them from the log", "dir", dir)
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
-	return projections.Open(dir, projections.Options{Logger: logger, UserKeys: keys})
+	return projections.Open(dir, opts)
+}
+
+// viewOptions are the options of the node's read models, live and
+// rebuilt alike (a swap reopens the rebuild with them).
+func (c Config) viewOptions(logger *slog.Logger, keys projections.UserKeys) projections.Options {
+	return projections.Options{Logger: logger, UserKeys: keys, CacheSize: int64(c.ReadModelCache)}
 }
 
 // catchUp waits until the read models have applied everything the log

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/stamp-oauth/stamp/cmd/stamp/internal/rebuild"
@@ -41,8 +40,9 @@ const repairHint = "stop every stamp on this data directory and run `stamp repla
 
 // openTrustedViews opens the read models in dir and checks them against the
 // log whose last sequence is last (see above).
-func openTrustedViews(dir string, last uint64, c Config, logger *slog.Logger, keys projections.UserKeys) (*projections.Store, error) {
-	views, err := openViews(dir, logger, keys)
+func openTrustedViews(dir string, last uint64, c Config, opts projections.Options) (*projections.Store, error) {
+	logger := opts.Logger
+	views, err := openViews(dir, opts)
 	if err == nil {
 		start := time.Now()
 		// Only the tables not read before, and a share of the others
@@ -73,7 +73,7 @@ func openTrustedViews(dir string, last uint64, c Config, logger *slog.Logger, ke
 		return nil, fmt.Errorf("%w; moving them aside failed: %w", err, merr)
 	}
 	logger.Warn("rebuilding the read models from the log (--repair-read-models)", "why", err, "old", aside)
-	return openViews(dir, logger, keys)
+	return openViews(dir, opts)
 }
 
 // lastSeq is the stream's last sequence, for the checks at start.

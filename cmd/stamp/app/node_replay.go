@@ -44,7 +44,7 @@ func (rc *replayControl) close() {
 // the rebuild in, reporting to r.
 func (n *Node) replayViews(ctx context.Context, req replayctl.Request, r replayctl.Reporter) (replayctl.Result, error) {
 	dir := projectionsDir(n.cfg)
-	opts := projections.Options{Logger: n.logger, UserKeys: n.keys}
+	opts := n.cfg.viewOptions(n.logger, n.keys)
 	src, note, err := checkedLog(ctx, n.store, n.cfg.StreamMaxAge)
 	if err != nil {
 		return replayctl.Result{}, err
