@@ -86,16 +86,7 @@ func (rc *roleConn) refused(t *testing.T, what, subject string, fn func(ctx cont
 // every permission, which stamp never has, and returns a connection as it.
 func startServerWithAdmin(t *testing.T) (*Server, *nats.Conn) {
 	t.Helper()
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed, _ := kp.Seed()
-	pub, _ := kp.PublicKey()
-	file := filepath.Join(t.TempDir(), "admin.nk")
-	if err := os.WriteFile(file, seed, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file, pub := newSeedFile(t, "admin.nk") // see archiver_remote_test.go
 	srv := startServer(t, ServerOptions{extraUsers: []*server.NkeyUser{{Nkey: pub}}})
 	return srv, connectSeed(t, srv, file, "_INBOX").Conn
 }

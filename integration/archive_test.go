@@ -104,19 +104,31 @@ func TestArchivedHistoryReadsTheSame(t *testing.T) {
 	// Then with a window of a second: the archiver drops everything.
 	e.vars["STAMP_LOG_HOT_WINDOW"] = "1s"
 	n = e.start()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if hf, err := n.Store().HotFirstSeq(ctx); err == nil && hf > last {
-			break
-		}
-		if time.Now().After(deadline) {
-			hf, err := n.Store().HotFirstSeq(ctx)
-			t.Fatalf("the hot stream still starts at %d (%v) 30s later; want past %d", hf, err, last)
-		}
-	}
+	waitHotFirstPast(t, n, last)
 	after := answers()
 	for _, args := range commands {
 		if k := fmt.Sprint(args); after[k] != before[k] {
 			t.Errorf("%s: %s after archiving; want %s", k, after[k], before[k])
+		}
+	}
+}
+
+// waitHotFirstPast polls until the archiver has dropped every event up to
+// seq from n's hot stream (its first sequence is past seq), for at most
+// 60 s.
+func waitHotFirstPast(t *testing.T, n *app.Node, seq uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		hf, err := n.Store().HotFirstSeq(ctx)
+		if err == nil && hf > seq {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the hot stream still starts at %d (%v) 60s later; want past %d", hf, err, seq)
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }

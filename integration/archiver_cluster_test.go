@@ -136,15 +136,7 @@ func TestArchiverOnNATSURL(t *testing.T) {
 	// With the archiver identity: the archived events leave STAMP.
 	e.vars["STAMP_NATS_ARCHIVER_NKEY"] = seeds["STAMP_ARCHIVER_NKEY"]
 	n = e.start()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if hf, err := n.Store().HotFirstSeq(ctx); err == nil && hf > last {
-			break
-		}
-		if time.Now().After(deadline) {
-			hf, err := n.Store().HotFirstSeq(ctx)
-			t.Fatalf("the hot stream still starts at %d (%v) 30s later; want past %d", hf, err, last)
-		}
-	}
+	waitHotFirstPast(t, n, last)
 	after := answers()
 	for _, args := range commands {
 		if k := fmt.Sprint(args); after[k] != before[k] {

@@ -121,15 +121,7 @@ func TestSnapshotReplayOverArchive(t *testing.T) {
 	n = e.start()
 	last := appendTokensNamed(t, n.Store(), clientID, "tail", 300)
 	waitApplied(t, n, last)
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if hf, err := n.Store().HotFirstSeq(ctx); err == nil && hf > last {
-			break
-		}
-		if time.Now().After(deadline) {
-			hf, err := n.Store().HotFirstSeq(ctx)
-			t.Fatalf("the hot stream still starts at %d (%v) 60s later; want past %d", hf, err, last)
-		}
-	}
+	waitHotFirstPast(t, n, last)
 
 	code, out, errOut := e.run("replay")
 	if code != 0 {
