@@ -87,7 +87,9 @@ func (s *Store) CatchUp(ctx context.Context, src Replayer, progress func(done, t
 	}
 
 	// The log fills the next batch while the last one is decoded and the
-	// one before applied.
+	// one before applied. One batch waits between stages, no more: each
+	// batch in flight is about a MiB of events the collector keeps live
+	// (and lets the heap grow twice that before it collects).
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	type decodedBatch struct {
@@ -95,8 +97,8 @@ func (s *Store) CatchUp(ctx context.Context, src Replayer, progress func(done, t
 		evs  []domain.Event
 		errs []error
 	}
-	batches := make(chan []domain.Recorded, 4)
-	decoded := make(chan decodedBatch, 2)
+	batches := make(chan []domain.Recorded, 1)
+	decoded := make(chan decodedBatch, 1)
 	go func() {
 		defer close(decoded)
 		for batch := range batches {
