@@ -193,6 +193,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Node, err e
 		return nil, err
 	}
 	n.startCheckpoints(runCtx) // see node_checkpoint.go
+	n.done.Add(1)
+	go func() {
+		defer n.done.Done()
+		n.verifyNewTables(runCtx) // see node_integrity.go
+	}()
 
 	sealing, err := loadSealingKey(cfg)
 	if err != nil {

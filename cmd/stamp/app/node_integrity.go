@@ -84,3 +84,36 @@ func lastSeq(ctx context.Context, n *Node) (uint64, error) {
 	}
 	return last, nil
 }
+
+// verifyNewTablesEvery is how often a running node reads the read models'
+// tables written since it last did (projections.Store.VerifyNew).
+const verifyNewTablesEvery = 10 * time.Second
+
+// verifyNewTables reads, every verifyNewTablesEvery until ctx ends, the
+// tables the read models wrote since the last pass, so that the next
+// start reads only what was written after the last pass (and its share
+// of the rest) instead of everything written since the last start: a
+// server that ran through ten million events read 592 MB at its restart.
+// A damaged table is logged at error level with the repair, as a start
+// would refuse it; the reads that meet it fail on their own (Pebble
+// checks each block's checksum on every read).
+func (n *Node) verifyNewTables(ctx context.Context) {
+	tick := time.NewTicker(verifyNewTablesEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		v, err := n.views.VerifyNew()
+		switch {
+		case errors.Is(err, projections.ErrCorrupt):
+			n.logger.Error(errReadModelsDamaged.Error(), "err", err, "repair", repairHint)
+		case err != nil && !errors.Is(err, projections.ErrClosed):
+			n.logger.Warn("verifying the read models' new tables", "err", err)
+		case err == nil && v.Tables > 0:
+			n.logger.Debug("read models' new tables verified", "tables", v.Tables, "bytes", v.Bytes)
+		}
+	}
+}
