@@ -249,33 +249,12 @@ func (s *Store) OpenSnapshot(ctx context.Context, skipped func(SnapshotInfo, str
 		if _, ok := ctx.Deadline(); !ok {
 			rctx, cancel = context.WithTimeout(ctx, snapshotReadTimeout)
 		}
-		r, err := obs.Get(rctx, o.Name)
+		r, err := s.readSnapshot(rctx, o, cancel) // see snapshot_read.go
 		if err != nil {
 			cancel()
-			return nil, SnapshotInfo{}, fmt.Errorf("eventstore: open snapshot %s: %w", o.Name, err)
+			return nil, SnapshotInfo{}, err
 		}
-		return &checkedSnapshot{r: r, name: o.Name, cancel: cancel}, info, nil
+		return r, info, nil
 	}
 	return nil, SnapshotInfo{}, ErrNoSnapshot
-}
-
-// checkedSnapshot maps the object store's digest mismatch, found at the
-// end of the contents, to ErrSnapshotInvalid.
-type checkedSnapshot struct {
-	r      jetstream.ObjectResult
-	name   string
-	cancel context.CancelFunc
-}
-
-func (c *checkedSnapshot) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	if err != nil && errors.Is(err, jetstream.ErrDigestMismatch) {
-		err = fmt.Errorf("eventstore: snapshot %s: %w: %w", c.name, ErrSnapshotInvalid, err)
-	}
-	return n, err
-}
-
-func (c *checkedSnapshot) Close() error {
-	defer c.cancel()
-	return c.r.Close()
 }

@@ -89,3 +89,39 @@ func TestSnapshotsAreSignedAndChecked(t *testing.T) {
 		t.Errorf("an unverifying OpenSnapshot = %d, %v; want 40", info.Seq, err)
 	}
 }
+
+// A snapshot of many chunks is read back whole, a few chunks at a time;
+// one whose chunk was lost from the stream fails its read with
+// ErrSnapshotInvalid instead of waiting for the chunk.
+func TestSnapshotReadByChunks(t *testing.T) {
+	srv, admin := startServerWithAdmin(t)
+	st := openWith(t, Options{InProcess: srv, LogKey: newLogKey(t)})
+	want := bytes.Repeat([]byte("0123456789abcdef"), 3*snapshotReadAhead*128<<10/16+1000) // > 3×read-ahead chunks
+	if _, err := st.PutSnapshot(testContext(t), 7, bytes.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+	data, info, _, err := readSnapshot(t, st)
+	if err != nil || info.Seq != 7 || !bytes.Equal(data, want) {
+		t.Fatalf("OpenSnapshot read %d bytes at %d, %v; want the %d put at 7", len(data), info.Seq, err, len(want))
+	}
+
+	// A chunk in the middle goes missing.
+	js, err := jetstream.New(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.Stream(testContext(t), "OBJ_"+SnapshotBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := stream.Info(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.DeleteMsg(testContext(t), si.State.FirstSeq+5); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := readSnapshot(t, st); !errors.Is(err, ErrSnapshotInvalid) {
+		t.Fatalf("reading a snapshot with a chunk lost: %v; want ErrSnapshotInvalid", err)
+	}
+}
