@@ -10,7 +10,10 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/stamp-oauth/stamp/cmd/stamp/internal/memtrim"
 )
 
 // RuntimeConfig are the settings of the serving process's memory and its
@@ -109,11 +112,13 @@ func applyRuntime(r RuntimeConfig, logger *slog.Logger) (stop func(), err error)
 	if r.MemoryLimit > 0 {
 		debug.SetMemoryLimit(int64(r.MemoryLimit))
 	}
+	stopTrim := trimEvery(memoryTrimInterval)
 	if r.DebugAddress == "" {
-		return func() {}, nil
+		return stopTrim, nil
 	}
 	ln, err := net.Listen("tcp", r.DebugAddress)
 	if err != nil {
+		stopTrim()
 		return nil, fmt.Errorf("debug_address: %w", err)
 	}
 	mux := http.NewServeMux()
@@ -129,5 +134,31 @@ func applyRuntime(r RuntimeConfig, logger *slog.Logger) (stop func(), err error)
 		}
 	}()
 	logger.Info("serving Go profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
-	return func() { srv.Close() }, nil
+	return func() { stopTrim(); srv.Close() }, nil
+}
+
+// memoryTrimInterval is how often `stamp serve` has the C allocator give
+// back its free pages (memtrim).
+const memoryTrimInterval = 30 * time.Second
+
+// trimEvery calls memtrim.Trim every period until stop is called; nothing
+// where Trim does nothing (no cgo: Pebble allocates in the Go heap).
+func trimEvery(period time.Duration) (stop func()) {
+	if !memtrim.Enabled {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				memtrim.Trim()
+			}
+		}
+	}()
+	return sync.OnceFunc(func() { close(done) })
 }
