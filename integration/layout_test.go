@@ -93,6 +93,7 @@ func TestCmdInternalLayout(t *testing.T) {
 		"freshness": {nil, nil, "the coalescer knows the stream and the read models through one-method interfaces"},
 		"memlimit":  {[]string{"domain"}, nil, "the in-memory limiter is domain.Rate arithmetic in a map"},
 		"clilog":    {[]string{"domain"}, nil, "the CLI's fold of the log reads records through an interface"},
+		"memtrim":   {nil, nil, "the trim asks the C allocator for its free pages; it knows nothing of ours"},
 		"rebuild":   {[]string{"domain", "projections"}, []string{"github.com/cockroachdb/pebble", "net/http"}, "the rebuild moves read-model directories; it knows neither the event store nor the protocol"},
 	}
 	seen := map[string]bool{}
