@@ -24,7 +24,8 @@ import (
 // start no longer checks the whole history event by event.
 //
 // A seed that fails (a gap, a refused record, a checkpoint that does not
-// match its range, a timeout) leaves nothing behind and is logged: the
+// match its range, half of a start's deadline passed) leaves nothing
+// behind and is logged: the
 // runner then applies the log from the first event as it always did,
 // refusing what fails its checks one event at a time, so a damaged log
 // never stops a start that would have gone through without the seed.
@@ -36,6 +37,14 @@ func seedViews(ctx context.Context, dir string, last uint64, c Config, store *ev
 		return
 	}
 	start := time.Now()
+	// A start with a deadline gives the seed half of what is left, so
+	// that a seed that fails late (a cluster slow to answer) leaves the
+	// runner time to catch up.
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, start.Add(time.Until(deadline)/2))
+		defer cancel()
+	}
 	src, note, err := checkedLog(ctx, store, c.StreamMaxAge)
 	if err == nil {
 		if note != "" {
