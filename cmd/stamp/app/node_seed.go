@@ -25,10 +25,10 @@ import (
 //
 // A seed that fails (a gap, a refused record, a checkpoint that does not
 // match its range, half of a start's deadline passed) leaves nothing
-// behind and is logged: the
-// runner then applies the log from the first event as it always did,
-// refusing what fails its checks one event at a time, so a damaged log
-// never stops a start that would have gone through without the seed.
+// behind and is logged: the runner then applies the log from the first
+// event as it always did, refusing what fails its checks one event at a
+// time, so a damaged log never stops a start that would have gone
+// through without the seed.
 func seedViews(ctx context.Context, dir string, last uint64, c Config, store *eventstore.Store, keys projections.UserKeys, logger *slog.Logger) {
 	if last == 0 {
 		return
