@@ -93,15 +93,21 @@ type ArchivePass struct {
 // contract above). It returns ErrPurgeDenied (wrapped) for a hot stream
 // that denies purges, having dropped nothing. window must be positive.
 func (s *Server) Archive(ctx context.Context, window time.Duration, now time.Time) (ArchivePass, error) {
-	if window <= 0 {
-		return ArchivePass{}, fmt.Errorf("eventstore: archiver: window %s is not positive", window)
-	}
 	nc, err := nats.Connect("", nats.InProcessServer(s), nats.Name("stamp-archiver"), nats.CustomInboxPrefix(ArchiverInboxPrefix),
 		nats.Nkey(s.archiver.pub, s.archiver.kp.Sign))
 	if err != nil {
 		return ArchivePass{}, fmt.Errorf("eventstore: archiver: connect: %w", err)
 	}
 	defer nc.Close()
+	return archiveOn(ctx, nc, window, now)
+}
+
+// archiveOn runs one pass over nc, an archiver's connection, within the
+// store's request deadline; window must be positive.
+func archiveOn(ctx context.Context, nc *nats.Conn, window time.Duration, now time.Time) (ArchivePass, error) {
+	if window <= 0 {
+		return ArchivePass{}, fmt.Errorf("eventstore: archiver: window %s is not positive", window)
+	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	return archivePass(ctx, nc, now.Add(-window))

@@ -52,12 +52,7 @@ func DialArchiver(url, seedFile string, logger *slog.Logger) (*RemoteArchiver, e
 
 // Archive runs one archiver pass, as Server.Archive does.
 func (a *RemoteArchiver) Archive(ctx context.Context, window time.Duration, now time.Time) (ArchivePass, error) {
-	if window <= 0 {
-		return ArchivePass{}, fmt.Errorf("eventstore: archiver: window %s is not positive", window)
-	}
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	return archivePass(ctx, a.nc, now.Add(-window))
+	return archiveOn(ctx, a.nc, window, now)
 }
 
 // Run runs an archiver pass every opts.Every until ctx ends, as

@@ -3,7 +3,6 @@ package eventstore
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"hash"
 	"io"
@@ -24,7 +23,6 @@ const snapshotReadAhead = 8
 // object store's reader checks: every chunk in order, the size, and the
 // SHA-256 against the object's digest at the end (ErrSnapshotInvalid).
 type snapshotReader struct {
-	name   string
 	info   *jetstream.ObjectInfo
 	msgs   jetstream.MessagesContext
 	stop   func() bool // stops the context watch
@@ -50,7 +48,7 @@ func (s *Store) readSnapshot(ctx context.Context, info *jetstream.ObjectInfo, ca
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: open snapshot %s: %w", info.Name, err)
 	}
-	r := &snapshotReader{name: info.Name, info: info, msgs: msgs, cancel: cancel, sum: sha256.New()}
+	r := &snapshotReader{info: info, msgs: msgs, cancel: cancel, sum: sha256.New()}
 	// Next blocks until a chunk comes: the end of ctx stops it.
 	r.stop = context.AfterFunc(ctx, msgs.Stop)
 	return r, nil
@@ -67,7 +65,7 @@ func (r *snapshotReader) Read(p []byte) (int, error) {
 		}
 		m, err := r.msgs.Next()
 		if err != nil {
-			r.err = fmt.Errorf("eventstore: snapshot %s: chunk %d of %d: %w", r.name, r.chunks+1, r.info.Chunks, err)
+			r.err = fmt.Errorf("eventstore: snapshot %s: chunk %d of %d: %w", r.info.Name, r.chunks+1, r.info.Chunks, err)
 			return 0, r.err
 		}
 		r.chunks++
@@ -77,7 +75,7 @@ func (r *snapshotReader) Read(p []byte) (int, error) {
 		// A chunk lost from the stream would leave Next waiting for
 		// one that never comes: the last chunk there is ends the read.
 		if meta, err := m.Metadata(); err == nil && meta.NumPending == 0 && r.chunks < r.info.Chunks {
-			r.err = fmt.Errorf("eventstore: snapshot %s: %w: %d of its %d chunks are stored", r.name, ErrSnapshotInvalid, r.chunks, r.info.Chunks)
+			r.err = fmt.Errorf("eventstore: snapshot %s: %w: %d of its %d chunks are stored", r.info.Name, ErrSnapshotInvalid, r.chunks, r.info.Chunks)
 		}
 	}
 	n := copy(p, r.buf)
@@ -88,12 +86,12 @@ func (r *snapshotReader) Read(p []byte) (int, error) {
 // finish checks the size and digest once every chunk is read: io.EOF when
 // they match.
 func (r *snapshotReader) finish() error {
-	digest := "SHA-256=" + base64.URLEncoding.EncodeToString(r.sum.Sum(nil))
+	digest := objectDigest(r.sum)
 	switch {
 	case r.size != r.info.Size:
-		return fmt.Errorf("eventstore: snapshot %s: %w: %d bytes in its chunks, %d in its info", r.name, ErrSnapshotInvalid, r.size, r.info.Size)
+		return fmt.Errorf("eventstore: snapshot %s: %w: %d bytes in its chunks, %d in its info", r.info.Name, ErrSnapshotInvalid, r.size, r.info.Size)
 	case digest != r.info.Digest:
-		return fmt.Errorf("eventstore: snapshot %s: %w: its contents hash to %s, its info says %s", r.name, ErrSnapshotInvalid, digest, r.info.Digest)
+		return fmt.Errorf("eventstore: snapshot %s: %w: its contents hash to %s, its info says %s", r.info.Name, ErrSnapshotInvalid, digest, r.info.Digest)
 	}
 	return io.EOF
 }

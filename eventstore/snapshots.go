@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"slices"
 	"strconv"
@@ -50,6 +51,12 @@ var (
 	// contents do not match its checksum.
 	ErrSnapshotInvalid = errors.New("eventstore: snapshot invalid")
 )
+
+// objectDigest is h's sum as the object store writes an object's digest
+// ("SHA-256=<base64url>").
+func objectDigest(h hash.Hash) string {
+	return "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil))
+}
 
 // SnapshotInfo describes one stored snapshot.
 type SnapshotInfo struct {
@@ -116,7 +123,7 @@ func (s *Store) PutSnapshot(ctx context.Context, seq uint64, r io.ReadSeeker) (S
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return SnapshotInfo{}, fmt.Errorf("eventstore: put snapshot %s: %w", name, err)
 	}
-	digest := "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil))
+	digest := objectDigest(h)
 	meta := jetstream.ObjectMeta{Name: name, Headers: nats.Header{hdrSnapshotSeq: []string{strconv.FormatUint(seq, 10)}}}
 	if s.logKey != nil {
 		meta.Headers.Set(HeaderSignature, domain.SignLogEvent(s.logKey, snapshotSigningSubject, name, []byte(digest)))

@@ -110,18 +110,7 @@ func BenchmarkRebuildSigned(b *testing.B) {
 		if rss, ok := readPeakRSS(); ok {
 			peakRSS = max(peakRSS, rss)
 		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		if got := fresh.Checkpoint(); got != last {
-			b.Fatalf("the rebuild reached %d; want %d", got, last)
-		}
-		if parked, err := fresh.Parked(); err != nil || len(parked) != 0 {
-			b.Fatalf("the rebuild parked %d events (%v); want none", len(parked), err)
-		}
-		if err := fresh.Close(); err != nil {
-			b.Fatal(err)
-		}
+		closeRebuilt(b, "the rebuild", fresh, err, last)
 
 		// The same rebuild trusting the log's checkpoints, as a server's
 		// stamp replay reads (eventstore.Checkpointed).
@@ -134,15 +123,7 @@ func BenchmarkRebuildSigned(b *testing.B) {
 		if rss, ok := readPeakRSS(); ok {
 			ckptPeakRSS = max(ckptPeakRSS, rss)
 		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		if got := byCkpt.Checkpoint(); got != last {
-			b.Fatalf("the checkpointed rebuild reached %d; want %d", got, last)
-		}
-		if err := byCkpt.Close(); err != nil {
-			b.Fatal(err)
-		}
+		closeRebuilt(b, "the checkpointed rebuild", byCkpt, err, last)
 		b.StopTimer()
 		os.RemoveAll(cdir)
 		b.StartTimer()
@@ -294,6 +275,24 @@ func measureSnapshotRebuild(b *testing.B, ctx context.Context, srv *eventstore.S
 	fresh.Close()
 	os.RemoveAll(filepath.Join(dir, "projections-snap"))
 	return f
+}
+
+// closeRebuilt fails b unless what (a rebuild that returned fresh and
+// err) reached last with no event parked, and closes fresh.
+func closeRebuilt(b *testing.B, what string, fresh *projections.Store, err error, last uint64) {
+	b.Helper()
+	if err != nil {
+		b.Fatalf("%s: %v", what, err)
+	}
+	if got := fresh.Checkpoint(); got != last {
+		b.Fatalf("%s reached %d; want %d", what, got, last)
+	}
+	if parked, err := fresh.Parked(); err != nil || len(parked) != 0 {
+		b.Fatalf("%s parked %d events (%v); want none", what, len(parked), err)
+	}
+	if err := fresh.Close(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // readStatusKB returns the value of field (a kB line of /proc/self/status,

@@ -86,15 +86,7 @@ func BenchmarkReplay(b *testing.B) {
 		if rss, ok := readPeakRSS(); ok {
 			peakRSS = max(peakRSS, rss)
 		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		if got := fresh.Checkpoint(); got != last {
-			b.Fatalf("the rebuild reached %d; want %d", got, last)
-		}
-		if err := fresh.Close(); err != nil {
-			b.Fatal(err)
-		}
+		closeRebuilt(b, "the rebuild", fresh, err, last)
 		b.StopTimer()
 		os.RemoveAll(filepath.Join(dir, fmt.Sprintf("projections-%d", i)))
 		b.StartTimer()

@@ -96,7 +96,8 @@ func (s *Store) verifyIncremental(minBytes uint64, share uint64) (Verified, erro
 	}
 	// The earlier list, oldest first, without tables gone since.
 	var order []uint64
-	for _, num := range s.readVerified() {
+	earlier := s.readVerified()
+	for _, num := range earlier {
 		if _, ok := live[num]; ok && !slices.Contains(order, num) {
 			order = append(order, num)
 		}
@@ -132,7 +133,11 @@ func (s *Store) verifyIncremental(minBytes uint64, share uint64) (Verified, erro
 		kept = append(kept, t.num)
 	}
 	v.Skipped = len(live) - v.Tables
-	s.writeVerified(kept)
+	// A pass that read nothing, with no table gone, leaves the list as
+	// it is: VerifyNew runs every few seconds on an idle store too.
+	if v.Tables > 0 || len(kept) != len(earlier) {
+		s.writeVerified(kept)
+	}
 	return v, nil
 }
 
